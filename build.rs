@@ -1,0 +1,20 @@
+//! Compiles the public contract in `proto/` with the pure-Rust `protox`, so a fresh machine needs no `protoc`.
+use prost::Message;
+use std::path::PathBuf;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let protos = ["proto/complaint/v1/complaint_data.proto"];
+    for p in &protos {
+        println!("cargo:rerun-if-changed={p}");
+    }
+    println!("cargo:rerun-if-changed=proto");
+    let fds = protox::compile(protos, ["proto"])?;
+    let out = PathBuf::from(std::env::var("OUT_DIR")?);
+    // Server reflection and the field-path checks need the encoded descriptor set.
+    std::fs::write(out.join("complaint_descriptor.bin"), fds.encode_to_vec())?;
+    tonic_prost_build::configure()
+        .build_client(true)
+        .build_server(true)
+        .compile_fds(fds)?;
+    Ok(())
+}

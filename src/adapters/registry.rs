@@ -1,0 +1,98 @@
+//! Builds the adapters a config names. Every definition is loaded and checked before the server starts.
+use super::definition::Definition;
+use super::sql::{PoolSettings, SqlAdapter};
+use super::Adapter;
+use crate::config::{Config, SourceConfig};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A configured source: its adapter and its per-source settings.
+#[derive(Clone)]
+pub struct Source {
+    pub adapter: Arc<dyn Adapter>,
+    pub timeout: Duration,
+    /// The SQL adapter behind it, where it is one (for `adapters check` and metrics).
+    pub sql: Option<Arc<SqlAdapter>>,
+}
+
+/// All sources, in configuration order.
+#[derive(Clone, Default)]
+pub struct Registry {
+    pub sources: Vec<Source>,
+}
+
+impl Registry {
+    /// Loads every enabled source of `cfg`. `env` resolves environment variables (injectable for tests).
+    pub fn from_config(cfg: &Config, env: &dyn Fn(&str) -> Option<String>) -> Result<Registry, String> {
+        let mut sources = Vec::new();
+        for (i, sc) in cfg.sources.iter().enumerate() {
+            if !sc.enabled {
+                continue;
+            }
+            let def = Definition::load(&sc.definition).map_err(|e| e.to_string())?;
+            let url = resolve_url(i, sc, &def, env)?;
+            if sources.iter().any(|s: &Source| s.adapter.name() == def.name) {
+                return Err(format!("key `sources[{i}]`: source `{}` is configured twice", def.name));
+            }
+            let settings = PoolSettings {
+                max_connections: sc.max_connections,
+                connect_timeout: Duration::from_millis(sc.connect_timeout_ms),
+            };
+            let name = def.name.clone();
+            let adapter =
+                SqlAdapter::new(def, &url, &settings).map_err(|e| format!("key `sources[{i}]` ({name}): {e}"))?;
+            let adapter = Arc::new(adapter);
+            sources.push(Source {
+                adapter: adapter.clone(),
+                timeout: Duration::from_millis(sc.timeout_ms),
+                sql: Some(adapter),
+            });
+        }
+        Ok(Registry { sources })
+    }
+
+    /// Adds a source implemented in Rust (a non-SQL backend).
+    pub fn push(&mut self, adapter: Arc<dyn Adapter>, timeout: Duration) {
+        self.sources.push(Source {
+            adapter,
+            timeout,
+            sql: None,
+        });
+    }
+
+    pub fn names(&self) -> Vec<String> {
+        self.sources.iter().map(|s| s.adapter.name().to_string()).collect()
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Source> {
+        self.sources.iter().find(|s| s.adapter.name() == name)
+    }
+}
+
+/// URL precedence: `CGW_SOURCE_<NAME>_URL`, then `url` in the config, then the config's `url_env`, then the
+/// definition's `url_env`.
+fn resolve_url(
+    i: usize,
+    sc: &SourceConfig,
+    def: &Definition,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<String, String> {
+    let override_var = format!("CGW_SOURCE_{}_URL", def.name.to_ascii_uppercase());
+    if let Some(u) = env(&override_var).filter(|u| !u.is_empty()) {
+        return Ok(u);
+    }
+    if let Some(u) = sc.url.clone().filter(|u| !u.is_empty()) {
+        return Ok(u);
+    }
+    let var = sc.url_env.clone().or_else(|| def.url_env.clone());
+    if let Some(v) = &var {
+        if let Some(u) = env(v).filter(|u| !u.is_empty()) {
+            return Ok(u);
+        }
+    }
+    Err(format!(
+        "key `sources[{i}].url` ({}): no URL: set `url`, or the environment variable {}{override_var}",
+        def.name,
+        var.map(|v| format!("{v} or ")).unwrap_or_default()
+    ))
+}

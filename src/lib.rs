@@ -1,0 +1,27 @@
+//! complaint-gateway: one gRPC API over billing, CRM and network-resource databases.
+//!
+//! The request path, one module each: [`api`] (gRPC surface) → [`view`] (fan-out and merge) →
+//! [`adapters`] (one per backend, declared in `adapters/<system>/`). [`config`] loads the gateway config;
+//! [`seed`] generates the demo backends.
+pub mod adapters;
+pub mod api;
+pub mod config;
+pub mod error;
+pub mod msisdn;
+pub mod schema;
+pub mod secrets;
+pub mod seed;
+pub mod testkit;
+pub mod view;
+
+pub mod proto {
+    //! Generated code of `proto/complaint/v1`.
+    pub mod complaint {
+        pub mod v1 {
+            tonic::include_proto!("complaint.v1");
+        }
+    }
+    /// Encoded descriptor set of the public contract (reflection and schema checks).
+    pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/complaint_descriptor.bin"));
+}
+pub mod classify;

@@ -1,0 +1,270 @@
+//! `complaint-gateway`: the gateway binary. `serve` runs against your databases; `demo` seeds three SQLite
+//! backends and serves them; `seed` loads the demo data into PostgreSQL, MariaDB or SQLite.
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use complaint_gateway::adapters::registry::Registry;
+use complaint_gateway::api::{self, Gateway};
+use complaint_gateway::config::{Config, SourceConfig};
+use complaint_gateway::seed::{self, load};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+#[derive(Parser)]
+#[command(
+    name = "complaint-gateway",
+    version,
+    about = "One gRPC API for telecom complaint data"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the gRPC API with a configuration file.
+    Serve {
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// Create (on first run) and serve three seeded SQLite backends.
+    Demo {
+        #[arg(long, default_value = "127.0.0.1:50051")]
+        listen: std::net::SocketAddr,
+        #[arg(long, default_value = "demo-data")]
+        data_dir: PathBuf,
+        #[arg(long, default_value_t = 10_000)]
+        subscribers: u64,
+        /// Re-create the backends even if they exist.
+        #[arg(long)]
+        reset: bool,
+        /// Folder holding the adapter definitions.
+        #[arg(long)]
+        adapters: Option<PathBuf>,
+    },
+    /// Load the deterministic demo data into databases of your choice.
+    Seed {
+        #[arg(long, env = "CGW_BILLING_URL")]
+        billing_url: Option<String>,
+        #[arg(long, env = "CGW_CRM_URL")]
+        crm_url: Option<String>,
+        #[arg(long, env = "CGW_RESOURCE_URL")]
+        resource_url: Option<String>,
+        #[arg(long, default_value_t = 10_000)]
+        subscribers: u64,
+        /// The date the data is as of (YYYY-MM-DD); default today.
+        #[arg(long)]
+        as_of: Option<chrono::NaiveDate>,
+        /// Drop the demo tables first.
+        #[arg(long)]
+        reset: bool,
+    },
+    /// Validate a configuration and its adapter definitions; print it with secrets redacted.
+    CheckConfig {
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+}
+
+fn init_logs(format: &str, level: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let b = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if format == "json" {
+        b.json().init();
+    } else {
+        b.init();
+    }
+}
+
+fn default_adapters_dir() -> PathBuf {
+    let local = PathBuf::from("adapters");
+    if local.join("billing").exists() {
+        local
+    } else {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("adapters")
+    }
+}
+
+async fn run_server(cfg: Config, banner: impl FnOnce(std::net::SocketAddr)) -> anyhow::Result<()> {
+    let registry = Registry::from_config(&cfg, &|k| std::env::var(k).ok()).map_err(anyhow::Error::msg)?;
+    let listener = tokio::net::TcpListener::bind(cfg.server.listen)
+        .await
+        .with_context(|| format!("binding {}", cfg.server.listen))?;
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, sources = ?registry.names(), "serving");
+    let gw = Arc::new(Gateway {
+        reader: complaint_gateway::view::ViewReader::new(registry),
+        config: cfg,
+    });
+    banner(addr);
+    api::serve(gw, listener, async {
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("shutting down");
+    })
+    .await
+}
+
+fn stop_on_ctrl_c() -> Arc<AtomicBool> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let s = stop.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("\nstopping after the current chunk (committed data stays)…");
+            s.store(true, Ordering::Relaxed);
+        }
+    });
+    stop
+}
+
+fn progress(done: u64, total: u64, rows: u64, started: std::time::Instant) {
+    let secs = started.elapsed().as_secs_f64().max(0.001);
+    let rate = done as f64 / secs;
+    let eta = if rate > 0.0 { (total - done) as f64 / rate } else { 0.0 };
+    eprint!(
+        "\r  seeded {done}/{total} subscribers ({:.1}%), {rows} rows, {rate:.0} subscribers/s, eta {eta:.0}s   ",
+        100.0 * done as f64 / total.max(1) as f64
+    );
+}
+
+async fn seed_targets(targets: Vec<load::Target>, opts: &seed::SeedOptions, reset: bool) -> anyhow::Result<()> {
+    let stop = stop_on_ctrl_c();
+    let started = std::time::Instant::now();
+    let report = load::seed(&targets, opts, reset, &stop, &|d, t, r| progress(d, t, r, started)).await?;
+    eprintln!();
+    for t in targets {
+        t.close().await;
+    }
+    if report.stopped {
+        anyhow::bail!(
+            "stopped after {} subscribers ({} rows); run again with --reset to reload",
+            report.subscribers,
+            report.rows
+        );
+    }
+    eprintln!(
+        "  {} subscribers, {} rows in {:.1}s",
+        report.subscribers, report.rows, report.seconds
+    );
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve { config } => {
+            let cfg = Config::load(&config)?;
+            init_logs(&cfg.log.format, &cfg.log.level);
+            run_server(cfg, |addr| eprintln!("complaint-gateway listening on {addr}")).await
+        }
+        Command::CheckConfig { config } => {
+            let cfg = Config::load(&config)?;
+            let registry = Registry::from_config(&cfg, &|k| std::env::var(k).ok()).map_err(anyhow::Error::msg)?;
+            println!("{}", cfg.redacted_toml());
+            eprintln!(
+                "ok: {} source(s): {}",
+                registry.sources.len(),
+                registry.names().join(", ")
+            );
+            Ok(())
+        }
+        Command::Seed {
+            billing_url,
+            crm_url,
+            resource_url,
+            subscribers,
+            as_of,
+            reset,
+        } => {
+            init_logs("human", "warn");
+            let opts = seed::SeedOptions::new(subscribers, as_of.unwrap_or_else(|| chrono::Local::now().date_naive()));
+            let mut targets = Vec::new();
+            for (system, url) in load::System::ALL.into_iter().zip([billing_url, crm_url, resource_url]) {
+                if let Some(url) = url {
+                    targets.push(load::Target::connect(system, &url).await?);
+                }
+            }
+            if targets.is_empty() {
+                anyhow::bail!("give at least one of --billing-url, --crm-url, --resource-url");
+            }
+            seed_targets(targets, &opts, reset).await
+        }
+        Command::Demo {
+            listen,
+            data_dir,
+            subscribers,
+            reset,
+            adapters,
+        } => {
+            init_logs("human", "info");
+            std::fs::create_dir_all(&data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
+            let data_dir = data_dir.canonicalize()?;
+            let url = |s: load::System| format!("sqlite://{}", data_dir.join(format!("{}.db", s.name())).display());
+            let mut targets = Vec::new();
+            let mut existing = None;
+            for s in load::System::ALL {
+                let t = load::Target::connect(s, &url(s)).await?;
+                existing = match (t.seeded().await, existing) {
+                    (Some(x), None) if s == load::System::Billing => Some(x),
+                    (Some(x), Some(prev)) if x == prev => Some(prev),
+                    _ => None,
+                };
+                targets.push(t);
+            }
+            let seeded = match existing {
+                Some((n, as_of)) if !reset => {
+                    eprintln!(
+                        "using the demo backends in {} ({n} subscribers as of {as_of})",
+                        data_dir.display()
+                    );
+                    for t in targets {
+                        t.close().await;
+                    }
+                    n
+                }
+                _ => {
+                    let opts = seed::SeedOptions::new(subscribers, chrono::Local::now().date_naive());
+                    eprintln!(
+                        "creating demo backends in {} ({subscribers} subscribers)…",
+                        data_dir.display()
+                    );
+                    seed_targets(targets, &opts, true).await?;
+                    subscribers
+                }
+            };
+            let adapters = adapters.unwrap_or_else(default_adapters_dir);
+            let mut cfg = Config::parse("").map_err(anyhow::Error::msg)?;
+            cfg.server.listen = listen;
+            for s in load::System::ALL {
+                cfg.sources.push(SourceConfig {
+                    definition: adapters.join(s.name()),
+                    url: Some(url(s)),
+                    url_env: None,
+                    timeout_ms: 2_000,
+                    max_connections: 4,
+                    connect_timeout_ms: 2_000,
+                    enabled: true,
+                });
+            }
+            cfg.validate().map_err(anyhow::Error::msg)?;
+            let examples = seed::examples(seeded);
+            run_server(cfg, move |addr| {
+                let number = examples.iter().find(|(s, _)| *s == seed::Situation::VasNoConsent).map(|(_, n)| n.clone()).unwrap_or_default();
+                println!("\ncomplaint-gateway demo listening on {addr}\n");
+                println!("Try (buf from npm, or grpcurl):");
+                println!("  npx buf curl --protocol grpc --http2-prior-knowledge -d '{{\"msisdn\":\"{number}\"}}' http://{addr}/complaint.v1.ComplaintDataService/GetSubscriberView");
+                println!("  grpcurl -plaintext -d '{{\"msisdn\":\"{number}\"}}' {addr} complaint.v1.ComplaintDataService/GetSubscriberView\n");
+                println!("Seeded subscribers by situation:");
+                for (s, n) in &examples {
+                    println!("  {n}  {:<26} {}", s.name(), s.describe());
+                }
+                println!("\nCtrl-C stops the server.");
+            })
+            .await
+        }
+    }
+}

@@ -1,0 +1,71 @@
+//! Mobile numbers (MSISDN) as callers type them.
+use crate::error::Error;
+
+/// Normalises a mainland mobile number: strips spaces, dashes, a `+86`/`86`/`0086` prefix; then requires
+/// 11 digits starting with 1.
+pub fn normalize(field: &str, raw: &str) -> Result<String, Error> {
+    if raw.len() > 32 {
+        return Err(Error::invalid(
+            field,
+            "too long: expected an 11-digit mobile number such as 13800138000",
+        ));
+    }
+    let compact: String = raw.chars().filter(|c| !matches!(c, ' ' | '-' | '\u{3000}')).collect();
+    if compact.is_empty() {
+        return Err(Error::invalid(
+            field,
+            "required: an 11-digit mobile number such as 13800138000",
+        ));
+    }
+    let digits = compact
+        .strip_prefix("+86")
+        .or_else(|| compact.strip_prefix("0086"))
+        .or_else(|| {
+            if compact.len() == 13 {
+                compact.strip_prefix("86")
+            } else {
+                None
+            }
+        })
+        .unwrap_or(&compact);
+    if digits.len() != 11 || !digits.bytes().all(|b| b.is_ascii_digit()) || !digits.starts_with('1') {
+        return Err(Error::invalid(
+            field,
+            "must be an 11-digit mainland mobile number starting with 1, e.g. 13800138000",
+        ));
+    }
+    Ok(digits.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::normalize;
+
+    #[test]
+    fn accepts_common_forms() {
+        for raw in [
+            "13800138000",
+            "+8613800138000",
+            "8613800138000",
+            "138-0013-8000",
+            " 138 0013 8000 ",
+        ] {
+            assert_eq!(normalize("msisdn", raw).unwrap(), "13800138000", "{raw}");
+        }
+    }
+
+    #[test]
+    fn rejects_malformed_with_the_field_named() {
+        for raw in [
+            "",
+            "1380013800",
+            "23800138000",
+            "1380013800x",
+            "13800138000' OR '1'='1",
+            &"1".repeat(100),
+        ] {
+            let e = normalize("msisdn", raw).unwrap_err();
+            assert!(e.to_string().starts_with("msisdn: "), "{e}");
+        }
+    }
+}
