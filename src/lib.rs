@@ -24,4 +24,3 @@ pub mod proto {
     /// Encoded descriptor set of the public contract (reflection and schema checks).
     pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/complaint_descriptor.bin"));
 }
-pub mod classify;

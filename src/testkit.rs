@@ -205,3 +205,21 @@ pub fn db_url(var: &str) -> Option<String> {
         }
     }
 }
+
+/// Wraps a request message for a test call, with the default test caller's credentials (if the server
+/// requires any). Tests that check authentication build their requests by hand instead.
+pub fn req<T>(message: T) -> tonic::Request<T> {
+    tonic::Request::new(message)
+}
+
+/// A client of `ComplaintDataService` connected to `server`.
+pub async fn data_client(
+    server: &RunningServer,
+) -> anyhow::Result<
+    crate::proto::complaint::v1::complaint_data_service_client::ComplaintDataServiceClient<tonic::transport::Channel>,
+> {
+    Ok(
+        crate::proto::complaint::v1::complaint_data_service_client::ComplaintDataServiceClient::connect(server.url())
+            .await?,
+    )
+}

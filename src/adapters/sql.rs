@@ -124,13 +124,24 @@ impl Pool {
                         Bind::DateTime(t) => q.bind(t),
                     };
                 }
-                let mut rows = q.fetch($pool);
-                while let Some(row) = rows.try_next().await? {
-                    if let Some(item) = map($decode(&row)?) {
-                        if tx.send(Ok(item)).await.is_err() {
-                            break;
+                // A connection of its own, so an abandoned stream can be cut off at the socket.
+                let mut conn = $pool.acquire().await?;
+                let mut abandoned = false;
+                {
+                    let mut rows = q.fetch(&mut *conn);
+                    while let Some(row) = rows.try_next().await? {
+                        if let Some(item) = map($decode(&row)?) {
+                            if tx.send(Ok(item)).await.is_err() {
+                                abandoned = true;
+                                break;
+                            }
                         }
                     }
+                }
+                if abandoned {
+                    // The client went away mid-stream: closing the connection ends the statement at the
+                    // backend instead of draining the rest of its rows.
+                    conn.close_on_drop();
                 }
                 Ok(())
             }};

@@ -3,11 +3,11 @@ use super::Gateway;
 use crate::adapters::UsageQuery;
 use crate::error::Error;
 use crate::msisdn;
-use crate::view::ViewOutcome;
 use crate::proto::complaint::v1::complaint_data_service_server::ComplaintDataService;
 use crate::proto::complaint::v1::{
     GetSubscriberViewRequest, GetSubscriberViewResponse, StreamUsageRequest, StreamUsageResponse,
 };
+use crate::view::ViewOutcome;
 use chrono::{DateTime, Utc};
 use futures::stream::BoxStream;
 use futures::StreamExt;
