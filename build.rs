@@ -3,7 +3,12 @@ use prost::Message;
 use std::path::PathBuf;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let protos = ["proto/complaint/v1/complaint_data.proto"];
+    let protos = [
+        "proto/complaint/v1/complaint_data.proto",
+        "proto/complaint/v1/diagnosis.proto",
+        "proto/complaint/v1/admin.proto",
+        "proto/complaint/v1/identity.proto",
+    ];
     for p in &protos {
         println!("cargo:rerun-if-changed={p}");
     }

@@ -12,6 +12,24 @@ pub struct Config {
     pub server: ServerConfig,
     #[serde(default)]
     pub log: LogConfig,
+    /// The view cache in front of every source.
+    #[serde(default)]
+    pub cache: CacheConfig,
+    /// The admin side: the Prometheus metrics endpoint.
+    #[serde(default)]
+    pub admin: AdminConfig,
+    /// How callers authenticate (JWT keys, API keys, client certificates); see `docs/identity.md`.
+    #[serde(default)]
+    pub auth: crate::identity::config::AuthConfig,
+    /// The server's TLS and mutual TLS.
+    #[serde(default)]
+    pub tls: crate::identity::config::TlsConfig,
+    /// The gateway's own store: identities, operator IDs, audit trail.
+    #[serde(default)]
+    pub store: crate::store::StoreConfig,
+    /// Diagnosis: the scenario folder, hot reload, complaint records.
+    #[serde(default)]
+    pub diagnosis: crate::diagnosis::config::DiagnosisConfig,
     /// Backends, in the order their statuses are reported.
     #[serde(default)]
     pub sources: Vec<SourceConfig>,
@@ -78,6 +96,133 @@ fn default_level() -> String {
     "info".into()
 }
 
+/// The view cache (see `docs/operations.md`): one weighted moka cache, keyed by source and subscriber.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CacheConfig {
+    /// Set false to read every view from the backends.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Capacity in MiB of cached data: entries weigh their encoded size, not one each.
+    #[serde(default = "default_cache_mib")]
+    pub max_size_mib: u64,
+    /// Freshness of a source whose entities declare no `ttl_secs`, in seconds.
+    #[serde(default = "default_ttl")]
+    pub default_ttl_secs: u64,
+    /// How long a NOT_FOUND answer is remembered, in seconds (0: not cached).
+    #[serde(default = "default_not_found_ttl")]
+    pub not_found_ttl_secs: u64,
+    /// When a backend fails, its last answer is served as STALE up to this age, in seconds (0: never).
+    #[serde(default = "default_stale_max_age")]
+    pub stale_max_age_secs: u64,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        CacheConfig {
+            enabled: true,
+            max_size_mib: default_cache_mib(),
+            default_ttl_secs: default_ttl(),
+            not_found_ttl_secs: default_not_found_ttl(),
+            stale_max_age_secs: default_stale_max_age(),
+        }
+    }
+}
+
+fn default_cache_mib() -> u64 {
+    256
+}
+fn default_ttl() -> u64 {
+    30
+}
+fn default_not_found_ttl() -> u64 {
+    5
+}
+fn default_stale_max_age() -> u64 {
+    300
+}
+
+/// The admin side of the gateway.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminConfig {
+    /// Address of the Prometheus endpoint (`http://ADDR/metrics`); unset: no endpoint.
+    /// Env: `CGW_METRICS_LISTEN`.
+    #[serde(default)]
+    pub metrics_listen: Option<SocketAddr>,
+}
+
+/// The resilience stack around one source's adapter (see `docs/operations.md` for the order and why).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct StackConfig {
+    /// Calls at the backend at once; 0: the source's `max_connections`, so the pool is never oversubscribed.
+    #[serde(default)]
+    pub max_concurrency: u32,
+    /// Calls that may wait for a slot; one more is shed at once (UNAVAILABLE, "overloaded").
+    #[serde(default = "default_max_queue")]
+    pub max_queue: u32,
+    /// Time-out of one attempt, in milliseconds; 0: the source's `timeout_ms`.
+    #[serde(default)]
+    pub attempt_timeout_ms: u64,
+    /// Extra attempts after a retryable failure (connection trouble, time-out); 0: no retry.
+    #[serde(default = "default_max_retries")]
+    pub max_retries: u32,
+    /// Retries allowed as a percentage of recent calls, so retries cannot multiply the load on a backend.
+    #[serde(default = "default_retry_percent")]
+    pub retry_budget_percent: u32,
+    /// Retries per second allowed whatever the traffic.
+    #[serde(default = "default_retry_min")]
+    pub retry_min_per_sec: u32,
+    /// Pause before retry n, multiplied by n, in milliseconds.
+    #[serde(default = "default_retry_backoff")]
+    pub retry_backoff_ms: u64,
+    /// Consecutive failed calls that open the circuit breaker.
+    #[serde(default = "default_breaker_failures")]
+    pub breaker_failures: u32,
+    /// How long the breaker stays open before one probe call is let through, in milliseconds.
+    #[serde(default = "default_breaker_cooldown")]
+    pub breaker_cooldown_ms: u64,
+}
+
+impl Default for StackConfig {
+    fn default() -> Self {
+        StackConfig {
+            max_concurrency: 0,
+            max_queue: default_max_queue(),
+            attempt_timeout_ms: 0,
+            max_retries: default_max_retries(),
+            retry_budget_percent: default_retry_percent(),
+            retry_min_per_sec: default_retry_min(),
+            retry_backoff_ms: default_retry_backoff(),
+            breaker_failures: default_breaker_failures(),
+            breaker_cooldown_ms: default_breaker_cooldown(),
+        }
+    }
+}
+
+fn default_max_queue() -> u32 {
+    128
+}
+fn default_max_retries() -> u32 {
+    2
+}
+fn default_retry_percent() -> u32 {
+    20
+}
+fn default_retry_min() -> u32 {
+    10
+}
+fn default_retry_backoff() -> u64 {
+    25
+}
+fn default_breaker_failures() -> u32 {
+    5
+}
+fn default_breaker_cooldown() -> u64 {
+    5_000
+}
+
 /// One backend.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -102,6 +247,9 @@ pub struct SourceConfig {
     /// Set false to keep the entry but not query it.
     #[serde(default = "yes")]
     pub enabled: bool,
+    /// The resilience stack around this source: concurrency, queue, retries, breaker.
+    #[serde(default)]
+    pub stack: StackConfig,
 }
 
 fn default_source_timeout() -> u64 {
@@ -142,6 +290,13 @@ impl Config {
                 s.definition = base.join(&s.definition);
             }
         }
+        cfg.auth.resolve_paths(base);
+        cfg.tls.resolve_paths(base);
+        if let Some(d) = &mut cfg.diagnosis.scenarios_dir {
+            if d.is_relative() {
+                *d = base.join(&*d);
+            }
+        }
         cfg.apply_env(|k| std::env::var(k).ok()).map_err(|m| ConfigError {
             file: file.clone(),
             message: m,
@@ -155,7 +310,7 @@ impl Config {
         toml::from_str(text).map_err(|e| e.to_string())
     }
 
-    /// Environment overrides: `CGW_LISTEN`, `CGW_LOG_FORMAT`.
+    /// Environment overrides: `CGW_LISTEN`, `CGW_LOG_FORMAT`, `CGW_METRICS_LISTEN`.
     pub fn apply_env(&mut self, env: impl Fn(&str) -> Option<String>) -> Result<(), String> {
         if let Some(l) = env("CGW_LISTEN") {
             self.server.listen = l
@@ -165,10 +320,20 @@ impl Config {
         if let Some(f) = env("CGW_LOG_FORMAT") {
             self.log.format = f;
         }
+        if let Some(l) = env("CGW_METRICS_LISTEN") {
+            self.admin.metrics_listen = Some(
+                l.parse()
+                    .map_err(|_| format!("env CGW_METRICS_LISTEN: `{l}` is not an address like 127.0.0.1:9464"))?,
+            );
+        }
         Ok(())
     }
 
     pub fn validate(&self) -> Result<(), String> {
+        self.auth.validate()?;
+        self.tls.validate()?;
+        self.store.validate()?;
+        self.diagnosis.validate()?;
         if !matches!(self.log.format.as_str(), "human" | "json") {
             return Err(format!(
                 "key `log.format`: `{}` must be \"human\" or \"json\"",
@@ -185,6 +350,27 @@ impl Config {
             if s.max_connections == 0 {
                 return Err(format!("key `sources[{i}].max_connections`: must be > 0"));
             }
+            if s.stack.breaker_failures == 0 {
+                return Err(format!("key `sources[{i}].stack.breaker_failures`: must be > 0"));
+            }
+            if s.stack.breaker_cooldown_ms == 0 {
+                return Err(format!("key `sources[{i}].stack.breaker_cooldown_ms`: must be > 0"));
+            }
+            if s.stack.retry_budget_percent > 1000 {
+                return Err(format!(
+                    "key `sources[{i}].stack.retry_budget_percent`: {} is more than 1000",
+                    s.stack.retry_budget_percent
+                ));
+            }
+            if s.stack.max_retries > 10 {
+                return Err(format!(
+                    "key `sources[{i}].stack.max_retries`: {} is more than 10",
+                    s.stack.max_retries
+                ));
+            }
+        }
+        if self.cache.enabled && self.cache.max_size_mib == 0 {
+            return Err("key `cache.max_size_mib`: must be > 0 while `cache.enabled` is true".into());
         }
         Ok(())
     }
@@ -195,6 +381,7 @@ impl Config {
         for s in &mut c.sources {
             s.url = s.url.as_deref().map(crate::secrets::redact_url);
         }
+        c.store.url = crate::secrets::redact_url(&c.store.url);
         toml::to_string_pretty(&c).unwrap_or_default()
     }
 }
@@ -229,6 +416,25 @@ mod tests {
             .apply_env(|k| (k == "CGW_LISTEN").then(|| "nope".to_string()))
             .unwrap_err();
         assert!(e.contains("CGW_LISTEN"), "{e}");
+    }
+
+    #[test]
+    fn cache_and_stack_defaults_and_checks() {
+        let c = Config::parse("[[sources]]\ndefinition = \"a\"\n").unwrap();
+        c.validate().unwrap();
+        assert!(c.cache.enabled && c.cache.max_size_mib == 256 && c.admin.metrics_listen.is_none());
+        assert_eq!(c.sources[0].stack.breaker_failures, 5);
+        let c = Config::parse("[[sources]]\ndefinition = \"a\"\n[sources.stack]\nbreaker_failures = 0\n").unwrap();
+        let e = c.validate().unwrap_err();
+        assert_eq!(e, "key `sources[0].stack.breaker_failures`: must be > 0");
+        let c = Config::parse("[cache]\nmax_size_mib = 0\n").unwrap();
+        assert!(c.validate().unwrap_err().starts_with("key `cache.max_size_mib`"));
+        let e = Config::parse("[cache]\nmax_size = 1\n").unwrap_err();
+        assert!(e.contains("max_size"), "{e}");
+        let mut c = Config::parse("").unwrap();
+        c.apply_env(|k| (k == "CGW_METRICS_LISTEN").then(|| "127.0.0.1:9999".to_string()))
+            .unwrap();
+        assert_eq!(c.admin.metrics_listen.map(|a| a.port()), Some(9999));
     }
 
     #[test]

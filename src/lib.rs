@@ -5,12 +5,18 @@
 //! [`seed`] generates the demo backends.
 pub mod adapters;
 pub mod api;
+pub mod cache;
 pub mod config;
+pub mod diagnosis;
 pub mod error;
+pub mod identity;
+pub mod metrics;
 pub mod msisdn;
 pub mod schema;
 pub mod secrets;
 pub mod seed;
+pub mod stack;
+pub mod store;
 pub mod testkit;
 pub mod view;
 
@@ -24,3 +30,4 @@ pub mod proto {
     /// Encoded descriptor set of the public contract (reflection and schema checks).
     pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/complaint_descriptor.bin"));
 }
+pub mod classify;

@@ -42,6 +42,9 @@ enum Command {
         /// Folder holding the adapter definitions.
         #[arg(long)]
         adapters: Option<PathBuf>,
+        /// Serve Prometheus metrics at http://ADDR/metrics.
+        #[arg(long, env = "CGW_METRICS_LISTEN")]
+        metrics_listen: Option<std::net::SocketAddr>,
     },
     /// Load the deterministic demo data into databases of your choice.
     Seed {
@@ -65,6 +68,23 @@ enum Command {
         #[arg(long, short)]
         config: PathBuf,
     },
+    /// Issue a signed token (JWT) for an identity with a key of the config's `[auth]`.
+    Token(complaint_gateway::identity::cli::TokenArgs),
+    /// Manage identities and their operator IDs in the gateway's store.
+    Identities(complaint_gateway::identity::cli::IdentitiesArgs),
+    /// Classify complaints offline: JSON lines `{"id", "text"}` on stdin → one JSON line each on stdout
+    /// `{"id", "category", "confidence", "abstained", "keywords"}`, in input order.
+    Classify {
+        /// Below this top probability the answer is marked `abstained` (the category is still the top one).
+        #[arg(long, default_value_t = complaint_gateway::classify::DEFAULT_THRESHOLD)]
+        threshold: f64,
+    },
+    /// Print a new API key for a service client and the hash to put in `[[auth.api_keys]]`.
+    NewApiKey,
+    /// Tools for diagnosis scenario authors: `scenarios check [DIR]`.
+    Scenarios(complaint_gateway::diagnosis::cli::ScenariosArgs),
+    /// Tools for adding a backend: `adapters check [DIR]`, `adapters scaffold --url URL --system NAME`.
+    Adapters(complaint_gateway::adapters::cli::AdaptersArgs),
 }
 
 fn init_logs(format: &str, level: &str) {
@@ -96,10 +116,21 @@ async fn run_server(cfg: Config, banner: impl FnOnce(std::net::SocketAddr)) -> a
         .with_context(|| format!("binding {}", cfg.server.listen))?;
     let addr = listener.local_addr()?;
     tracing::info!(%addr, sources = ?registry.names(), "serving");
+    let identity = complaint_gateway::identity::IdentityServices::open(&cfg, &|k| std::env::var(k).ok())
+        .await
+        .map_err(anyhow::Error::msg)?;
+    tracing::info!(store = %identity.store.redacted_url(), tls = cfg.tls.enabled(), "identity store open");
     let gw = Arc::new(Gateway {
-        reader: complaint_gateway::view::ViewReader::new(registry),
+        reader: complaint_gateway::view::ViewReader::from_config(registry, &cfg),
         config: cfg,
+        identity,
     });
+    if let Some(m) = gw.config.admin.metrics_listen {
+        let (bound, _task) = complaint_gateway::metrics::start(m, gw.reader.clone())
+            .await
+            .with_context(|| format!("binding the metrics endpoint {m}"))?;
+        tracing::info!("metrics on http://{bound}/metrics");
+    }
     banner(addr);
     api::serve(gw, listener, async {
         let _ = tokio::signal::ctrl_c().await;
@@ -161,6 +192,28 @@ async fn main() -> anyhow::Result<()> {
             init_logs(&cfg.log.format, &cfg.log.level);
             run_server(cfg, |addr| eprintln!("complaint-gateway listening on {addr}")).await
         }
+        Command::Token(args) => complaint_gateway::identity::cli::token(args).await,
+        Command::Identities(args) => {
+            init_logs("human", "warn");
+            complaint_gateway::identity::cli::identities(args).await
+        }
+        Command::Classify { threshold } => {
+            if !(0.0..=1.0).contains(&threshold) {
+                anyhow::bail!("--threshold must be between 0 and 1, got {threshold}");
+            }
+            let stdin = std::io::stdin();
+            let stdout = std::io::stdout();
+            complaint_gateway::classify::run_cli(stdin.lock(), std::io::BufWriter::new(stdout.lock()), threshold)
+        }
+        Command::NewApiKey => {
+            complaint_gateway::identity::cli::new_api_key();
+            Ok(())
+        }
+        Command::Scenarios(args) => complaint_gateway::diagnosis::cli::run(args),
+        Command::Adapters(args) => {
+            init_logs("human", "warn");
+            complaint_gateway::adapters::cli::run(args).await
+        }
         Command::CheckConfig { config } => {
             let cfg = Config::load(&config)?;
             let registry = Registry::from_config(&cfg, &|k| std::env::var(k).ok()).map_err(anyhow::Error::msg)?;
@@ -199,6 +252,7 @@ async fn main() -> anyhow::Result<()> {
             subscribers,
             reset,
             adapters,
+            metrics_listen,
         } => {
             init_logs("human", "info");
             std::fs::create_dir_all(&data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
@@ -239,6 +293,7 @@ async fn main() -> anyhow::Result<()> {
             let adapters = adapters.unwrap_or_else(default_adapters_dir);
             let mut cfg = Config::parse("").map_err(anyhow::Error::msg)?;
             cfg.server.listen = listen;
+            cfg.admin.metrics_listen = metrics_listen;
             for s in load::System::ALL {
                 cfg.sources.push(SourceConfig {
                     definition: adapters.join(s.name()),
@@ -248,17 +303,20 @@ async fn main() -> anyhow::Result<()> {
                     max_connections: 4,
                     connect_timeout_ms: 2_000,
                     enabled: true,
+                    stack: Default::default(),
                 });
             }
+            // Identities: a demo signing key, handlers per city, a manager, an auditor (see identity::demo).
+            let ids = complaint_gateway::identity::demo::setup(&mut cfg, &data_dir).await?;
             cfg.validate().map_err(anyhow::Error::msg)?;
             let examples = seed::examples(seeded);
             run_server(cfg, move |addr| {
-                let number = examples.iter().find(|(s, _)| *s == seed::Situation::VasNoConsent).map(|(_, n)| n.clone()).unwrap_or_default();
+                let number = complaint_gateway::identity::demo::example_in(ids.city, seeded).unwrap_or_default();
                 println!("\ncomplaint-gateway demo listening on {addr}\n");
-                println!("Try (buf from npm, or grpcurl):");
-                println!("  npx buf curl --protocol grpc --http2-prior-knowledge -d '{{\"msisdn\":\"{number}\"}}' http://{addr}/complaint.v1.ComplaintDataService/GetSubscriberView");
-                println!("  grpcurl -plaintext -d '{{\"msisdn\":\"{number}\"}}' {addr} complaint.v1.ComplaintDataService/GetSubscriberView\n");
-                println!("Seeded subscribers by situation:");
+                for line in ids.lines(addr, &number) {
+                    println!("{line}");
+                }
+                println!("\nSeeded subscribers by situation (a handler sees only their own cities):");
                 for (s, n) in &examples {
                     println!("  {n}  {:<26} {}", s.name(), s.describe());
                 }

@@ -58,6 +58,7 @@ pub fn source(definition: PathBuf, url: &str, timeout_ms: u64) -> SourceConfig {
         max_connections: 4,
         connect_timeout_ms: 1_000,
         enabled: true,
+        stack: Default::default(),
     }
 }
 
@@ -68,12 +69,87 @@ pub fn config(urls: &[(load::System, String)]) -> Config {
     for (s, u) in urls {
         cfg.sources.push(source(adapters_dir().join(s.name()), u, 2_000));
     }
+    with_test_identity(&mut cfg);
     cfg
+}
+
+/// The environment variable (seen only by test servers, not the process) holding the test signing key.
+pub const TEST_SECRET_ENV: &str = "CGW_TEST_JWT_SECRET";
+/// The key id of the test signing key.
+pub const TEST_KID: &str = "test";
+const TEST_SECRET: &str = "complaint-gateway-test-signing-key-not-for-production";
+
+/// Adds the test signing key to `[auth]` and, unless the test chose a store, an in-memory store (tests
+/// never write `gateway.db` into the working directory).
+pub fn with_test_identity(cfg: &mut Config) {
+    if !cfg.auth.jwt_keys.iter().any(|k| k.kid.as_deref() == Some(TEST_KID)) {
+        cfg.auth.jwt_keys.push(crate::identity::config::JwtKeyConfig {
+            kid: Some(TEST_KID.into()),
+            algorithm: "HS256".into(),
+            secret_env: Some(TEST_SECRET_ENV.into()),
+            secret_file: None,
+            public_key_file: None,
+            public_key_env: None,
+            private_key_file: None,
+        });
+    }
+    if cfg.store.url == crate::store::StoreConfig::default().url {
+        cfg.store.url = "sqlite::memory:".into();
+    }
+}
+
+/// The environment a test server sees: the process environment plus the test signing key.
+pub fn test_env(k: &str) -> Option<String> {
+    if k == TEST_SECRET_ENV {
+        return Some(TEST_SECRET.into());
+    }
+    std::env::var(k).ok()
+}
+
+/// Signs tokens with the test key (for the default issuer and audience).
+pub fn test_issuer() -> crate::identity::auth::TokenIssuer {
+    crate::identity::auth::TokenIssuer::hs256(
+        "complaint-gateway",
+        "complaint-gateway",
+        Some(TEST_KID),
+        TEST_SECRET.as_bytes(),
+    )
+    .expect("the test secret is long enough")
+}
+
+/// A test token for `subject` with `roles` in `regions`, valid for an hour.
+pub fn token(subject: &str, roles: &[crate::identity::Role], regions: &[&str]) -> String {
+    let regions: Vec<String> = regions.iter().map(|r| r.to_string()).collect();
+    test_issuer()
+        .issue(subject, roles, &regions, 3600)
+        .expect("signing with the test key")
+}
+
+/// A token holding every role and every demo city: sees everything unmasked, may administer and audit.
+pub fn admin_token() -> String {
+    static T: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    T.get_or_init(|| {
+        let cities: Vec<&str> = seed::CITIES.iter().map(|(c, _, _)| *c).collect();
+        token("test-admin", &crate::identity::Role::ALL, &cities)
+    })
+    .clone()
+}
+
+/// `message` with `authorization: Bearer <token>`.
+pub fn with_token<T>(message: T, token: &str) -> tonic::Request<T> {
+    let mut r = tonic::Request::new(message);
+    r.metadata_mut().insert(
+        "authorization",
+        format!("Bearer {token}").parse().expect("a token is ASCII"),
+    );
+    r
 }
 
 /// A server running on an ephemeral port; stops when dropped.
 pub struct RunningServer {
     pub addr: SocketAddr,
+    /// The metrics endpoint, when the config asked for one.
+    pub metrics_addr: Option<SocketAddr>,
     pub gateway: Arc<Gateway>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     handle: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
@@ -107,12 +183,32 @@ impl Drop for RunningServer {
 /// Starts a server for `cfg` on `127.0.0.1:0`.
 pub async fn spawn(cfg: Config) -> anyhow::Result<RunningServer> {
     let registry = Registry::from_config(&cfg, &|k| std::env::var(k).ok()).map_err(anyhow::Error::msg)?;
+    spawn_with(cfg, registry).await
+}
+
+/// Starts a server for `cfg` over an already built `registry` (tests that wrap or add adapters). With
+/// `cfg.admin.metrics_listen` set (port 0 is fine) the metrics endpoint runs too: see `metrics_addr`.
+pub async fn spawn_with(mut cfg: Config, registry: Registry) -> anyhow::Result<RunningServer> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
+    if cfg.auth.jwt_keys.is_empty() && cfg.auth.api_keys.is_empty() && cfg.auth.client_certs.is_empty() {
+        with_test_identity(&mut cfg);
+    }
+    if cfg.store.url == crate::store::StoreConfig::default().url {
+        cfg.store.url = "sqlite::memory:".into();
+    }
+    let identity = crate::identity::IdentityServices::open(&cfg, &test_env)
+        .await
+        .map_err(anyhow::Error::msg)?;
     let gateway = Arc::new(Gateway {
-        reader: ViewReader::new(registry),
+        reader: ViewReader::from_config(registry, &cfg),
         config: cfg,
+        identity,
     });
+    let metrics_addr = match gateway.config.admin.metrics_listen {
+        Some(m) => Some(crate::metrics::start(m, gateway.reader.clone()).await?.0),
+        None => None,
+    };
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let gw = gateway.clone();
     let handle = tokio::spawn(async move {
@@ -123,6 +219,7 @@ pub async fn spawn(cfg: Config) -> anyhow::Result<RunningServer> {
     });
     Ok(RunningServer {
         addr,
+        metrics_addr,
         gateway,
         stop: Some(tx),
         handle: Some(handle),
@@ -206,10 +303,11 @@ pub fn db_url(var: &str) -> Option<String> {
     }
 }
 
-/// Wraps a request message for a test call, with the default test caller's credentials (if the server
-/// requires any). Tests that check authentication build their requests by hand instead.
+/// Wraps a request message for a test call, with the default test caller's credentials: the
+/// [`admin_token`] (every role, every city, unmasked). Tests that check authentication build their
+/// requests by hand instead ([`with_token`], [`token`]).
 pub fn req<T>(message: T) -> tonic::Request<T> {
-    tonic::Request::new(message)
+    with_token(message, &admin_token())
 }
 
 /// A client of `ComplaintDataService` connected to `server`.

@@ -1,11 +1,19 @@
 //! Assembling the unified view: every selected source is queried concurrently under its own time-out,
 //! its partial view is merged in (protobuf merge: lists append, messages merge), and its state is
 //! reported in a `SourceStatus`. One failing or slow source never fails the call.
+//!
+//! Each source is read through the cache (`cache.rs`) and, on a miss, through its resilience stack
+//! (`stack.rs`): the cache sits outside the stack, so a hit takes no permit.
 use crate::adapters::registry::{Registry, Source};
 use crate::adapters::{AdapterError, FetchRequest, SourceData};
+use crate::cache::{CacheKey, CacheSettings, ReadPolicy, Served, ViewCache};
+use crate::config::{CacheConfig, Config};
 use crate::error::Error;
 use crate::proto::complaint::v1::{SourceState, SourceStatus, SubscriberView};
+use crate::stack::{Stack, StackError, StackSettings};
 use prost::Message;
+use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 /// A view read and what each source said.
@@ -28,15 +36,117 @@ impl ViewOutcome {
 #[derive(Clone)]
 pub struct ViewReader {
     registry: Registry,
+    runtime: Arc<Runtime>,
+}
+
+/// A source's cache and stack settings.
+struct SourceRuntime {
+    stack: Stack,
+    /// Freshness of the source's answer: the smallest `ttl_secs` of its entities.
+    ttl: Duration,
+    /// Whether its queries bind `:operator_id` (then the caller's operator ID is part of the cache key).
+    keyed_by_operator: bool,
+}
+
+struct Runtime {
+    cache: ViewCache,
+    sources: HashMap<String, SourceRuntime>,
+    /// Background tasks (LISTEN/NOTIFY), stopped with the reader.
+    tasks: Vec<tokio::task::AbortHandle>,
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
 }
 
 impl ViewReader {
+    /// A reader with the default cache settings. Must run inside a Tokio runtime (stacks spawn workers).
     pub fn new(registry: Registry) -> ViewReader {
-        ViewReader { registry }
+        ViewReader::with_cache(registry, &CacheConfig::default())
+    }
+
+    /// A reader with the cache settings of `cfg` (per-source stack settings come with the registry).
+    pub fn from_config(registry: Registry, cfg: &Config) -> ViewReader {
+        ViewReader::with_cache(registry, &cfg.cache)
+    }
+
+    /// A reader with the given cache settings.
+    pub fn with_cache(registry: Registry, cache: &CacheConfig) -> ViewReader {
+        let settings = CacheSettings::from(cache);
+        let cache = ViewCache::new(settings.clone());
+        let mut sources = HashMap::new();
+        let mut tasks = Vec::new();
+        for s in &registry.sources {
+            let stack = Stack::new(
+                s.adapter.clone(),
+                &StackSettings::resolve(&s.stack, s.max_connections, s.timeout),
+            );
+            let (ttl, keyed_by_operator) = match &s.sql {
+                Some(sql) => {
+                    let def = sql.definition();
+                    let ttl = def
+                        .entities
+                        .iter()
+                        .filter_map(|e| e.ttl_secs)
+                        .min()
+                        .map(Duration::from_secs)
+                        .unwrap_or(settings.default_ttl);
+                    let keyed = def
+                        .entities
+                        .iter()
+                        .any(|e| e.sql.params.iter().any(|p| p == "operator_id"));
+                    if let (Some(channel), crate::adapters::sql::Pool::Postgres(pool)) =
+                        (def.notify_channel.clone(), sql.pool())
+                    {
+                        let t = tokio::spawn(crate::cache::listen_pg(
+                            pool.clone(),
+                            channel,
+                            def.name.clone(),
+                            cache.clone(),
+                        ));
+                        tasks.push(t.abort_handle());
+                    }
+                    (ttl, keyed)
+                }
+                // A Rust adapter may answer per operator: key by it to be safe.
+                None => (settings.default_ttl, true),
+            };
+            sources.insert(
+                s.adapter.name().to_string(),
+                SourceRuntime {
+                    stack,
+                    ttl,
+                    keyed_by_operator,
+                },
+            );
+        }
+        ViewReader {
+            registry,
+            runtime: Arc::new(Runtime { cache, sources, tasks }),
+        }
     }
 
     pub fn registry(&self) -> &Registry {
         &self.registry
+    }
+
+    /// The view cache (admin invalidation, metrics).
+    pub fn cache(&self) -> &ViewCache {
+        &self.runtime.cache
+    }
+
+    /// The resilience stack of a source (breaker state for health and metrics).
+    pub fn stack(&self, source: &str) -> Option<&Stack> {
+        self.runtime.sources.get(source).map(|r| &r.stack)
+    }
+
+    /// The cache TTL of a source's answers.
+    pub fn ttl(&self, source: &str) -> Option<Duration> {
+        self.runtime.sources.get(source).map(|r| r.ttl)
     }
 
     /// Checks a source filter against the configured names.
@@ -67,14 +177,27 @@ impl ViewReader {
         Ok(out)
     }
 
-    /// Reads the view of `msisdn` (already normalised) from `sources`. `deadline` (from the client's
-    /// `grpc-timeout`) bounds all backend work.
+    /// Reads the view of `msisdn` (already normalised) from `sources` with the default cache policy.
+    /// `deadline` (from the client's `grpc-timeout`) bounds all backend work.
     pub async fn read(
         &self,
         msisdn: &str,
         sources: &[Source],
         operator_ids: &(dyn Fn(&str) -> Option<String> + Sync),
         deadline: Option<Instant>,
+    ) -> Result<ViewOutcome, Error> {
+        self.read_with(msisdn, sources, operator_ids, deadline, &ReadPolicy::default())
+            .await
+    }
+
+    /// [`ViewReader::read`] with the caller's cache policy.
+    pub async fn read_with(
+        &self,
+        msisdn: &str,
+        sources: &[Source],
+        operator_ids: &(dyn Fn(&str) -> Option<String> + Sync),
+        deadline: Option<Instant>,
+        policy: &ReadPolicy,
     ) -> Result<ViewOutcome, Error> {
         let started = Instant::now();
         let calls = sources.iter().map(|s| {
@@ -86,14 +209,42 @@ impl ViewReader {
             if let Some(d) = deadline {
                 budget = budget.min(d.saturating_duration_since(Instant::now()));
             }
-            let fut = s.adapter.fetch(req);
+            let rt = self.runtime.sources.get(s.adapter.name());
             async move {
                 let t0 = Instant::now();
-                let r = match tokio::time::timeout(budget, fut).await {
-                    Ok(r) => r,
-                    Err(_) => Err(AdapterError::Timeout(budget)),
+                let served = match rt {
+                    Some(rt) => {
+                        let key = CacheKey {
+                            source: Arc::from(s.adapter.name()),
+                            msisdn: req.msisdn.clone(),
+                            operator_id: if rt.keyed_by_operator {
+                                req.operator_id.clone()
+                            } else {
+                                None
+                            },
+                        };
+                        let call_deadline = Instant::now() + budget;
+                        let stack = &rt.stack;
+                        let load = || stack.call(req.clone(), call_deadline);
+                        self.runtime.cache.read(key, rt.ttl, policy, budget, load).await
+                    }
+                    // A source handed in from outside the registry: no cache, no stack.
+                    None => match tokio::time::timeout(budget, s.adapter.fetch(req)).await {
+                        Ok(Ok(data)) => Served::Fresh {
+                            entry: Arc::new(crate::cache::Entry::uncached(data)),
+                            hit: false,
+                        },
+                        Ok(Err(e)) => Served::Failed {
+                            cause: e.into(),
+                            too_old: None,
+                        },
+                        Err(_) => Served::Failed {
+                            cause: AdapterError::Timeout(budget).into(),
+                            too_old: None,
+                        },
+                    },
                 };
-                (s, r, t0.elapsed())
+                (s, served, t0.elapsed())
             }
         });
         let results = futures::future::join_all(calls).await;
@@ -103,44 +254,79 @@ impl ViewReader {
         };
         let mut statuses = Vec::with_capacity(results.len());
         let mut not_found = 0;
-        for (s, r, elapsed) in results {
+        for (s, served, elapsed) in results {
             let mut st = SourceStatus {
                 source: s.adapter.name().to_string(),
                 fetched_at: Some(now_ts()),
                 latency_ms: elapsed.as_millis().min(u32::MAX as u128) as u32,
                 ..Default::default()
             };
-            match r {
-                Ok(SourceData {
-                    found: true,
-                    view: bytes,
-                    entities,
-                    notes,
-                }) => {
-                    view.merge(bytes.as_ref())
-                        .map_err(|e| Error::Internal(format!("merging {}: {e}", st.source)))?;
-                    st.set_state(SourceState::Ok);
-                    st.entities = entities;
-                    if !notes.is_empty() {
-                        st.detail = format!("{} value(s) could not be mapped: {}", notes.len(), notes.join("; "));
+            let (state, cache) = match served {
+                Served::Fresh { entry, hit } => {
+                    if hit {
+                        st.age_ms = millis(entry.age());
+                        st.fetched_at = Some(ts_ago(entry.age()));
                     }
+                    if entry.data.found {
+                        merge_into(&mut view, &mut st, &entry.data)?;
+                        st.set_state(SourceState::Ok);
+                    } else {
+                        not_found += 1;
+                        st.set_state(SourceState::NotFound);
+                        st.detail = format!("{} has no subscriber {msisdn}", st.source);
+                    }
+                    (
+                        st.state(),
+                        if hit {
+                            "hit"
+                        } else if policy.bypass {
+                            "bypass"
+                        } else {
+                            "miss"
+                        },
+                    )
                 }
-                Ok(SourceData { found: false, .. }) => {
-                    not_found += 1;
-                    st.set_state(SourceState::NotFound);
-                    st.detail = format!("{} has no subscriber {msisdn}", st.source);
+                Served::Stale { entry, cause } => {
+                    merge_into(&mut view, &mut st, &entry.data)?;
+                    st.set_state(SourceState::Stale);
+                    st.age_ms = millis(entry.age());
+                    st.fetched_at = Some(ts_ago(entry.age()));
+                    let mapped = std::mem::take(&mut st.detail);
+                    st.detail = format!("{cause}; serving the answer cached {} ms ago", st.age_ms);
+                    if !mapped.is_empty() {
+                        st.detail.push_str("; ");
+                        st.detail.push_str(&mapped);
+                    }
+                    tracing::warn!(source = %st.source, error = %cause, age_ms = st.age_ms, "serving stale data");
+                    (SourceState::Stale, "stale")
                 }
-                Err(AdapterError::Timeout(d)) => {
-                    st.set_state(SourceState::Timeout);
-                    st.detail = format!("no answer within {} ms", d.as_millis());
-                    tracing::warn!(source = %st.source, timeout_ms = d.as_millis() as u64, "source timed out");
+                Served::Failed { cause, too_old } => {
+                    let state = match &cause {
+                        StackError::Adapter(AdapterError::Timeout(_)) => SourceState::Timeout,
+                        _ => SourceState::Unavailable,
+                    };
+                    st.set_state(state);
+                    st.detail = match &cause {
+                        StackError::Adapter(AdapterError::Timeout(d)) => {
+                            format!("no answer within {} ms", d.as_millis())
+                        }
+                        other => other.to_string(),
+                    };
+                    if let Some(age) = too_old {
+                        st.detail.push_str(&format!(
+                            "; the cached answer ({} ms old) is past the stale limit",
+                            millis(age)
+                        ));
+                    }
+                    tracing::warn!(source = %st.source, error = %cause, "source failed");
+                    (state, "miss")
                 }
-                Err(e) => {
-                    st.set_state(SourceState::Unavailable);
-                    st.detail = e.to_string();
-                    tracing::warn!(source = %st.source, error = %e, "source failed");
-                }
-            }
+            };
+            metrics::counter!("cgw_source_requests_total", "source" => st.source.clone(), "state" => state_label(state))
+                .increment(1);
+            metrics::histogram!("cgw_source_latency_seconds", "source" => st.source.clone(), "cache" => cache)
+                .record(elapsed.as_secs_f64());
+            tracing::debug!(source = %st.source, cache, state = state_label(state), latency_us = elapsed.as_micros() as u64, "source read");
             statuses.push(st);
         }
         // Restore the number (merge keeps the last non-empty scalar).
@@ -153,12 +339,44 @@ impl ViewReader {
     }
 }
 
+/// Merges one source's partial view and notes what it filled.
+fn merge_into(view: &mut SubscriberView, st: &mut SourceStatus, data: &SourceData) -> Result<(), Error> {
+    view.merge(data.view.as_ref())
+        .map_err(|e| Error::Internal(format!("merging {}: {e}", st.source)))?;
+    st.entities = data.entities.clone();
+    if !data.notes.is_empty() {
+        st.detail = format!(
+            "{} value(s) could not be mapped: {}",
+            data.notes.len(),
+            data.notes.join("; ")
+        );
+    }
+    Ok(())
+}
+
+fn state_label(s: SourceState) -> &'static str {
+    match s {
+        SourceState::Ok => "ok",
+        SourceState::NotFound => "not_found",
+        SourceState::Unavailable => "unavailable",
+        SourceState::Timeout => "timeout",
+        SourceState::Stale => "stale",
+        SourceState::Denied => "denied",
+        SourceState::Unspecified => "unspecified",
+    }
+}
+
 fn truncate(s: &str, n: usize) -> String {
     if s.chars().count() <= n {
         s.to_string()
     } else {
         format!("{}…", s.chars().take(n).collect::<String>())
     }
+}
+
+/// The wall-clock time `age` ago.
+fn ts_ago(age: Duration) -> prost_types::Timestamp {
+    prost_types::Timestamp::from(SystemTime::now().checked_sub(age).unwrap_or(SystemTime::UNIX_EPOCH))
 }
 
 pub fn now_ts() -> prost_types::Timestamp {

@@ -112,7 +112,14 @@ async fn slow_backend_times_out_and_the_rest_is_returned() {
         "returned after {elapsed:?}, time-out 300 ms"
     );
     assert_eq!(r.sources[0].state(), SourceState::Timeout);
-    assert_eq!(r.sources[0].detail, "no answer within 300 ms");
+    // The budget left when the attempt started: the source's 300 ms, less what the fan-out took.
+    let ms: u64 = r.sources[0]
+        .detail
+        .strip_prefix("no answer within ")
+        .and_then(|d| d.strip_suffix(" ms"))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("unexpected detail {:?}", r.sources[0].detail));
+    assert!((250..=300).contains(&ms), "{ms}");
     assert_eq!(r.sources[1].state(), SourceState::Ok);
     assert_eq!(r.sources[2].state(), SourceState::Ok);
     let v = r.view.unwrap();

@@ -323,6 +323,7 @@ async fn injection_strings_are_inert() {
             msisdn: seed::msisdn(3),
             sources: vec![],
             purpose: "x'; DROP TABLE yh_zl; --".into(),
+            ..Default::default()
         }))
         .await
         .unwrap()

@@ -31,6 +31,10 @@ pub struct DefinitionFile {
     pub url_env: Option<String>,
     /// The entity whose empty result means "this source does not know the subscriber".
     pub primary: String,
+    /// PostgreSQL only: a channel on which the backend announces changed subscribers
+    /// (`NOTIFY channel, '<msisdn>'`, or `'*'` for everything); the gateway drops their cached answers.
+    #[serde(default)]
+    pub notify_channel: Option<String>,
     /// Offset of the backend's zone-less timestamps, e.g. "+08:00" (the default).
     #[serde(default = "default_offset")]
     pub utc_offset: String,
@@ -233,6 +237,8 @@ pub struct Definition {
     pub description: String,
     pub url_env: Option<String>,
     pub primary: String,
+    /// Channel for pushed cache invalidations (PostgreSQL LISTEN/NOTIFY).
+    pub notify_channel: Option<String>,
     pub utc_offset: chrono::FixedOffset,
     pub entities: Vec<CompiledEntity>,
     pub streams: Vec<CompiledStream>,
@@ -275,6 +281,18 @@ impl Definition {
         })?;
         if def.entities.is_empty() {
             return Err(err("no [entities.*] declared".into()));
+        }
+        if let Some(ch) = &def.notify_channel {
+            let ok = ch.len() <= 63
+                && ch.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
+                && ch
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+            if !ok {
+                return Err(err(format!(
+                    "key `notify_channel`: `{ch}` must match [a-z_][a-z0-9_]* (at most 63 characters)"
+                )));
+            }
         }
         if !def.entities.contains_key(&def.primary) {
             return Err(err(format!(
@@ -386,6 +404,7 @@ impl Definition {
             description: def.description,
             url_env: def.url_env,
             primary: def.primary,
+            notify_channel: def.notify_channel,
             utc_offset,
             entities,
             streams,

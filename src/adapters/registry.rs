@@ -13,6 +13,10 @@ pub struct Source {
     pub timeout: Duration,
     /// The SQL adapter behind it, where it is one (for `adapters check` and metrics).
     pub sql: Option<Arc<SqlAdapter>>,
+    /// The resilience stack settings of this source (`[sources.stack]`).
+    pub stack: crate::config::StackConfig,
+    /// The source's connection pool size (the default concurrency limit of its stack).
+    pub max_connections: u32,
 }
 
 /// All sources, in configuration order.
@@ -36,7 +40,9 @@ impl Registry {
             }
             let settings = PoolSettings {
                 max_connections: sc.max_connections,
-                connect_timeout: Duration::from_millis(sc.connect_timeout_ms),
+                // A refused or unreachable backend must surface as UNAVAILABLE within the source's time-out,
+                // with room for the stack's retries, rather than as a TIMEOUT that hides the cause.
+                connect_timeout: Duration::from_millis(sc.connect_timeout_ms.min((sc.timeout_ms / 4).max(50))),
             };
             let name = def.name.clone();
             let adapter =
@@ -46,6 +52,8 @@ impl Registry {
                 adapter: adapter.clone(),
                 timeout: Duration::from_millis(sc.timeout_ms),
                 sql: Some(adapter),
+                stack: sc.stack.clone(),
+                max_connections: sc.max_connections,
             });
         }
         Ok(Registry { sources })
@@ -57,6 +65,8 @@ impl Registry {
             adapter,
             timeout,
             sql: None,
+            stack: Default::default(),
+            max_connections: 8,
         });
     }
 
@@ -71,7 +81,7 @@ impl Registry {
 
 /// URL precedence: `CGW_SOURCE_<NAME>_URL`, then `url` in the config, then the config's `url_env`, then the
 /// definition's `url_env`.
-fn resolve_url(
+pub fn resolve_url(
     i: usize,
     sc: &SourceConfig,
     def: &Definition,

@@ -1,11 +1,14 @@
 //! `complaint.v1.ComplaintDataService`.
 use super::Gateway;
 use crate::adapters::UsageQuery;
+use crate::cache::ReadPolicy;
 use crate::error::Error;
+use crate::identity::reads::AuditNote;
+use crate::identity::{Identity, Permission};
 use crate::msisdn;
 use crate::proto::complaint::v1::complaint_data_service_server::ComplaintDataService;
 use crate::proto::complaint::v1::{
-    GetSubscriberViewRequest, GetSubscriberViewResponse, StreamUsageRequest, StreamUsageResponse,
+    CacheMode, GetSubscriberViewRequest, GetSubscriberViewResponse, StreamUsageRequest, StreamUsageResponse,
 };
 use crate::view::ViewOutcome;
 use chrono::{DateTime, Utc};
@@ -42,19 +45,53 @@ pub async fn read_view<T>(
     source_filter: &[String],
     purpose: &str,
 ) -> Result<ViewOutcome, Error> {
-    let _ = purpose;
     let deadline = super::deadline(request);
-    let msisdn = msisdn::normalize("msisdn", raw_msisdn)?;
-    let sources = gw.reader.select(source_filter)?;
-    gw.reader.read(&msisdn, &sources, &|_| None, deadline).await
+    // The caller's cache policy, where the RPC carries one (see `cache_policy`).
+    let policy = request.extensions().get::<ReadPolicy>().cloned().unwrap_or_default();
+    // Authorise (permission, region after the read), bind operator IDs, mask, audit: see identity::reads.
+    crate::identity::reads::guarded_view(gw, request, raw_msisdn, source_filter, purpose, deadline, &policy).await
+}
+
+/// The cache policy of a `GetSubscriberView` request, checked.
+pub fn cache_policy(req: &GetSubscriberViewRequest) -> Result<ReadPolicy, Error> {
+    let bypass = match CacheMode::try_from(req.cache_mode) {
+        Ok(CacheMode::Unspecified | CacheMode::Use) => false,
+        Ok(CacheMode::Bypass) => true,
+        Err(_) => {
+            return Err(Error::invalid(
+                "cache_mode",
+                format!(
+                    "{} is not a cache mode (CACHE_MODE_USE = 1, CACHE_MODE_BYPASS = 2)",
+                    req.cache_mode
+                ),
+            ))
+        }
+    };
+    Ok(ReadPolicy {
+        max_staleness: (req.max_staleness_ms > 0)
+            .then(|| std::time::Duration::from_millis(req.max_staleness_ms.into())),
+        bypass,
+    })
 }
 
 #[tonic::async_trait]
 impl ComplaintDataService for DataApi {
     async fn get_subscriber_view(
         &self,
-        request: Request<GetSubscriberViewRequest>,
+        mut request: Request<GetSubscriberViewRequest>,
     ) -> Result<Response<GetSubscriberViewResponse>, Status> {
+        let policy = match cache_policy(request.get_ref()) {
+            Ok(p) => p,
+            Err(e) => {
+                let r = request.get_ref();
+                return Err(
+                    crate::identity::reads::reject(&self.gw, &request, &r.msisdn, &r.purpose, e)
+                        .await
+                        .into(),
+                );
+            }
+        };
+        request.extensions_mut().insert(policy);
         let req = request.get_ref();
         let outcome = read_view(&self.gw, &request, &req.msisdn, &req.sources, &req.purpose).await?;
         Ok(Response::new(GetSubscriberViewResponse {
@@ -69,26 +106,61 @@ impl ComplaintDataService for DataApi {
         &self,
         request: Request<StreamUsageRequest>,
     ) -> Result<Response<Self::StreamUsageStream>, Status> {
-        let req = request.into_inner();
+        // The caller is authorised and the audit event recorded before the first record is sent.
+        let caller = crate::identity::caller(&request)?;
+        let deadline = super::deadline(&request);
+        let note = AuditNote::new(
+            &caller,
+            &crate::identity::call_info(&request),
+            &request.get_ref().msisdn,
+            &request.get_ref().purpose,
+        );
+        let result = self.usage_stream(&caller, &note, request.into_inner(), deadline).await;
+        // (A stream is not Sync: record the outcome, not the stream.)
+        let outcome = result.as_ref().map(|_| ()).map_err(Clone::clone);
+        self.gw.identity.record(note, &outcome).await?;
+        Ok(Response::new(result?))
+    }
+}
+
+impl DataApi {
+    async fn usage_stream(
+        &self,
+        caller: &Identity,
+        note: &AuditNote,
+        req: StreamUsageRequest,
+        deadline: Option<std::time::Instant>,
+    ) -> Result<BoxStream<'static, Result<StreamUsageResponse, Status>>, Error> {
+        caller.require(Permission::ReadUsage, "StreamUsage")?;
+        crate::identity::validate_free_text("purpose", &req.purpose)?;
         let msisdn = msisdn::normalize("msisdn", &req.msisdn)?;
+        note.set_msisdn(&msisdn);
         let from = to_utc("from", req.from.as_ref())?;
         let to = to_utc("to", req.to.as_ref())?;
         if to <= from {
-            return Err(Error::invalid("to", "must be after `from`").into());
+            return Err(Error::invalid("to", "must be after `from`"));
         }
         let max_days = i64::from(self.gw.config.server.max_usage_range_days);
         if (to - from).num_days() > max_days {
-            return Err(Error::invalid("to", format!("the range may span at most {max_days} days")).into());
+            return Err(Error::invalid(
+                "to",
+                format!("the range may span at most {max_days} days"),
+            ));
         }
         let mut kinds = Vec::new();
         for (i, k) in req.kinds.iter().enumerate() {
             match crate::proto::complaint::v1::UsageKind::try_from(*k) {
                 Ok(crate::proto::complaint::v1::UsageKind::Unspecified) | Err(_) => {
-                    return Err(Error::invalid(format!("kinds[{i}]"), format!("{k} is not a usage kind")).into())
+                    return Err(Error::invalid(
+                        format!("kinds[{i}]"),
+                        format!("{k} is not a usage kind"),
+                    ))
                 }
                 Ok(_) => kinds.push(*k),
             }
         }
+        let grant = crate::identity::reads::authorise_subscriber(&self.gw, caller, note, &msisdn, deadline).await?;
+        let mask = !caller.can(Permission::ReadPii);
         let streams: Vec<_> = self
             .gw
             .reader
@@ -97,16 +169,19 @@ impl ComplaintDataService for DataApi {
             .iter()
             .filter(|s| s.adapter.has_usage_stream())
             .filter_map(|s| {
+                note.touch([s.adapter.name()]);
                 s.adapter.stream_usage(UsageQuery {
                     msisdn: msisdn.clone(),
-                    operator_id: None,
+                    operator_id: caller.operator_id(s.adapter.name(), grant.region.as_deref()),
                     from,
                     to,
                 })
             })
             .collect();
         if streams.is_empty() {
-            return Err(Error::FailedPrecondition("no configured source provides usage records".into()).into());
+            return Err(Error::FailedPrecondition(
+                "no configured source provides usage records".into(),
+            ));
         }
         let out = futures::stream::iter(streams)
             .flatten()
@@ -117,12 +192,17 @@ impl ComplaintDataService for DataApi {
                 };
                 async move {
                     keep.then(|| {
-                        r.map(|record| StreamUsageResponse { record: Some(record) })
-                            .map_err(|e| Status::unavailable(e.to_string()))
+                        r.map(|mut record| {
+                            if mask {
+                                crate::identity::masking::mask_usage(&mut record);
+                            }
+                            StreamUsageResponse { record: Some(record) }
+                        })
+                        .map_err(|e| Status::unavailable(e.to_string()))
                     })
                 }
             })
             .boxed();
-        Ok(Response::new(out))
+        Ok(out)
     }
 }

@@ -54,12 +54,23 @@ pub enum Situation {
     TerminalNot5g,
     DoublePayment,
     SuspendedForRealName,
+    // Added for the diagnosis scenarios (indices 15.. of each cycle), so every cause has a subscriber.
+    VoiceOverage,
+    DataBilledEarly,
+    VasConsented,
+    PlanChangeRejected,
+    BroadbandInstallDelayed,
+    SuspendedArrears,
+    TopupFailed,
+    MarketingFrequent,
+    MarketingThirdParty,
+    TopupPendingOverdue,
 }
 
-/// Subscribers repeat the situations every `CYCLE` indices; index `k` (1..=14) in each cycle has situation k.
+/// Subscribers repeat the situations every `CYCLE` indices; index `k` (1..=24) in each cycle has situation k.
 pub const CYCLE: u64 = 40;
 
-pub const SITUATIONS: [Situation; 15] = [
+pub const SITUATIONS: [Situation; 25] = [
     Situation::Normal,
     Situation::VasNoConsent,
     Situation::PaidStillSuspended,
@@ -75,6 +86,16 @@ pub const SITUATIONS: [Situation; 15] = [
     Situation::TerminalNot5g,
     Situation::DoublePayment,
     Situation::SuspendedForRealName,
+    Situation::VoiceOverage,
+    Situation::DataBilledEarly,
+    Situation::VasConsented,
+    Situation::PlanChangeRejected,
+    Situation::BroadbandInstallDelayed,
+    Situation::SuspendedArrears,
+    Situation::TopupFailed,
+    Situation::MarketingFrequent,
+    Situation::MarketingThirdParty,
+    Situation::TopupPendingOverdue,
 ];
 
 impl Situation {
@@ -113,6 +134,16 @@ impl Situation {
             Situation::TerminalNot5g => "terminal_not_5g",
             Situation::DoublePayment => "double_payment",
             Situation::SuspendedForRealName => "suspended_for_real_name",
+            Situation::VoiceOverage => "voice_overage",
+            Situation::DataBilledEarly => "data_billed_early",
+            Situation::VasConsented => "vas_consented",
+            Situation::PlanChangeRejected => "plan_change_rejected",
+            Situation::BroadbandInstallDelayed => "broadband_install_delayed",
+            Situation::SuspendedArrears => "suspended_arrears",
+            Situation::TopupFailed => "topup_failed",
+            Situation::MarketingFrequent => "marketing_frequent",
+            Situation::MarketingThirdParty => "marketing_third_party",
+            Situation::TopupPendingOverdue => "topup_pending_overdue",
         }
     }
 
@@ -134,6 +165,16 @@ impl Situation {
             Situation::TerminalNot5g => "5G plan on a 4G-only handset",
             Situation::DoublePayment => "same payment taken twice",
             Situation::SuspendedForRealName => "line suspended for real-name verification",
+            Situation::VoiceOverage => "voice minutes beyond the plan billed last month",
+            Situation::DataBilledEarly => "data billed beyond the plan before the plan's data was used up",
+            Situation::VasConsented => "value-added service with an SMS consent record",
+            Situation::PlanChangeRejected => "plan downgrade rejected during the contract term",
+            Situation::BroadbandInstallDelayed => "broadband installation past its promised date",
+            Situation::SuspendedArrears => "suspended for arrears, balance negative, not paid",
+            Situation::TopupFailed => "top-up failed at the payment channel",
+            Situation::MarketingFrequent => "frequent marketing contacts, not opted out",
+            Situation::MarketingThirdParty => "marketing complaint with no contact recorded",
+            Situation::TopupPendingOverdue => "top-up pending at the channel for more than a day",
         }
     }
 }
@@ -472,6 +513,7 @@ pub fn subscriber_rows(opts: &SeedOptions, i: u64, b: &mut Batch) {
     };
     let contract_end = match sit {
         Situation::PortOutRejected => Some(midnight(today + Duration::days(200))),
+        Situation::PlanChangeRejected => Some(midnight(today + Duration::days(120))),
         _ if rng.random_bool(0.3) => Some(midnight(today + Duration::days(rng.random_range(-300..400)))),
         _ => None,
     };
@@ -501,6 +543,10 @@ pub fn subscriber_rows(opts: &SeedOptions, i: u64, b: &mut Batch) {
             ("2", Some("欠费停机".to_string()), Some(now - Duration::days(3)))
         }
         Situation::SuspendedForRealName => ("2", Some("实名制核查未通过".to_string()), Some(now - Duration::days(2))),
+        Situation::SuspendedArrears => {
+            balance = -2_350;
+            ("2", Some("欠费停机".to_string()), Some(now - Duration::days(5)))
+        }
         Situation::TopupPending => {
             balance = 120;
             ("1", None, None)
@@ -526,7 +572,7 @@ pub fn subscriber_rows(opts: &SeedOptions, i: u64, b: &mut Batch) {
     // Value-added subscriptions.
     let mut vas_items: Vec<(String, String, i64)> = Vec::new();
     let vas_count = match sit {
-        Situation::VasNoConsent => 1,
+        Situation::VasNoConsent | Situation::VasConsented => 1,
         _ => usize::from(rng.random_bool(0.25)),
     };
     for k in 0..vas_count {
@@ -570,8 +616,12 @@ pub fn subscriber_rows(opts: &SeedOptions, i: u64, b: &mut Batch) {
         if sit == Situation::DuplicateMonthlyFee && back == 1 {
             items.push(("01", format!("{}月租", plan.1), plan.2, None));
         }
-        if rng.random_bool(0.3) {
+        if rng.random_bool(0.3) && sit != Situation::VoiceOverage {
             items.push(("03", "国内语音超出".into(), rng.random_range(100..2_000), None));
+        }
+        if sit == Situation::VoiceOverage && back == 1 {
+            // 175 minutes beyond the plan at 0.19 yuan a minute.
+            items.push(("03", "国内语音超出".into(), 175 * 19, None));
         }
         if sit == Situation::DataOverage && back == 1 {
             items.push(("02", "国内流量超出套餐费".into(), 6_000, None));
@@ -584,7 +634,7 @@ pub fn subscriber_rows(opts: &SeedOptions, i: u64, b: &mut Batch) {
         }
         let total: i64 = items.iter().map(|x| x.2).sum();
         let issued = midnight(next_month_first(first)) + Duration::hours(2);
-        let paid = !(back == 1 && matches!(sit, Situation::PaidStillSuspended));
+        let paid = !(back == 1 && matches!(sit, Situation::PaidStillSuspended | Situation::SuspendedArrears));
         push(
             &mut b.billing,
             "zd_zb",
@@ -620,7 +670,14 @@ pub fn subscriber_rows(opts: &SeedOptions, i: u64, b: &mut Batch) {
         let (cycle, _) = cycle_of(today, back);
         let (in_plan, over, over_fee) = match (sit, back) {
             (Situation::DataOverage, _) => (plan.3, 2_048, 6_000),
+            // Billed beyond the plan while half of the plan's data is left.
+            (Situation::DataBilledEarly, 0) => (plan.3 / 2, 1_024, 3_000),
             _ => (rng.random_range(0..plan.3 * 8 / 10), 0, 0),
+        };
+        let voice = rng.random_range(20..plan.4);
+        let (voice, voice_over) = match (sit, back) {
+            (Situation::VoiceOverage, 1) => (plan.4 + 175, 175),
+            _ => (voice, 0),
         };
         push(
             &mut b.billing,
@@ -632,8 +689,8 @@ pub fn subscriber_rows(opts: &SeedOptions, i: u64, b: &mut Batch) {
                 V::Int(in_plan),
                 V::Int(over),
                 V::Money(over_fee),
-                V::Int(rng.random_range(20..plan.4)),
-                V::Int(0),
+                V::Int(voice),
+                V::Int(voice_over),
                 V::Int(rng.random_range(0..40)),
             ],
         );
@@ -668,6 +725,8 @@ pub fn subscriber_rows(opts: &SeedOptions, i: u64, b: &mut Batch) {
     match sit {
         Situation::PaidStillSuspended => pays.push((10_000, "支付宝", now - Duration::days(1), "0")),
         Situation::TopupPending => pays.push((5_000, "微信支付", now - Duration::hours(3), "1")),
+        Situation::TopupFailed => pays.push((5_000, "微信支付", now - Duration::hours(20), "2")),
+        Situation::TopupPendingOverdue => pays.push((10_000, "支付宝", now - Duration::hours(30), "1")),
         Situation::DoublePayment => {
             let at = now - Duration::days(2);
             pays.push((10_000, "支付宝", at, "0"));
@@ -853,6 +912,38 @@ pub fn subscriber_rows(opts: &SeedOptions, i: u64, b: &mut Batch) {
                 t("10086短信"),
             ],
         ),
+        Situation::PlanChangeRejected => push(
+            &mut b.crm,
+            "service_orders",
+            ORDERS,
+            vec![
+                t(format!("SO{i:010}01")),
+                t(&num),
+                t("PLAN_CHANGE"),
+                t("REJECTED"),
+                ts(now - Duration::days(6)),
+                V::Ts(None),
+                t(format!("{} → 4G基础38元套餐", plan.1)),
+                t("合约期内不可办理套餐降档"),
+                t("掌上营业厅"),
+            ],
+        ),
+        Situation::BroadbandInstallDelayed => push(
+            &mut b.crm,
+            "service_orders",
+            ORDERS,
+            vec![
+                t(format!("SO{i:010}01")),
+                t(&num),
+                t("BB_INSTALL"),
+                t("PENDING"),
+                ts(now - Duration::days(12)),
+                ts(midnight(today - Duration::days(3)) + Duration::hours(9)),
+                t("宽带新装 300M，预约上门安装"),
+                V::Text(None),
+                t("营业厅"),
+            ],
+        ),
         Situation::PaidStillSuspended => push(
             &mut b.crm,
             "service_orders",
@@ -873,6 +964,8 @@ pub fn subscriber_rows(opts: &SeedOptions, i: u64, b: &mut Batch) {
     }
     let (opted, opted_at, contacts, last) = match sit {
         Situation::MarketingAfterOptOut => (true, Some(now - Duration::days(20)), 9, Some(now - Duration::days(1))),
+        Situation::MarketingFrequent => (false, None, 7, Some(now - Duration::hours(5))),
+        Situation::MarketingThirdParty => (false, None, 0, None),
         _ if rng.random_bool(0.1) => (true, Some(now - Duration::days(200)), 0, None),
         _ => (
             false,
@@ -914,7 +1007,8 @@ pub fn subscriber_rows(opts: &SeedOptions, i: u64, b: &mut Batch) {
             t(&grid),
         ],
     );
-    if sit == Situation::BroadbandAlarm || rng.random_bool(0.4) {
+    let has_port = sit == Situation::BroadbandAlarm || rng.random_bool(0.4);
+    if has_port && sit != Situation::BroadbandInstallDelayed {
         let port = format!("{city}-OLT{:02}-P{:04}", grid_no % 20, i % 10_000);
         let alarm = sit == Situation::BroadbandAlarm;
         push(
@@ -984,6 +1078,54 @@ mod tests {
             resident_id("110105", NaiveDate::from_ymd_opt(1949, 12, 31).unwrap(), 2),
             "11010519491231002X"
         );
+    }
+
+    #[test]
+    fn added_situations_keep_the_original_first_subscribers() {
+        for (k, s) in SITUATIONS.iter().enumerate().skip(1) {
+            assert_eq!(s.first_index(), k as u64, "{}", s.name());
+        }
+        assert_eq!(Situation::SuspendedForRealName.first_index(), 14);
+        assert_eq!(Situation::TopupPendingOverdue.first_index(), 24);
+        assert_eq!(Situation::Normal.first_index(), CYCLE - 1);
+    }
+
+    fn rows<'a>(b: &'a Batch, system: &str, table: &str) -> &'a [Vec<SeedValue>] {
+        let tables = match system {
+            "billing" => &b.billing,
+            "crm" => &b.crm,
+            _ => &b.resource,
+        };
+        tables
+            .iter()
+            .find(|t| t.table == table)
+            .map(|t| t.rows.as_slice())
+            .unwrap_or(&[])
+    }
+
+    #[test]
+    fn added_situations_carry_their_data() {
+        let opts = SeedOptions::new(100, NaiveDate::from_ymd_opt(2026, 11, 28).unwrap());
+        let gen = |s: Situation| {
+            let mut b = Batch::default();
+            subscriber_rows(&opts, s.first_index(), &mut b);
+            b
+        };
+        let b = gen(Situation::SuspendedArrears);
+        let acc = &rows(&b, "billing", "zh_xx")[0];
+        assert_eq!((&acc[1], &acc[3]), (&V::Money(-2_350), &t("2")));
+        let b = gen(Situation::BroadbandInstallDelayed);
+        assert!(rows(&b, "resource", "r_bb_port").is_empty());
+        assert_eq!(rows(&b, "crm", "service_orders")[0][2], t("BB_INSTALL"));
+        let b = gen(Situation::TopupPendingOverdue);
+        assert!(rows(&b, "billing", "jf_jl").iter().any(|p| p[5] == t("1")));
+        let b = gen(Situation::VoiceOverage);
+        assert!(rows(&b, "billing", "zd_mx")
+            .iter()
+            .any(|m| m[2] == t("03") && m[4] == V::Money(3_325)));
+        assert!(rows(&b, "billing", "sy_hz").iter().any(|u| u[6] == V::Int(175)));
+        let b = gen(Situation::MarketingThirdParty);
+        assert_eq!(rows(&b, "crm", "marketing_prefs")[0][3], V::Int(0));
     }
 
     #[test]

@@ -1,0 +1,734 @@
+//! `complaint-gateway adapters check`: every adapter definition against its live database.
+//!
+//! Each entity's and stream's SQL is rendered for the database's driver and prepared there (nothing is
+//! executed), which reports the result columns with their types. Every mapped column must be among them,
+//! with a type that fits both the `type` its mapping declares and the unified field it fills. Each
+//! problem names the file, the entity and the column, so CI output points at the line to fix.
+use super::definition::{ColumnType, CompiledField, Convert, Definition};
+use super::sql::{Pool, PoolSettings};
+use super::sqltext::{Driver, SqlTemplate};
+use crate::config::Config;
+use crate::secrets;
+use prost_reflect::Kind;
+use sqlx::{Column, SqlSafeStr, Statement, TypeInfo};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The kind of values a column holds, from the driver's or the schema's type name. Shared with
+/// `adapters scaffold`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TypeClass {
+    Text,
+    Integer,
+    Decimal,
+    Float,
+    Timestamp,
+    Date,
+    Bool,
+    Bytes,
+    /// The driver could not say (an SQLite expression without a declared type).
+    Unknown,
+}
+
+impl TypeClass {
+    /// Classifies a type name as PostgreSQL, MySQL/MariaDB or SQLite write it (`NUMERIC`, `DECIMAL(12,2)`,
+    /// `character varying`, `TINYINT(1)`, `TIMESTAMPTZ`, …).
+    pub fn of(driver: Driver, type_name: &str) -> TypeClass {
+        let t = type_name.trim().to_ascii_lowercase();
+        let base = t.split(['(', ' ']).next().unwrap_or("");
+        if t.is_empty() || t == "null" {
+            return TypeClass::Unknown;
+        }
+        if driver == Driver::MySql && (t == "boolean" || t == "tinyint(1)" || t == "bool") {
+            return TypeClass::Bool;
+        }
+        match base {
+            "bool" | "boolean" => TypeClass::Bool,
+            "int2" | "int4" | "int8" | "smallint" | "integer" | "int" | "bigint" | "tinyint" | "mediumint"
+            | "serial" | "bigserial" | "year" | "oid" => TypeClass::Integer,
+            "numeric" | "decimal" | "money" | "number" => TypeClass::Decimal,
+            "float4" | "float8" | "real" | "double" | "float" => TypeClass::Float,
+            "timestamp" | "timestamptz" | "datetime" => TypeClass::Timestamp,
+            "date" => TypeClass::Date,
+            "bytea" | "blob" | "tinyblob" | "mediumblob" | "longblob" | "binary" | "varbinary" => TypeClass::Bytes,
+            "text" | "varchar" | "char" | "character" | "bpchar" | "name" | "tinytext" | "mediumtext" | "longtext"
+            | "nvarchar" | "nchar" | "clob" | "string" | "enum" | "set" | "json" | "jsonb" | "uuid" | "citext" => {
+                TypeClass::Text
+            }
+            _ if t.starts_with("character varying") || t.starts_with("timestamp") => {
+                if t.starts_with("timestamp") {
+                    TypeClass::Timestamp
+                } else {
+                    TypeClass::Text
+                }
+            }
+            // SQLite's affinity rules for anything else.
+            _ if driver == Driver::Sqlite => {
+                if t.contains("int") {
+                    TypeClass::Integer
+                } else if t.contains("char") || t.contains("clob") || t.contains("text") {
+                    TypeClass::Text
+                } else if t.contains("blob") {
+                    TypeClass::Bytes
+                } else if t.contains("real") || t.contains("floa") || t.contains("doub") {
+                    TypeClass::Float
+                } else {
+                    TypeClass::Decimal
+                }
+            }
+            _ => TypeClass::Text,
+        }
+    }
+
+    /// A short name for messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            TypeClass::Text => "text",
+            TypeClass::Integer => "integer",
+            TypeClass::Decimal => "decimal",
+            TypeClass::Float => "float",
+            TypeClass::Timestamp => "timestamp",
+            TypeClass::Date => "date",
+            TypeClass::Bool => "bool",
+            TypeClass::Bytes => "bytes",
+            TypeClass::Unknown => "unknown",
+        }
+    }
+}
+
+/// A column of a prepared statement's result.
+#[derive(Debug, Clone)]
+pub struct ResultColumn {
+    /// Lower-cased, as the adapter looks columns up.
+    pub name: String,
+    /// The type as the database names it (`NUMERIC`, `VARCHAR`, `DECIMAL(12,2)`).
+    pub type_name: String,
+    pub class: TypeClass,
+}
+
+/// One thing wrong with a definition, located as precisely as it can be.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Problem {
+    /// The `adapter.toml` (or SQL file) at fault.
+    pub file: PathBuf,
+    /// `entities.<name>` or `streams.<name>`; empty for the whole source.
+    pub part: String,
+    /// The column concerned, where there is one.
+    pub column: Option<String>,
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file.display())?;
+        if !self.part.is_empty() {
+            write!(f, ": {}", self.part)?;
+        }
+        if let Some(c) = &self.column {
+            write!(f, ": column `{c}`")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+/// The result of checking one source.
+#[derive(Debug, Clone)]
+pub struct SourceReport {
+    /// The source name, or the folder where the definition did not load.
+    pub name: String,
+    pub file: PathBuf,
+    /// Entity and stream queries prepared.
+    pub queries: usize,
+    pub problems: Vec<Problem>,
+}
+
+/// What `adapters check` found.
+#[derive(Debug, Clone, Default)]
+pub struct CheckReport {
+    pub sources: Vec<SourceReport>,
+}
+
+impl CheckReport {
+    pub fn problems(&self) -> impl Iterator<Item = &Problem> {
+        self.sources.iter().flat_map(|s| s.problems.iter())
+    }
+
+    /// Whether every definition checked out.
+    pub fn ok(&self) -> bool {
+        self.problems().next().is_none()
+    }
+
+    /// One line per problem, then a summary line.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        for p in self.problems() {
+            out.push_str(&format!("error: {p}\n"));
+        }
+        let n = self.problems().count();
+        let queries: usize = self.sources.iter().map(|s| s.queries).sum();
+        out.push_str(&format!(
+            "checked {} source(s) ({}), {queries} quer{}: {}\n",
+            self.sources.len(),
+            self.sources
+                .iter()
+                .map(|s| s.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            if queries == 1 { "y" } else { "ies" },
+            if n == 0 {
+                "ok".to_string()
+            } else {
+                format!("{n} problem{}", if n == 1 { "" } else { "s" })
+            }
+        ));
+        out
+    }
+}
+
+/// A definition folder to check and the URL of its database (or why there is none).
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub dir: PathBuf,
+    pub url: Result<String, String>,
+}
+
+/// Which definitions to check. With a config: its enabled sources (only those under `dir`, if given),
+/// with URLs resolved as the server resolves them. Without: `dir` is one adapter folder or a folder of
+/// them, and URLs come from `CGW_SOURCE_<NAME>_URL` or the definition's `url_env`.
+pub fn targets(dir: Option<&Path>, cfg: Option<&Config>, env: &dyn Fn(&str) -> Option<String>) -> Vec<Target> {
+    let within = |p: &Path| match dir {
+        None => true,
+        Some(d) => {
+            let canon = |x: &Path| x.canonicalize().unwrap_or_else(|_| x.to_path_buf());
+            canon(p).starts_with(canon(d))
+        }
+    };
+    if let Some(cfg) = cfg {
+        return cfg
+            .sources
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.enabled && within(&s.definition))
+            .map(|(i, s)| Target {
+                dir: s.definition.clone(),
+                url: Definition::load(&s.definition)
+                    .map_err(|e| e.to_string())
+                    .and_then(|def| super::registry::resolve_url(i, s, &def, env)),
+            })
+            .collect();
+    }
+    let dir = dir.map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("adapters"));
+    let mut dirs = Vec::new();
+    if dir.join(super::definition::DEFINITION_FILE).exists() {
+        dirs.push(dir.clone());
+    } else if let Ok(rd) = std::fs::read_dir(&dir) {
+        let mut found: Vec<PathBuf> = rd
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.join(super::definition::DEFINITION_FILE).exists())
+            .collect();
+        found.sort();
+        dirs = found;
+    }
+    if dirs.is_empty() {
+        return vec![Target {
+            url: Err(format!(
+                "no {} found in {} or its sub-folders",
+                super::definition::DEFINITION_FILE,
+                dir.display()
+            )),
+            dir,
+        }];
+    }
+    dirs.into_iter()
+        .map(|d| {
+            let url = Definition::load(&d).map_err(|e| e.to_string()).and_then(|def| {
+                let var = format!("CGW_SOURCE_{}_URL", def.name.to_ascii_uppercase());
+                env(&var)
+                    .filter(|u| !u.is_empty())
+                    .or_else(|| def.url_env.as_deref().and_then(env).filter(|u| !u.is_empty()))
+                    .ok_or_else(|| {
+                        format!(
+                            "no URL for `{}`: set {var}{}, or pass --config",
+                            def.name,
+                            def.url_env.as_deref().map(|v| format!(" or {v}")).unwrap_or_default()
+                        )
+                    })
+            });
+            Target { dir: d, url }
+        })
+        .collect()
+}
+
+/// How long one statement may take to prepare.
+const PREPARE_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Checks every target; a definition that does not load or has no URL is a problem of its own.
+pub async fn run(targets: &[Target]) -> CheckReport {
+    let mut report = CheckReport::default();
+    for t in targets {
+        let file = t.dir.join(super::definition::DEFINITION_FILE);
+        let def = match Definition::load(&t.dir) {
+            Ok(d) => d,
+            Err(e) => {
+                report.sources.push(SourceReport {
+                    name: t.dir.display().to_string(),
+                    file: e.file.clone(),
+                    queries: 0,
+                    problems: vec![Problem {
+                        file: e.file,
+                        part: String::new(),
+                        column: None,
+                        message: e.message,
+                    }],
+                });
+                continue;
+            }
+        };
+        let r = match &t.url {
+            Ok(url) => check_definition(&def, url).await,
+            Err(why) => SourceReport {
+                name: def.name.clone(),
+                file: file.clone(),
+                queries: 0,
+                problems: vec![Problem {
+                    file,
+                    part: String::new(),
+                    column: None,
+                    message: why.clone(),
+                }],
+            },
+        };
+        report.sources.push(r);
+    }
+    report
+}
+
+/// Prepares every query of `def` on the database at `url` and checks its columns.
+pub async fn check_definition(def: &Definition, url: &str) -> SourceReport {
+    let secrets = secrets::secrets_of_url(url);
+    let mut report = SourceReport {
+        name: def.name.clone(),
+        file: def.file.clone(),
+        queries: 0,
+        problems: vec![],
+    };
+    let whole = |message: String| Problem {
+        file: def.file.clone(),
+        part: String::new(),
+        column: None,
+        message,
+    };
+    let settings = PoolSettings {
+        max_connections: 1,
+        connect_timeout: Duration::from_secs(10),
+    };
+    let pool = match Pool::connect_lazy(url, &settings) {
+        Ok(p) => p,
+        Err(e) => {
+            report.problems.push(whole(e));
+            return report;
+        }
+    };
+    let driver = pool.driver();
+    struct Query<'a> {
+        part: String,
+        sql_file: Option<PathBuf>,
+        sql: &'a SqlTemplate,
+        fields: &'a [CompiledField],
+        key: Vec<String>,
+    }
+    let mut queries: Vec<Query> = Vec::new();
+    for e in &def.entities {
+        queries.push(Query {
+            part: format!("entities.{}", e.name),
+            sql_file: e.sql_file.clone(),
+            sql: &e.sql,
+            fields: &e.fields,
+            key: e.key.clone(),
+        });
+    }
+    for s in &def.streams {
+        queries.push(Query {
+            part: format!("streams.{}", s.name),
+            sql_file: s.sql_file.clone(),
+            sql: &s.sql,
+            fields: &s.fields,
+            key: vec![],
+        });
+    }
+    for Query {
+        part,
+        sql_file,
+        sql,
+        fields,
+        key,
+    } in queries
+    {
+        let (text, _) = sql.render(driver);
+        report.queries += 1;
+        let described = tokio::time::timeout(PREPARE_TIMEOUT, describe(&pool, &text)).await;
+        let cols = match described {
+            Err(_) => {
+                report.problems.push(Problem {
+                    file: sql_file.unwrap_or_else(|| def.file.clone()),
+                    part,
+                    column: None,
+                    message: format!("the database did not prepare the query within {PREPARE_TIMEOUT:?}"),
+                });
+                continue;
+            }
+            Ok(Err(e)) => {
+                let msg = secrets::scrub(&e.to_string(), &secrets).into_owned();
+                if is_connection_error(&e) {
+                    report.problems.push(whole(format!(
+                        "cannot reach the database `{}`: {msg}",
+                        secrets::redact_url(url)
+                    )));
+                    break;
+                }
+                let column = missing_column_in(&msg);
+                let hint = match &column {
+                    Some(c) => renamed_hint(&pool, &text, c).await,
+                    None => String::new(),
+                };
+                report.problems.push(Problem {
+                    file: sql_file.unwrap_or_else(|| def.file.clone()),
+                    part,
+                    column,
+                    message: format!("the database refused the query: {msg}{hint}"),
+                });
+                continue;
+            }
+            Ok(Ok(c)) => c,
+        };
+        report
+            .problems
+            .extend(check_columns(&def.file, &part, driver, fields, &key, &cols));
+    }
+    pool_close(pool).await;
+    report
+}
+
+async fn pool_close(pool: Pool) {
+    match pool {
+        Pool::Postgres(p) => p.close().await,
+        Pool::MySql(p) => p.close().await,
+        Pool::Sqlite(p) => p.close().await,
+    }
+}
+
+fn is_connection_error(e: &sqlx::Error) -> bool {
+    matches!(
+        e,
+        sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Configuration(_)
+    ) || matches!(e, sqlx::Error::Database(d) if d.code().is_some_and(|c| c.starts_with("08") || c.starts_with("28") || c == "1045" || c == "1049" || c == "3D000" || c == "14"))
+}
+
+/// The column a database's "no such column" message names, where it names one.
+fn missing_column_in(msg: &str) -> Option<String> {
+    let grab = |after: &str, until: &[char]| -> Option<String> {
+        let i = msg.find(after)? + after.len();
+        let rest = &msg[i..];
+        let end = rest.find(until).unwrap_or(rest.len());
+        let c = rest[..end].trim_matches(['"', '\'', '`', ' ']);
+        (!c.is_empty()).then(|| c.to_string())
+    };
+    // SQLite: "no such column: z.zhye"; PostgreSQL: "column z.zhye does not exist";
+    // MySQL/MariaDB: "Unknown column 'z.zhye' in 'field list'".
+    grab("no such column: ", &[' ', '\n'])
+        .or_else(|| grab("Unknown column '", &['\'']))
+        .or_else(|| {
+            let i = msg.find("column ")?;
+            let rest = &msg[i + 7..];
+            let end = rest.find(" does not exist")?;
+            Some(rest[..end].trim_matches('"').to_string())
+        })
+}
+
+/// For a column the database does not know (`z.zhye`): the closest column of the table behind the alias,
+/// as a "did you mean" (a column renamed in the backend).
+async fn renamed_hint(pool: &Pool, sql: &str, column: &str) -> String {
+    let (alias, name) = column.rsplit_once('.').unwrap_or(("", column));
+    let words: Vec<&str> = sql.split_whitespace().collect();
+    let table = words.windows(3).find_map(|w| {
+        let kw = w[0].eq_ignore_ascii_case("FROM") || w[0].eq_ignore_ascii_case("JOIN");
+        (kw && (w[2] == alias || alias.is_empty() && w[1] == alias)).then(|| w[1].to_string())
+    });
+    let Some(table) = table.or_else(|| (!alias.is_empty()).then(|| alias.to_string())) else {
+        return String::new();
+    };
+    if !table.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return String::new();
+    }
+    let Ok(Ok(cols)) = tokio::time::timeout(PREPARE_TIMEOUT, describe(pool, &format!("SELECT * FROM {table}"))).await
+    else {
+        return String::new();
+    };
+    let names: Vec<&str> = cols.iter().map(|c| c.name.as_str()).collect();
+    let lower = name.to_ascii_lowercase();
+    // A column that contains the old name (`xyed` → `xyed_yuan`), or the closest spelling.
+    let containing = names
+        .iter()
+        .filter(|c| lower.len() >= 3 && (c.contains(lower.as_str()) || lower.contains(**c) && c.len() >= 3))
+        .min_by_key(|c| c.len())
+        .copied();
+    match containing.or_else(|| crate::schema::closest(&lower, names.iter().copied())) {
+        Some(s) => format!(" (table `{table}` has `{s}`: renamed?)"),
+        None => format!(" (table `{table}` has: {})", names.join(", ")),
+    }
+}
+
+/// Prepares `sql` (with its placeholders unbound) and returns its result columns.
+pub async fn describe(pool: &Pool, sql: &str) -> Result<Vec<ResultColumn>, sqlx::Error> {
+    let q = || sqlx::AssertSqlSafe(sql.to_string()).into_sql_str();
+    Ok(match pool {
+        Pool::Postgres(p) => {
+            let mut c = p.acquire().await?;
+            let st = sqlx::Executor::prepare(&mut *c, q()).await?;
+            st.columns()
+                .iter()
+                .map(|col| column(Driver::Postgres, col.name(), col.type_info().name(), None))
+                .collect()
+        }
+        Pool::MySql(p) => {
+            let mut c = p.acquire().await?;
+            let st = sqlx::Executor::prepare(&mut *c, q()).await?;
+            st.columns()
+                .iter()
+                .map(|col| column(Driver::MySql, col.name(), col.type_info().name(), None))
+                .collect()
+        }
+        Pool::Sqlite(p) => {
+            let mut c = p.acquire().await?;
+            let st = sqlx::Executor::prepare(&mut *c, q()).await?;
+            let mut out = Vec::new();
+            for col in st.columns() {
+                // A declared type the driver does not parse (DECIMAL(12,2)) comes back as NULL: read the
+                // declaration of the column it comes from.
+                let mut declared = None;
+                if let Some(tc) = col.origin().table_column() {
+                    let row: Option<(String,)> =
+                        sqlx::query_as("SELECT type FROM pragma_table_info(?) WHERE name = ? COLLATE NOCASE")
+                            .bind(tc.table.to_string())
+                            .bind(tc.name.to_string())
+                            .fetch_optional(&mut *c)
+                            .await?;
+                    declared = row.map(|r| r.0);
+                }
+                out.push(column(Driver::Sqlite, col.name(), col.type_info().name(), declared));
+            }
+            out
+        }
+    })
+}
+
+fn column(driver: Driver, name: &str, type_name: &str, declared: Option<String>) -> ResultColumn {
+    let (type_name, class) = match declared.filter(|d| !d.is_empty()) {
+        Some(d) => {
+            let c = TypeClass::of(driver, &d);
+            (d, c)
+        }
+        None => (type_name.to_string(), TypeClass::of(driver, type_name)),
+    };
+    ResultColumn {
+        name: name.to_ascii_lowercase(),
+        type_name,
+        class,
+    }
+}
+
+/// Checks mapped columns against a result: present, and of a type that fits the declaration and the field.
+pub fn check_columns(
+    file: &Path,
+    part: &str,
+    driver: Driver,
+    fields: &[CompiledField],
+    key: &[String],
+    cols: &[ResultColumn],
+) -> Vec<Problem> {
+    let mut out = Vec::new();
+    let problem = |column: &str, message: String| Problem {
+        file: file.to_path_buf(),
+        part: part.to_string(),
+        column: Some(column.to_string()),
+        message,
+    };
+    let names: Vec<&str> = cols.iter().map(|c| c.name.as_str()).collect();
+    for (i, c) in cols.iter().enumerate() {
+        if names[..i].contains(&c.name.as_str()) && fields.iter().any(|f| f.column == c.name) {
+            out.push(problem(
+                &c.name,
+                "the query returns this column twice; the mapping would read the first: alias one of them".into(),
+            ));
+        }
+    }
+    let mut missing = |column: &str, what: &str| {
+        let hint = crate::schema::closest(column, names.iter().copied())
+            .map(|s| format!("; did you mean `{s}`?"))
+            .unwrap_or_default();
+        out.push(problem(
+            column,
+            format!(
+                "{what} but the query does not return it (it returns: {}){hint}",
+                names.join(", ")
+            ),
+        ));
+    };
+    for f in fields {
+        if !names.contains(&f.column.as_str()) {
+            missing(&f.column, &format!("mapped to `{}`", f.path.text));
+        }
+    }
+    for k in key {
+        if !names.contains(&k.as_str()) && !fields.iter().any(|f| f.column == *k) {
+            missing(k, "named in `key`");
+        }
+    }
+    for f in fields {
+        let Some(col) = cols.iter().find(|c| c.name == f.column) else {
+            continue;
+        };
+        if let Some(msg) = declared_mismatch(driver, f.mapping.column_type, col) {
+            out.push(problem(&f.column, msg));
+        }
+        if let Some(msg) = target_mismatch(f, col) {
+            out.push(problem(&f.column, msg));
+        }
+    }
+    out
+}
+
+fn declared_name(t: ColumnType) -> &'static str {
+    match t {
+        ColumnType::Text => "text",
+        ColumnType::Integer => "integer",
+        ColumnType::Decimal => "decimal",
+        ColumnType::Float => "float",
+        ColumnType::Timestamp => "timestamp",
+        ColumnType::Date => "date",
+        ColumnType::Bool => "bool",
+    }
+}
+
+/// Whether the column's type fits the `type` the mapping declares.
+fn declared_mismatch(driver: Driver, declared: Option<ColumnType>, col: &ResultColumn) -> Option<String> {
+    use TypeClass as C;
+    let declared = declared?;
+    if col.class == C::Unknown {
+        return None;
+    }
+    let ok = match declared {
+        ColumnType::Text => matches!(col.class, C::Text),
+        ColumnType::Integer => matches!(col.class, C::Integer | C::Bool),
+        ColumnType::Decimal | ColumnType::Float => matches!(col.class, C::Decimal | C::Float | C::Integer),
+        // SQLite has no date-time storage class: such columns are TEXT by declaration.
+        ColumnType::Timestamp | ColumnType::Date => {
+            matches!(col.class, C::Timestamp | C::Date) || driver == Driver::Sqlite && col.class == C::Text
+        }
+        ColumnType::Bool => matches!(col.class, C::Bool | C::Integer),
+    };
+    (!ok).then(|| {
+        format!(
+            "declared `type = \"{}\"` but the query returns {} ({})",
+            declared_name(declared),
+            col.type_name,
+            col.class.name()
+        )
+    })
+}
+
+/// Whether the column's values can fill the unified field at all.
+fn target_mismatch(f: &CompiledField, col: &ResultColumn) -> Option<String> {
+    use TypeClass as C;
+    if f.path.prefix.is_empty() && f.path.list.is_none() {
+        return None; // an extension field takes any value
+    }
+    if col.class == C::Unknown || f.mapping.convert == Some(Convert::Present) {
+        return None;
+    }
+    let leaf = f.path.leaf();
+    let has_map = f.mapping.map.is_some();
+    let (ok, field_type) = match leaf.kind() {
+        Kind::String => (col.class != C::Bytes, "string"),
+        Kind::Int64
+        | Kind::Int32
+        | Kind::Uint32
+        | Kind::Uint64
+        | Kind::Sint32
+        | Kind::Sint64
+        | Kind::Fixed32
+        | Kind::Fixed64
+        | Kind::Sfixed32
+        | Kind::Sfixed64 => (
+            has_map || matches!(col.class, C::Integer | C::Decimal | C::Float | C::Bool),
+            "an integer",
+        ),
+        Kind::Double | Kind::Float => (
+            has_map || matches!(col.class, C::Integer | C::Decimal | C::Float),
+            "a number",
+        ),
+        Kind::Bool => (has_map || matches!(col.class, C::Bool | C::Integer | C::Text), "a bool"),
+        Kind::Enum(_) => (has_map || matches!(col.class, C::Integer | C::Text), "an enum"),
+        Kind::Message(_) => (
+            matches!(col.class, C::Timestamp | C::Date | C::Text | C::Integer),
+            "a timestamp",
+        ),
+        Kind::Bytes => (true, "bytes"),
+    };
+    (!ok).then(|| {
+        format!(
+            "returns {} ({}), which cannot fill `{}` ({field_type}){}",
+            col.type_name,
+            col.class.name(),
+            f.path.text,
+            match leaf.kind() {
+                Kind::Message(_) => "",
+                _ if has_map => "",
+                _ => ": cast it in the SQL or add a `map`",
+            }
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classifies_type_names_of_every_driver() {
+        assert_eq!(TypeClass::of(Driver::Postgres, "NUMERIC"), TypeClass::Decimal);
+        assert_eq!(TypeClass::of(Driver::Postgres, "character varying"), TypeClass::Text);
+        assert_eq!(
+            TypeClass::of(Driver::Postgres, "timestamp without time zone"),
+            TypeClass::Timestamp
+        );
+        assert_eq!(TypeClass::of(Driver::MySql, "TINYINT(1)"), TypeClass::Bool);
+        assert_eq!(TypeClass::of(Driver::MySql, "DATETIME"), TypeClass::Timestamp);
+        assert_eq!(TypeClass::of(Driver::Sqlite, "DECIMAL(12,2)"), TypeClass::Decimal);
+        assert_eq!(TypeClass::of(Driver::Sqlite, "VARCHAR(14)"), TypeClass::Text);
+        assert_eq!(TypeClass::of(Driver::Sqlite, "NULL"), TypeClass::Unknown);
+    }
+
+    #[test]
+    fn finds_the_column_in_database_messages() {
+        assert_eq!(
+            missing_column_in("error returned from database: (code: 1) no such column: z.zhye").as_deref(),
+            Some("z.zhye")
+        );
+        assert_eq!(
+            missing_column_in("error returned from database: column z.zhye does not exist").as_deref(),
+            Some("z.zhye")
+        );
+        assert_eq!(
+            missing_column_in("error returned from database: 1054 (42S22): Unknown column 'z.zhye' in 'field list'")
+                .as_deref(),
+            Some("z.zhye")
+        );
+        assert_eq!(missing_column_in("syntax error"), None);
+    }
+}

@@ -1,0 +1,494 @@
+//! `complaint.v1.DiagnosisService`: request validation and proto ⇄ domain translation around
+//! [`crate::diagnosis::Engine`]. The view is read through [`super::data::read_view`], so identity,
+//! masking, cache and audit apply to diagnosis exactly as to `GetSubscriberView`.
+use super::Gateway;
+use crate::classify::{Classifier, ClassifyError};
+use crate::diagnosis::records::{ComplaintRecord, ComplaintStore, SqlComplaintStore};
+use crate::diagnosis::run::{RunOutcome, TraceEntry};
+use crate::diagnosis::scenario::{Outcome, Question, Scenario, ScenarioSet};
+use crate::diagnosis::{self, reload, DiagnoseInput, Diagnosis, Engine, MAX_TEXT_CHARS};
+use crate::error::Error;
+use crate::proto::complaint::v1::diagnosis_service_server::DiagnosisService;
+use crate::proto::complaint::v1::{
+    self as pb, ActionDefinition, AllowedAnswer, CategoryScore, CategorySource, ClassifyRequest, ClassifyResponse,
+    DiagnoseRequest, DiagnoseResponse, DiagnosisOutcome, Evidence, FieldRead, GetScenarioRequest, GetScenarioResponse,
+    ListScenariosRequest, ListScenariosResponse, ScenarioMatch, ScenarioStep, ScenarioSummary, SourceStatus, TraceStep,
+};
+use std::sync::Arc;
+use std::time::Duration;
+use tonic::{Request, Response, Status};
+
+/// The diagnosis service: the loaded scenarios, and where complaint records go.
+pub struct DiagnosisApi {
+    gw: Arc<Gateway>,
+    engine: Arc<Engine>,
+    complaints: Option<Arc<dyn ComplaintStore>>,
+    /// Which view fields each configured source can fill (for evidence of missing data).
+    fillable: Vec<(String, Vec<String>)>,
+}
+
+impl DiagnosisApi {
+    /// Loads the scenarios of `[diagnosis]` (failing start-up on a broken folder, naming every problem),
+    /// starts hot reload and the complaint writer.
+    pub fn start(gw: Arc<Gateway>) -> anyhow::Result<DiagnosisApi> {
+        let cfg = &gw.config.diagnosis;
+        let dir = cfg.scenarios_dir.clone().unwrap_or_else(diagnosis::default_dir);
+        let engine = Engine::load(&dir, cfg.now)
+            .map_err(|e| anyhow::anyhow!("loading the scenarios in {}:\n{e}", dir.display()))?;
+        let engine = Arc::new(engine);
+        if cfg.reload_interval_ms > 0 {
+            // Ends by itself once the engine (held by this service) is dropped.
+            reload::spawn(&engine, Duration::from_millis(cfg.reload_interval_ms));
+        }
+        let complaints: Option<Arc<dyn ComplaintStore>> = cfg
+            .record_complaints
+            .then(|| Arc::new(SqlComplaintStore::start(gw.identity.store.clone())) as Arc<dyn ComplaintStore>);
+        tracing::info!(
+            dir = %dir.display(),
+            scenarios = engine.scenarios().scenarios.len(),
+            "diagnosis scenarios loaded"
+        );
+        let fillable = gw
+            .reader
+            .registry()
+            .sources
+            .iter()
+            .map(|s| (s.adapter.name().to_string(), s.adapter.entities()))
+            .collect();
+        Ok(DiagnosisApi {
+            gw,
+            engine,
+            complaints,
+            fillable,
+        })
+    }
+}
+
+/// Complaint ids: what the ticketing systems use, nothing that needs escaping anywhere.
+fn check_complaint_id(id: &str) -> Result<(), Error> {
+    if id.len() > 64 || !id.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
+        return Err(Error::invalid(
+            "complaint_id",
+            "at most 64 characters: letters, digits, '-', '_' or '.'",
+        ));
+    }
+    Ok(())
+}
+
+fn new_complaint_id() -> String {
+    let now = chrono::Utc::now().with_timezone(&diagnosis::value::beijing());
+    format!("CMP-{}-{:08x}", now.format("%Y%m%d%H%M%S"), rand::random::<u32>())
+}
+
+fn check_text(text: &str) -> Result<(), Error> {
+    if text.chars().count() > MAX_TEXT_CHARS {
+        return Err(Error::invalid("text", format!("at most {MAX_TEXT_CHARS} characters")));
+    }
+    Ok(())
+}
+
+/// Classifies off the request threads (the first call trains the shared model).
+async fn classify(text: String) -> Result<crate::classify::Classification, Error> {
+    tokio::task::spawn_blocking(move || Classifier::shared().classify(&text))
+        .await
+        .map_err(|e| Error::Internal(format!("classifier task: {e}")))?
+        .map_err(|e| match e {
+            ClassifyError::Empty => Error::invalid("text", e.to_string()),
+            other => Error::Internal(other.to_string()),
+        })
+}
+
+fn outcome_of(o: &RunOutcome) -> DiagnosisOutcome {
+    match o {
+        RunOutcome::Cause(_) => DiagnosisOutcome::Cause,
+        RunOutcome::Question(_) => DiagnosisOutcome::Question,
+        RunOutcome::NoCause => DiagnosisOutcome::NoCause,
+        RunOutcome::Error { .. } => DiagnosisOutcome::Error,
+        RunOutcome::NotApplicable => DiagnosisOutcome::NotApplicable,
+    }
+}
+
+fn question(q: &Question) -> pb::Question {
+    pb::Question {
+        id: q.id.clone(),
+        text: q.text.clone(),
+        allowed: q
+            .answers
+            .iter()
+            .map(|(value, label)| AllowedAnswer {
+                value: value.clone(),
+                label: label.clone(),
+            })
+            .collect(),
+    }
+}
+
+/// Whether view field `entity` (e.g. `network.cells`) and the path read overlap: one lies inside the other.
+fn overlaps(entity: &str, path: &[String]) -> bool {
+    let e: Vec<&str> = entity.split('.').collect();
+    let n = e.len().min(path.len());
+    e[..n].iter().zip(&path[..n]).all(|(a, b)| *a == b.as_str())
+}
+
+/// The sources behind the view fields a step read, with their state and age. A field no source supplied
+/// names the source that would have (`supplied: false`): the data is missing there.
+fn evidence(entry: &TraceEntry, statuses: &[SourceStatus], fillable: &[(String, Vec<String>)]) -> Vec<Evidence> {
+    let mut out: Vec<Evidence> = Vec::new();
+    let add = |out: &mut Vec<Evidence>, entity: &str, st: &SourceStatus, supplied: bool| {
+        if !out.iter().any(|x| x.field == entity && x.source == st.source) {
+            out.push(Evidence {
+                field: entity.to_string(),
+                source: st.source.clone(),
+                state: st.state,
+                fetched_at: st.fetched_at,
+                age_ms: st.age_ms,
+                supplied,
+            });
+        }
+    };
+    for read in &entry.reads {
+        if read.segments.first().map(String::as_str) != Some("view") {
+            continue;
+        }
+        let path = &read.segments[1..];
+        let before = out.len();
+        for st in statuses {
+            for entity in st.entities.iter().filter(|e| overlaps(e, path)) {
+                add(&mut out, entity, st, true);
+            }
+        }
+        if out.len() == before && !path.is_empty() {
+            for (source, entities) in fillable {
+                let Some(st) = statuses.iter().find(|s| &s.source == source) else {
+                    continue;
+                };
+                for entity in entities.iter().filter(|e| overlaps(e, path)) {
+                    add(&mut out, entity, st, false);
+                }
+            }
+        }
+    }
+    out
+}
+
+fn trace_step(entry: &TraceEntry, statuses: &[SourceStatus], fillable: &[(String, Vec<String>)]) -> TraceStep {
+    TraceStep {
+        step_id: entry.step_id.clone(),
+        description: entry.description.clone(),
+        expression: entry.expression.clone(),
+        reads: entry
+            .reads
+            .iter()
+            .map(|r| FieldRead {
+                path: r.path.clone(),
+                value: r.value.clone(),
+            })
+            .collect(),
+        result: entry.result.clone().unwrap_or_default(),
+        outcome: entry.outcome.clone(),
+        evidence: evidence(entry, statuses, fillable),
+        error: entry.error.clone().unwrap_or_default(),
+        values: entry.values.iter().cloned().collect(),
+    }
+}
+
+/// The proto answer of a diagnosis (everything but the category fields).
+fn response_of(d: &Diagnosis, statuses: &[SourceStatus], fillable: &[(String, Vec<String>)]) -> DiagnoseResponse {
+    let matches = d
+        .runs
+        .iter()
+        .map(|r| ScenarioMatch {
+            scenario_id: r.scenario.id.clone(),
+            title: r.scenario.title.clone(),
+            outcome: outcome_of(&r.outcome) as i32,
+            cause_code: match &r.outcome {
+                RunOutcome::Cause(c) => r.scenario.causes[*c].code.clone(),
+                _ => String::new(),
+            },
+            error: match &r.outcome {
+                RunOutcome::Error { step, message } => format!("step `{step}`: {message}"),
+                _ => String::new(),
+            },
+            priority: r.scenario.priority,
+        })
+        .collect();
+    let mut out = DiagnoseResponse {
+        matches,
+        sources: statuses.to_vec(),
+        ..Default::default()
+    };
+    match d.chosen.map(|c| &d.runs[c]) {
+        Some(run) => {
+            out.scenario_id = run.scenario.id.clone();
+            out.set_outcome(outcome_of(&run.outcome));
+            out.trace = run.trace.iter().map(|t| trace_step(t, statuses, fillable)).collect();
+        }
+        None => out.set_outcome(DiagnosisOutcome::NoCause),
+    }
+    if let Some(c) = &d.conclusion {
+        out.cause = Some(pb::Cause {
+            code: c.code.clone(),
+            title: c.title.clone(),
+            explanation: c.explanation.clone(),
+        });
+        out.reply = c.reply.clone();
+        out.actions = c
+            .actions
+            .iter()
+            .map(|a| pb::Action {
+                kind: a.kind as i32,
+                description: a.description.clone(),
+                amount_fen: a.amount_fen,
+                service_code: a.service_code.clone(),
+                element_id: a.element_id.clone(),
+                target: a.target.clone(),
+            })
+            .collect();
+    }
+    out.pending_questions = d.pending.iter().map(question).collect();
+    out
+}
+
+fn summary(s: &Scenario) -> ScenarioSummary {
+    ScenarioSummary {
+        id: s.id.clone(),
+        title: s.title.clone(),
+        categories: s.categories.clone(),
+        priority: s.priority,
+        file: s.file.clone(),
+        cause_codes: s.causes.iter().map(|c| c.code.clone()).collect(),
+        question_ids: s.questions.iter().map(|q| q.id.clone()).collect(),
+        step_count: s.steps.len() as i32,
+    }
+}
+
+fn outcome_text(o: &Outcome, s: &Scenario) -> String {
+    match o {
+        Outcome::Next => "next".into(),
+        Outcome::End => "end".into(),
+        Outcome::Goto(j) => format!("goto {}", s.steps[*j].id),
+        Outcome::Cause(c) => format!("cause {}", s.causes[*c].code),
+    }
+}
+
+fn timestamp(t: std::time::SystemTime) -> prost_types::Timestamp {
+    prost_types::Timestamp::from(t)
+}
+
+impl DiagnosisApi {
+    async fn diagnose_inner(&self, request: &Request<DiagnoseRequest>) -> Result<DiagnoseResponse, Error> {
+        let req = request.get_ref();
+        let set: Arc<ScenarioSet> = self.engine.scenarios();
+        // Everything about the request is checked before any subscriber data is read.
+        check_text(&req.text)?;
+        check_complaint_id(&req.complaint_id)?;
+        if !req.category.is_empty() {
+            self.engine.check_category(&req.category)?;
+        } else if req.text.trim().is_empty() {
+            return Err(Error::invalid("text", "required when no category is given"));
+        }
+        let answers: Vec<(String, String)> = req
+            .answers
+            .iter()
+            .map(|a| (a.question_id.clone(), a.value.clone()))
+            .collect();
+        let answers = Engine::check_answers(&set, &answers)?;
+        let complaint_id = if req.complaint_id.is_empty() {
+            new_complaint_id()
+        } else {
+            req.complaint_id.clone()
+        };
+
+        let (category, confidence, source, keywords, abstained) = if req.category.is_empty() {
+            let c = classify(req.text.clone()).await?;
+            (
+                c.category().to_string(),
+                c.confidence(),
+                CategorySource::Classifier,
+                c.keywords.clone(),
+                c.abstained,
+            )
+        } else {
+            (req.category.clone(), 1.0, CategorySource::Request, Vec::new(), false)
+        };
+
+        let outcome = super::data::read_view(&self.gw, request, &req.msisdn, &[], &complaint_id).await?;
+        let input = DiagnoseInput {
+            category: category.clone(),
+            answers,
+            complaint_id: complaint_id.clone(),
+            msisdn: outcome.view.msisdn.clone(),
+        };
+        // Synchronous and bounded (see `diagnosis::check`): no await while the run is alive.
+        let mut resp = {
+            let d = self.engine.diagnose(set, &input, &outcome.view)?;
+            response_of(&d, &outcome.statuses, &self.fillable)
+        };
+        resp.complaint_id = complaint_id.clone();
+        resp.category = category.clone();
+        resp.confidence = confidence;
+        resp.set_category_source(source);
+        resp.keywords = keywords;
+        resp.classifier_abstained = abstained;
+
+        if let Some(store) = &self.complaints {
+            let outcome_name = match resp.outcome() {
+                DiagnosisOutcome::Cause => "cause",
+                DiagnosisOutcome::Question => "question",
+                _ => "no_cause",
+            };
+            let record = ComplaintRecord {
+                complaint_id,
+                at_us: crate::store::now_us(),
+                caller: crate::identity::caller(request).map(|c| c.subject).unwrap_or_default(),
+                region: outcome
+                    .view
+                    .customer
+                    .as_ref()
+                    .map(|c| c.region_code.clone())
+                    .unwrap_or_default(),
+                category,
+                confidence,
+                category_source: match source {
+                    CategorySource::Classifier => "classifier",
+                    _ => "request",
+                }
+                .into(),
+                scenario_id: resp.scenario_id.clone(),
+                cause_code: resp.cause.as_ref().map(|c| c.code.clone()).unwrap_or_default(),
+                outcome: outcome_name.into(),
+                reply_without_question: resp.outcome() == DiagnosisOutcome::Cause && input.answers.is_empty(),
+                answers: input.answers.len() as u32,
+            };
+            // The diagnosis stands even if it cannot be recorded; the log says why.
+            if let Err(e) = store.record(record).await {
+                tracing::error!(error = %e, complaint_id = %resp.complaint_id, "complaint record not written");
+            }
+        }
+        Ok(resp)
+    }
+}
+
+#[tonic::async_trait]
+impl DiagnosisService for DiagnosisApi {
+    async fn diagnose(&self, request: Request<DiagnoseRequest>) -> Result<Response<DiagnoseResponse>, Status> {
+        match self.diagnose_inner(&request).await {
+            Ok(r) => Ok(Response::new(r)),
+            // A request refused before the view read is audited like a refused read.
+            Err(e @ Error::InvalidArgument { .. }) => {
+                let r = request.get_ref();
+                Err(
+                    crate::identity::reads::reject(&self.gw, &request, &r.msisdn, &r.complaint_id, e)
+                        .await
+                        .into(),
+                )
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn classify(&self, request: Request<ClassifyRequest>) -> Result<Response<ClassifyResponse>, Status> {
+        crate::identity::caller(&request)?;
+        let text = request.into_inner().text;
+        check_text(&text)?;
+        if text.trim().is_empty() {
+            return Err(Error::invalid("text", "required").into());
+        }
+        let c = classify(text).await?;
+        Ok(Response::new(ClassifyResponse {
+            category: c.category().to_string(),
+            confidence: c.confidence(),
+            abstained: c.abstained,
+            top: c
+                .top
+                .iter()
+                .map(|(category, probability)| CategoryScore {
+                    category: category.clone(),
+                    probability: *probability,
+                })
+                .collect(),
+            keywords: c.keywords,
+        }))
+    }
+
+    async fn list_scenarios(
+        &self,
+        request: Request<ListScenariosRequest>,
+    ) -> Result<Response<ListScenariosResponse>, Status> {
+        crate::identity::caller(&request)?;
+        let category = &request.get_ref().category;
+        if !category.is_empty() {
+            self.engine.check_category(category)?;
+        }
+        let set = self.engine.scenarios();
+        Ok(Response::new(ListScenariosResponse {
+            scenarios: set
+                .scenarios
+                .iter()
+                .filter(|s| category.is_empty() || s.categories.contains(category))
+                .map(|s| summary(s))
+                .collect(),
+            generation: set.generation,
+            loaded_at: Some(timestamp(set.loaded_at)),
+        }))
+    }
+
+    async fn get_scenario(
+        &self,
+        request: Request<GetScenarioRequest>,
+    ) -> Result<Response<GetScenarioResponse>, Status> {
+        crate::identity::caller(&request)?;
+        let id = &request.get_ref().id;
+        if id.is_empty() {
+            return Err(Error::invalid("id", "required").into());
+        }
+        let set = self.engine.scenarios();
+        let s = set.get(id).ok_or_else(|| {
+            Error::NotFound(format!(
+                "no scenario `{}`; ListScenarios lists them",
+                id.chars().take(64).collect::<String>()
+            ))
+        })?;
+        Ok(Response::new(GetScenarioResponse {
+            summary: Some(summary(s)),
+            precondition: s.precondition.as_ref().map(|p| p.text.clone()).unwrap_or_default(),
+            steps: s
+                .steps
+                .iter()
+                .map(|st| ScenarioStep {
+                    id: st.id.clone(),
+                    description: st.description.clone(),
+                    expression: st.expr.text.clone(),
+                    ask: st.ask.clone().unwrap_or_default(),
+                    then: outcome_text(&st.then, s),
+                    otherwise: outcome_text(&st.otherwise, s),
+                    values: st.values.iter().map(|(k, e)| (k.clone(), e.text.clone())).collect(),
+                })
+                .collect(),
+            questions: s.questions.iter().map(question).collect(),
+            causes: s
+                .causes
+                .iter()
+                .map(|c| pb::CauseDefinition {
+                    code: c.code.clone(),
+                    title: c.title.clone(),
+                    explanation: c.explanation_source.clone(),
+                    reply: c.reply_source.clone(),
+                    actions: c
+                        .actions
+                        .iter()
+                        .map(|a| ActionDefinition {
+                            kind: a.kind as i32,
+                            description: a.source.get("description").cloned().unwrap_or_default(),
+                            amount_fen: a.source.get("amount_fen").cloned().unwrap_or_default(),
+                            service_code: a.source.get("service_code").cloned().unwrap_or_default(),
+                            element_id: a.source.get("element_id").cloned().unwrap_or_default(),
+                            target: a.source.get("target").cloned().unwrap_or_default(),
+                        })
+                        .collect(),
+                })
+                .collect(),
+            source: s.source.clone(),
+        }))
+    }
+}

@@ -1,0 +1,499 @@
+//! Load-time checks of scenario expressions, over the parsed CEL AST.
+//!
+//! Every member chain rooted at `view` is checked against the proto schema (`schema::view_descriptor()`),
+//! following repeated fields into their element type inside comprehension macros (`exists`, `all`,
+//! `filter`, `map`, …) and through `[i]`. Comparisons of an enum field with a string literal must name one of
+//! the enum's values. `answers.x` must be a question of the scenario and `values.x` a value computed by a
+//! step before. Comprehensions nest at most [`MAX_NESTING`] deep, which (with the bounded inputs of
+//! `value`) bounds the work any expression can do. The chains an expression reads are returned, so a
+//! trace can show their values.
+use crate::schema;
+use cel::common::ast::{operators, Expr, LiteralValue};
+use cel::{IdedExpr, Program};
+use prost_reflect::{EnumDescriptor, Kind, MessageDescriptor};
+
+/// Deepest nesting of comprehension macros inside one another.
+pub const MAX_NESTING: usize = 2;
+/// Longest expression accepted, in characters.
+pub const MAX_EXPRESSION_CHARS: usize = 4_000;
+
+/// The variables an expression sees.
+pub const VARIABLES: [&str; 4] = ["view", "now", "answers", "values"];
+
+/// What an expression may refer to besides the view.
+pub struct Names<'a> {
+    /// Question ids of the scenario (`answers.<id>`).
+    pub questions: &'a [String],
+    /// Value names computed before this expression (`values.<name>`).
+    pub values: &'a [String],
+}
+
+/// A problem found in an expression, at a character offset in it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Problem {
+    pub offset: usize,
+    pub message: String,
+}
+
+/// A member chain the expression reads, e.g. `view.account.status`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadPath {
+    /// The chain as written, root first.
+    pub segments: Vec<String>,
+}
+
+impl ReadPath {
+    /// `view.account.status`.
+    pub fn text(&self) -> String {
+        self.segments.join(".")
+    }
+}
+
+#[derive(Clone)]
+enum Ty {
+    Msg(MessageDescriptor),
+    List(Box<Ty>),
+    Map(Box<Ty>),
+    Enum(EnumDescriptor),
+    Timestamp,
+    Scalar,
+    Answers,
+    Values,
+    Dyn,
+}
+
+impl Ty {
+    fn of_kind(kind: Kind, list: bool, map: bool) -> Ty {
+        let one = match &kind {
+            Kind::Message(m) if map => {
+                let v = m.map_entry_value_field();
+                return Ty::Map(Box::new(Ty::of_kind(v.kind(), v.is_list(), v.is_map())));
+            }
+            Kind::Message(m) => match m.full_name() {
+                "google.protobuf.Timestamp" => Ty::Timestamp,
+                n if n.starts_with("google.protobuf.") => Ty::Dyn,
+                _ => Ty::Msg(m.clone()),
+            },
+            Kind::Enum(e) => Ty::Enum(e.clone()),
+            _ => Ty::Scalar,
+        };
+        if list {
+            Ty::List(Box::new(one))
+        } else {
+            one
+        }
+    }
+}
+
+/// Type names CEL lets an expression use as identifiers (`type(x) == int`).
+const TYPE_IDENTS: [&str; 11] = [
+    "int",
+    "uint",
+    "double",
+    "bool",
+    "string",
+    "bytes",
+    "list",
+    "map",
+    "null_type",
+    "type",
+    "dyn",
+];
+
+struct Walker<'a> {
+    program: &'a Program,
+    names: &'a Names<'a>,
+    scope: Vec<(String, Ty)>,
+    nesting: usize,
+    reads: Vec<ReadPath>,
+}
+
+/// Checks `program` (compiled from one scenario expression) and returns the chains it reads.
+pub fn check(program: &Program, names: &Names) -> Result<Vec<ReadPath>, Problem> {
+    let mut w = Walker {
+        program,
+        names,
+        scope: Vec::new(),
+        nesting: 0,
+        reads: Vec::new(),
+    };
+    w.walk(program.expression(), false)?;
+    Ok(w.reads)
+}
+
+impl Walker<'_> {
+    fn offset(&self, e: &IdedExpr) -> usize {
+        self.program
+            .source_info()
+            .offset_for(e.id)
+            .map(|(start, _)| start as usize)
+            .unwrap_or(0)
+    }
+
+    fn problem(&self, e: &IdedExpr, message: String) -> Problem {
+        Problem {
+            offset: self.offset(e),
+            message,
+        }
+    }
+
+    fn lookup(&self, name: &str) -> Option<&Ty> {
+        self.scope.iter().rev().find(|(n, _)| n == name).map(|(_, t)| t)
+    }
+
+    /// The chain `root.a.b` spelt by `e`, if its root is a global variable (not a macro's variable).
+    fn chain(&self, e: &IdedExpr, tested: Option<&str>) -> Option<ReadPath> {
+        let mut segments: Vec<String> = tested.map(|t| vec![t.to_string()]).unwrap_or_default();
+        let mut cur = e;
+        loop {
+            match &cur.expr {
+                Expr::Select(s) if !s.test => {
+                    segments.push(s.field.clone());
+                    cur = &s.operand;
+                }
+                Expr::Ident(root) => {
+                    if self.lookup(root).is_some() || !VARIABLES.contains(&root.as_str()) {
+                        return None;
+                    }
+                    segments.push(root.clone());
+                    segments.reverse();
+                    return Some(ReadPath { segments });
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    fn record(&mut self, p: ReadPath) {
+        if !self.reads.contains(&p) {
+            self.reads.push(p);
+        }
+    }
+
+    /// Walks `e`; `in_chain` is true when the parent selects a field of `e`.
+    fn walk(&mut self, e: &IdedExpr, in_chain: bool) -> Result<Ty, Problem> {
+        match &e.expr {
+            Expr::Ident(name) => {
+                if let Some(t) = self.lookup(name) {
+                    return Ok(t.clone());
+                }
+                let t = match name.as_str() {
+                    "view" => Ty::Msg(schema::view_descriptor()),
+                    "now" => Ty::Timestamp,
+                    "answers" => Ty::Answers,
+                    "values" => Ty::Values,
+                    n if TYPE_IDENTS.contains(&n) => return Ok(Ty::Dyn),
+                    other => {
+                        return Err(self.problem(
+                            e,
+                            format!(
+                                "unknown variable `{other}`; expressions see {}",
+                                VARIABLES.map(|v| format!("`{v}`")).join(", ")
+                            ),
+                        ))
+                    }
+                };
+                if !in_chain {
+                    if let Some(p) = self.chain(e, None) {
+                        self.record(p);
+                    }
+                }
+                Ok(t)
+            }
+            Expr::Select(s) => {
+                let operand = self.walk(&s.operand, true)?;
+                let t = self.select(e, &operand, &s.field)?;
+                if s.test {
+                    if let Some(p) = self.chain(&s.operand, Some(&s.field)) {
+                        self.record(p);
+                    }
+                    return Ok(Ty::Scalar);
+                }
+                if !in_chain {
+                    if let Some(p) = self.chain(e, None) {
+                        self.record(p);
+                    }
+                }
+                Ok(t)
+            }
+            Expr::Call(c) => {
+                let target = match &c.target {
+                    Some(t) => Some(self.walk(t, false)?),
+                    None => None,
+                };
+                let mut args = Vec::with_capacity(c.args.len());
+                for a in &c.args {
+                    args.push(self.walk(a, false)?);
+                }
+                let _ = target;
+                match c.func_name.as_str() {
+                    operators::INDEX | operators::OPT_INDEX => Ok(match args.first() {
+                        Some(Ty::List(t)) | Some(Ty::Map(t)) => (**t).clone(),
+                        _ => Ty::Dyn,
+                    }),
+                    operators::EQUALS | operators::NOT_EQUALS if c.args.len() == 2 => {
+                        for (i, j) in [(0, 1), (1, 0)] {
+                            if let Ty::Enum(en) = &args[i] {
+                                self.enum_literal(&en.clone(), &c.args[j])?;
+                            }
+                        }
+                        Ok(Ty::Scalar)
+                    }
+                    operators::IN if c.args.len() == 2 => {
+                        if let (Ty::Enum(en), Expr::List(l)) = (&args[0], &c.args[1].expr) {
+                            let en = en.clone();
+                            for item in &l.elements {
+                                self.enum_literal(&en, item)?;
+                            }
+                        }
+                        Ok(Ty::Scalar)
+                    }
+                    _ => Ok(Ty::Dyn),
+                }
+            }
+            Expr::Comprehension(c) => {
+                let range = self.walk(&c.iter_range, false)?;
+                self.walk(&c.accu_init, false)?;
+                let elem = match &range {
+                    Ty::List(t) => (**t).clone(),
+                    Ty::Map(_) => Ty::Scalar,
+                    _ => Ty::Dyn,
+                };
+                self.nesting += 1;
+                if self.nesting > MAX_NESTING {
+                    return Err(self.problem(
+                        e,
+                        format!("macros (exists, all, filter, map, …) nest at most {MAX_NESTING} deep"),
+                    ));
+                }
+                let depth = self.scope.len();
+                self.scope.push((c.iter_var.clone(), elem));
+                if let Some(v2) = &c.iter_var2 {
+                    self.scope.push((v2.clone(), Ty::Dyn));
+                }
+                self.scope.push((c.accu_var.clone(), Ty::Dyn));
+                let r = (|| {
+                    self.walk(&c.loop_cond, false)?;
+                    self.walk(&c.loop_step, false)?;
+                    self.walk(&c.result, false)
+                })();
+                self.scope.truncate(depth);
+                self.nesting -= 1;
+                r?;
+                Ok(Ty::Dyn)
+            }
+            Expr::List(l) => {
+                for x in &l.elements {
+                    self.walk(x, false)?;
+                }
+                Ok(Ty::List(Box::new(Ty::Dyn)))
+            }
+            Expr::Map(m) => {
+                for entry in &m.entries {
+                    if let cel::common::ast::EntryExpr::MapEntry(me) = &entry.expr {
+                        self.walk(&me.key, false)?;
+                        self.walk(&me.value, false)?;
+                    }
+                }
+                Ok(Ty::Map(Box::new(Ty::Dyn)))
+            }
+            Expr::Struct(s) => {
+                for entry in &s.entries {
+                    if let cel::common::ast::EntryExpr::StructField(f) = &entry.expr {
+                        self.walk(&f.value, false)?;
+                    }
+                }
+                Ok(Ty::Dyn)
+            }
+            Expr::Literal(_) => Ok(Ty::Scalar),
+            Expr::Unspecified => Ok(Ty::Dyn),
+        }
+    }
+
+    /// A problem at a field selection, pointing at the field name (the node's offset is its dot).
+    fn at_field(&self, e: &IdedExpr, message: String) -> Problem {
+        let mut p = self.problem(e, message);
+        let src = &self.program.source_info().source;
+        if src.as_bytes().get(p.offset) == Some(&b'.') {
+            p.offset += 1;
+        }
+        p
+    }
+
+    fn select(&self, e: &IdedExpr, operand: &Ty, field: &str) -> Result<Ty, Problem> {
+        match operand {
+            Ty::Msg(m) => match m.get_field_by_name(field) {
+                Some(f) => Ok(Ty::of_kind(f.kind(), f.is_list(), f.is_map())),
+                None => {
+                    let names: Vec<String> = m.fields().map(|f| f.name().to_string()).collect();
+                    let hint = schema::closest(field, names.iter().map(|s| s.as_str()))
+                        .map(|c| format!(" (did you mean `{c}`?)"))
+                        .unwrap_or_default();
+                    Err(self.at_field(e, format!("`{field}` is not a field of {}{hint}", m.full_name())))
+                }
+            },
+            Ty::List(inner) => {
+                let what = match &**inner {
+                    Ty::Msg(m) => m.full_name().to_string(),
+                    _ => "values".into(),
+                };
+                Err(self.at_field(
+                    e,
+                    format!(
+                        "cannot select `{field}` of a list (of {what}); pick an item (`[0]`) or use a macro such as `.exists(x, x.{field} …)`"
+                    ),
+                ))
+            }
+            Ty::Answers => {
+                if self.names.questions.iter().any(|q| q == field) {
+                    Ok(Ty::Scalar)
+                } else {
+                    Err(self.at_field(
+                        e,
+                        format!(
+                            "`answers.{field}`: the scenario has no question `{field}` (questions: {})",
+                            list_or_none(self.names.questions)
+                        ),
+                    ))
+                }
+            }
+            Ty::Values => {
+                if self.names.values.iter().any(|q| q == field) {
+                    Ok(Ty::Dyn)
+                } else {
+                    Err(self.at_field(
+                        e,
+                        format!(
+                            "`values.{field}` is not computed by an earlier step (values so far: {})",
+                            list_or_none(self.names.values)
+                        ),
+                    ))
+                }
+            }
+            Ty::Enum(_) | Ty::Scalar | Ty::Timestamp => {
+                Err(self.at_field(e, format!("cannot select `{field}`: the value before it has no fields")))
+            }
+            Ty::Map(v) => Ok((**v).clone()),
+            Ty::Dyn => Ok(Ty::Dyn),
+        }
+    }
+
+    fn enum_literal(&self, en: &EnumDescriptor, e: &IdedExpr) -> Result<(), Problem> {
+        if let Expr::Literal(LiteralValue::String(s)) = &e.expr {
+            let s = s.inner();
+            if en.get_value_by_name(s).is_none() {
+                let names: Vec<String> = en.values().map(|v| v.name().to_string()).collect();
+                let hint = schema::enum_value(en, s)
+                    .map(|v| v.name().to_string())
+                    .or_else(|| schema::closest(s, names.iter().map(|n| n.as_str())).map(str::to_string))
+                    .map(|c| format!("did you mean \"{c}\"?"))
+                    .unwrap_or_else(|| format!("values: {}", names.join(", ")));
+                return Err(self.problem(e, format!("\"{s}\" is not a value of {} ({hint})", en.full_name())));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn list_or_none(xs: &[String]) -> String {
+    if xs.is_empty() {
+        "none".into()
+    } else {
+        xs.join(", ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(src: &str) -> Result<Vec<String>, Problem> {
+        let questions = vec!["modem_light".to_string()];
+        let values = vec!["unconsented".to_string()];
+        let names = Names {
+            questions: &questions,
+            values: &values,
+        };
+        let p = super::super::scenario::cel_env().compile(src).expect("parses");
+        check(&p, &names).map(|r| r.iter().map(|p| p.text()).collect())
+    }
+
+    #[test]
+    fn reads_are_collected() {
+        let r = run(r#"view.account.status == "ACCOUNT_STATUS_SUSPENDED" && has(view.account.suspended_at) && view.vas_subscriptions.exists(v, v.consent_record == "")"#).unwrap();
+        assert_eq!(
+            r,
+            vec![
+                "view.account.status",
+                "view.account.suspended_at",
+                "view.vas_subscriptions"
+            ]
+        );
+    }
+
+    #[test]
+    fn misspelt_field_is_named_with_a_suggestion_and_offset() {
+        let src = "view.account.balanse_fen > 0";
+        let e = run(src).unwrap_err();
+        assert!(
+            e.message
+                .contains("`balanse_fen` is not a field of complaint.v1.Account"),
+            "{e:?}"
+        );
+        assert!(e.message.contains("did you mean `balance_fen`?"), "{e:?}");
+        // The offset points into the misspelt chain.
+        assert!((11..=13).contains(&e.offset), "{e:?}");
+    }
+
+    #[test]
+    fn element_types_inside_macros() {
+        let e = run(r#"view.vas_subscriptions.exists(v, v.consnt_record == "")"#).unwrap_err();
+        assert!(
+            e.message
+                .contains("`consnt_record` is not a field of complaint.v1.VasSubscription"),
+            "{e:?}"
+        );
+        let e = run(r#"view.recent_bills[0].items.exists(i, i.amount == 1)"#).unwrap_err();
+        assert!(
+            e.message.contains("`amount` is not a field of complaint.v1.Charge"),
+            "{e:?}"
+        );
+        run(r#"view.recent_bills[0].items.filter(i, i.charge_type == "CHARGE_TYPE_MONTHLY_FEE").size() > 1"#).unwrap();
+    }
+
+    #[test]
+    fn list_selection_enum_literals_and_names() {
+        assert!(run("view.recent_bills.cycle == ''")
+            .unwrap_err()
+            .message
+            .contains("of a list"));
+        let e = run(r#"view.account.status == "SUSPENDED""#).unwrap_err();
+        assert!(
+            e.message.contains("did you mean \"ACCOUNT_STATUS_SUSPENDED\"?"),
+            "{e:?}"
+        );
+        let e = run(r#"view.account.status in ["ACCOUNT_STATUS_ACTIVE", "ACCOUNT_STATUS_GONE"]"#).unwrap_err();
+        assert!(e.message.contains("ACCOUNT_STATUS_GONE"), "{e:?}");
+        assert!(run("answers.modem_lite == 'red'")
+            .unwrap_err()
+            .message
+            .contains("no question `modem_lite`"));
+        assert!(run("values.missing > 0")
+            .unwrap_err()
+            .message
+            .contains("`values.missing`"));
+        assert!(run("foo > 0").unwrap_err().message.contains("unknown variable `foo`"));
+        run("size(values.unconsented) > 0 && answers.modem_light == 'red' && now > timestamp('2026-01-01T00:00:00Z')")
+            .unwrap();
+    }
+
+    #[test]
+    fn nesting_is_bounded() {
+        run("view.payments.exists(a, view.payments.exists(b, a.amount_fen == b.amount_fen))").unwrap();
+        let e = run(
+            "view.payments.exists(a, view.payments.exists(b, view.payments.exists(c, c.amount_fen == b.amount_fen)))",
+        )
+        .unwrap_err();
+        assert!(e.message.contains("nest at most 2"), "{e:?}");
+    }
+}

@@ -1,0 +1,83 @@
+//! `[diagnosis]`: where the scenarios are, how often they are reloaded, and what `now` scenarios see.
+use chrono::{DateTime, FixedOffset};
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+/// The `[diagnosis]` section of the gateway config.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DiagnosisConfig {
+    /// The scenario folder, relative to the config file. Unset: `scenarios/` in the working directory,
+    /// else the one in the source tree.
+    #[serde(default)]
+    pub scenarios_dir: Option<PathBuf>,
+    /// How often the folder is checked for changed files, in milliseconds; 0 turns hot reload off.
+    #[serde(default = "default_reload_ms")]
+    pub reload_interval_ms: u64,
+    /// A fixed time that scenarios see as `now` (RFC 3339, e.g. "2026-11-28T10:00:00+08:00"), for demos
+    /// and tests over data of a fixed date. Unset: the clock.
+    #[serde(default)]
+    pub now: Option<DateTime<FixedOffset>>,
+    /// Record every diagnosis in the gateway's store (`complaints`).
+    #[serde(default = "yes")]
+    pub record_complaints: bool,
+}
+
+impl Default for DiagnosisConfig {
+    fn default() -> Self {
+        DiagnosisConfig {
+            scenarios_dir: None,
+            reload_interval_ms: default_reload_ms(),
+            now: None,
+            record_complaints: true,
+        }
+    }
+}
+
+fn default_reload_ms() -> u64 {
+    2_000
+}
+fn yes() -> bool {
+    true
+}
+
+impl DiagnosisConfig {
+    /// Checks the keys of `[diagnosis]`.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.reload_interval_ms > 0 && self.reload_interval_ms < 100 {
+            return Err("key `diagnosis.reload_interval_ms`: 0 (off) or at least 100".into());
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::Config;
+    use std::path::Path;
+
+    #[test]
+    fn the_example_config_points_at_the_shipped_scenarios() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/gateway.example.toml");
+        let cfg = Config::load(&path).unwrap();
+        let dir = cfg.diagnosis.scenarios_dir.clone().unwrap();
+        // Relative to the config file's folder.
+        assert_eq!(dir, path.parent().unwrap().join("../scenarios"));
+        assert!(dir.join("vas_no_consent.toml").is_file());
+        assert_eq!(cfg.diagnosis.reload_interval_ms, 2_000);
+        assert!(cfg.diagnosis.record_complaints && cfg.diagnosis.now.is_none());
+    }
+
+    #[test]
+    fn bad_keys_are_named() {
+        let e = Config::parse("[diagnosis]\nreload_interval_ms = 50\n")
+            .unwrap()
+            .validate()
+            .unwrap_err();
+        assert!(e.contains("diagnosis.reload_interval_ms"), "{e}");
+        let e = Config::parse("[diagnosis]\nnow = \"yesterday\"\n").unwrap_err();
+        assert!(e.contains("now"), "{e}");
+        let e = Config::parse("[diagnosis]\nscenario_dir = \"x\"\n").unwrap_err();
+        assert!(e.contains("scenario_dir"), "{e}");
+    }
+}

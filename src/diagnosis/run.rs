@@ -1,0 +1,378 @@
+//! Running one scenario over one view: step by step, forwards only, recording what each step read and
+//! found. A step that fails at run time (a missing optional field, a type mismatch) ends the scenario
+//! with an error in its trace; it never fails the call.
+use super::scenario::{cel_env, Expression, Outcome, Scenario};
+use super::value;
+use cel::extractors::Arguments;
+use cel::objects::{Key, KeyRef, Map};
+use cel::{Context, ExecutionError, Value};
+use chrono::{DateTime, FixedOffset};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// How a scenario ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RunOutcome {
+    /// A cause (index into `Scenario::causes`).
+    Cause(usize),
+    /// A step needs this question answered first.
+    Question(String),
+    /// The steps ended without a cause.
+    NoCause,
+    /// A step failed at run time.
+    Error { step: String, message: String },
+    /// The precondition does not hold.
+    NotApplicable,
+}
+
+impl RunOutcome {
+    /// Rank for choosing a scenario: causes first, then questions, then the rest.
+    pub fn rank(&self) -> u8 {
+        match self {
+            RunOutcome::Cause(_) => 0,
+            RunOutcome::Question(_) => 1,
+            RunOutcome::NoCause => 2,
+            RunOutcome::Error { .. } => 3,
+            RunOutcome::NotApplicable => 4,
+        }
+    }
+}
+
+/// A member chain a step read, with its value.
+#[derive(Debug, Clone)]
+pub struct Read {
+    pub path: String,
+    pub segments: Vec<String>,
+    /// Short JSON, or `<unset>`.
+    pub value: String,
+}
+
+/// One step as it ran.
+#[derive(Debug, Clone)]
+pub struct TraceEntry {
+    pub step_id: String,
+    pub description: String,
+    pub expression: String,
+    pub reads: Vec<Read>,
+    pub result: Option<String>,
+    pub outcome: String,
+    pub error: Option<String>,
+    pub values: Vec<(String, String)>,
+}
+
+/// A scenario's run.
+pub struct ScenarioRun {
+    pub scenario: Arc<Scenario>,
+    pub outcome: RunOutcome,
+    pub trace: Vec<TraceEntry>,
+    /// Values the steps computed, in order.
+    pub values: Vec<(String, Value)>,
+}
+
+/// The root evaluation context: `view`, `now`, `answers`, an empty `values`, and `sum`/`max`/`min`.
+pub fn eval_context(
+    view: &Value,
+    now: DateTime<FixedOffset>,
+    answers: &HashMap<String, String>,
+) -> Context<'static, 'static> {
+    let mut ctx = Context::with_env(cel_env().clone());
+    ctx.add_variable_from_value("view", view.clone());
+    ctx.add_variable_from_value("now", Value::Timestamp(now));
+    let answers: HashMap<Key, Value> = answers
+        .iter()
+        .map(|(k, v)| (Key::String(Arc::new(k.clone())), Value::String(Arc::new(v.clone()))))
+        .collect();
+    ctx.add_variable_from_value("answers", Value::Map(Map { map: Arc::new(answers) }));
+    ctx.add_variable_from_value(
+        "values",
+        Value::Map(Map {
+            map: Arc::new(HashMap::new()),
+        }),
+    );
+    // These names are not standard overloads, so adding them cannot fail.
+    let _ = ctx.add_function("sum", sum);
+    let _ = ctx.add_function("max", cel::functions::max);
+    let _ = ctx.add_function("min", cel::functions::min);
+    ctx
+}
+
+/// `sum(list)`: the sum of a list of integers (or numbers), 0 for an empty list.
+fn sum(Arguments(args): Arguments) -> Result<Value, ExecutionError> {
+    let items: &[Value] = match args.as_slice() {
+        [Value::List(l)] => l.as_slice(),
+        other => other,
+    };
+    let mut int: i64 = 0;
+    let mut float: Option<f64> = None;
+    for v in items {
+        match v {
+            Value::Int(i) => {
+                int = int
+                    .checked_add(*i)
+                    .ok_or_else(|| ExecutionError::function_error("sum", "integer overflow"))?
+            }
+            Value::UInt(u) => {
+                int = int
+                    .checked_add(i64::try_from(*u).unwrap_or(i64::MAX))
+                    .ok_or_else(|| ExecutionError::function_error("sum", "integer overflow"))?
+            }
+            Value::Float(f) => *float.get_or_insert(0.0) += f,
+            other => {
+                return Err(ExecutionError::function_error(
+                    "sum",
+                    format!("can only add numbers, got {}", value::short(other)),
+                ))
+            }
+        }
+    }
+    Ok(match float {
+        Some(f) => Value::Float(f + int as f64),
+        None => Value::Int(int),
+    })
+}
+
+/// Binds `values` in a scope.
+pub fn bind_values(scope: &mut Context, values: &[(String, Value)]) {
+    let map: HashMap<Key, Value> = values
+        .iter()
+        .map(|(k, v)| (Key::String(Arc::new(k.clone())), v.clone()))
+        .collect();
+    scope.add_variable_from_value("values", Value::Map(Map { map: Arc::new(map) }));
+}
+
+/// What a scenario runs over, besides its own computed values.
+pub struct Inputs<'a> {
+    /// The view as a CEL value (the same one bound as `view`).
+    pub view: &'a Value,
+    pub answers: &'a HashMap<String, String>,
+    pub now: DateTime<FixedOffset>,
+}
+
+/// The value at a member chain such as `view.account.status`, looked up in the values themselves
+/// (no evaluation, no copy); `None` where a field is absent.
+fn lookup(inputs: &Inputs, values: &[(String, Value)], segments: &[String]) -> Option<Value> {
+    let (root, rest) = segments.split_first()?;
+    let mut cur = match root.as_str() {
+        "view" => inputs.view.clone(),
+        "now" => Value::Timestamp(inputs.now),
+        "answers" => {
+            let q = rest.first()?;
+            return inputs.answers.get(q).map(|a| Value::String(Arc::new(a.clone())));
+        }
+        "values" => {
+            let name = rest.first()?;
+            let mut v = values.iter().rev().find(|(k, _)| k == name)?.1.clone();
+            for seg in &rest[1..] {
+                v = field(&v, seg)?;
+            }
+            return Some(v);
+        }
+        _ => return None,
+    };
+    for seg in rest {
+        cur = field(&cur, seg)?;
+    }
+    Some(cur)
+}
+
+fn field(v: &Value, name: &str) -> Option<Value> {
+    match v {
+        Value::Map(m) => m.get(&KeyRef::String(name)).cloned(),
+        _ => None,
+    }
+}
+
+fn reads_of(e: &Expression, inputs: &Inputs, values: &[(String, Value)]) -> Vec<Read> {
+    e.reads
+        .iter()
+        .map(|path| Read {
+            path: path.text(),
+            segments: path.segments.clone(),
+            value: match lookup(inputs, values, &path.segments) {
+                Some(v) => value::short(&v),
+                None => "<unset>".into(),
+            },
+        })
+        .collect()
+}
+
+/// Adds reads not yet listed (values a step computes often read what its expression reads again).
+fn add_reads(to: &mut Vec<Read>, reads: Vec<Read>) {
+    for r in reads {
+        if !to.iter().any(|x| x.path == r.path) {
+            to.push(r);
+        }
+    }
+}
+
+fn outcome_text(s: &Scenario, o: &Outcome, index: usize) -> String {
+    match o {
+        Outcome::Next if index + 1 < s.steps.len() => "next".into(),
+        Outcome::Next | Outcome::End => "end".into(),
+        Outcome::Goto(j) => format!("goto {}", s.steps[*j].id),
+        Outcome::Cause(c) => format!("cause {}", s.causes[*c].code),
+    }
+}
+
+/// Runs `scenario` with the root context `root` (see [`eval_context`]) built from `inputs`.
+pub fn run(scenario: &Arc<Scenario>, root: &Context, inputs: &Inputs) -> ScenarioRun {
+    let mut out = ScenarioRun {
+        scenario: scenario.clone(),
+        outcome: RunOutcome::NoCause,
+        trace: Vec::new(),
+        values: Vec::new(),
+    };
+    if let Some(p) = &scenario.precondition {
+        let r = p.program.execute(root);
+        let mut entry = TraceEntry {
+            step_id: "precondition".into(),
+            description: "适用条件".into(),
+            expression: p.text.clone(),
+            reads: reads_of(p, inputs, &[]),
+            result: None,
+            outcome: String::new(),
+            error: None,
+            values: Vec::new(),
+        };
+        match r {
+            Ok(Value::Bool(true)) => {
+                entry.result = Some("true".into());
+                entry.outcome = "next".into();
+                out.trace.push(entry);
+            }
+            Ok(Value::Bool(false)) => {
+                entry.result = Some("false".into());
+                entry.outcome = "not applicable".into();
+                out.trace.push(entry);
+                out.outcome = RunOutcome::NotApplicable;
+                return out;
+            }
+            other => {
+                let message = match other {
+                    Ok(v) => format!("the precondition must be true or false, got {}", value::short(&v)),
+                    Err(e) => e.to_string(),
+                };
+                entry.error = Some(message.clone());
+                entry.outcome = "error".into();
+                out.trace.push(entry);
+                out.outcome = RunOutcome::Error {
+                    step: "precondition".into(),
+                    message,
+                };
+                return out;
+            }
+        }
+    }
+    let mut i = 0;
+    while i < scenario.steps.len() {
+        let step = &scenario.steps[i];
+        let mut entry = TraceEntry {
+            step_id: step.id.clone(),
+            description: step.description.clone(),
+            expression: step.expr.text.clone(),
+            reads: Vec::new(),
+            result: None,
+            outcome: String::new(),
+            error: None,
+            values: Vec::new(),
+        };
+        if let Some(q) = &step.ask {
+            if !inputs.answers.contains_key(q) {
+                entry.outcome = format!("ask {q}");
+                out.trace.push(entry);
+                out.outcome = RunOutcome::Question(q.clone());
+                return out;
+            }
+        }
+        let fail = |entry: &mut TraceEntry, message: String| {
+            entry.error = Some(message.clone());
+            entry.outcome = "error".into();
+            RunOutcome::Error {
+                step: step.id.clone(),
+                message,
+            }
+        };
+        // A step's values see the values of earlier steps (never each other: checked at load), so one
+        // binding serves them all; the expression then sees this step's values too.
+        let mut scope = root.new_inner_scope();
+        bind_values(&mut scope, &out.values);
+        let mut computed = Vec::with_capacity(step.values.len());
+        for (name, e) in &step.values {
+            add_reads(&mut entry.reads, reads_of(e, inputs, &out.values));
+            match e.program.execute(&scope) {
+                Ok(v) => {
+                    entry.values.push((name.clone(), value::short(&v)));
+                    computed.push((name.clone(), v));
+                }
+                Err(err) => {
+                    out.outcome = fail(&mut entry, format!("value `{name}`: {err}"));
+                    out.trace.push(entry);
+                    return out;
+                }
+            }
+        }
+        if !computed.is_empty() {
+            out.values.append(&mut computed);
+            bind_values(&mut scope, &out.values);
+        }
+        add_reads(&mut entry.reads, reads_of(&step.expr, inputs, &out.values));
+        let next = match step.expr.program.execute(&scope) {
+            Ok(Value::Bool(b)) => {
+                entry.result = Some(b.to_string());
+                if b {
+                    &step.then
+                } else {
+                    &step.otherwise
+                }
+            }
+            Ok(v) => {
+                out.outcome = fail(
+                    &mut entry,
+                    format!("the step's expression must be true or false, got {}", value::short(&v)),
+                );
+                out.trace.push(entry);
+                return out;
+            }
+            Err(err) => {
+                out.outcome = fail(&mut entry, err.to_string());
+                out.trace.push(entry);
+                return out;
+            }
+        };
+        entry.outcome = outcome_text(scenario, next, i);
+        out.trace.push(entry);
+        match next {
+            Outcome::Next => i += 1,
+            Outcome::Goto(j) => i = *j,
+            Outcome::Cause(c) => {
+                out.outcome = RunOutcome::Cause(*c);
+                return out;
+            }
+            Outcome::End => break,
+        }
+    }
+    out.outcome = RunOutcome::NoCause;
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sum_max_min() {
+        let ctx = eval_context(
+            &Value::Null,
+            value::beijing().timestamp_opt(0, 0).unwrap(),
+            &HashMap::new(),
+        );
+        let eval = |s: &str| cel_env().compile(s).unwrap().execute(&ctx);
+        assert_eq!(eval("sum([1, 2, 3])"), Ok(Value::Int(6)));
+        assert_eq!(eval("sum([])"), Ok(Value::Int(0)));
+        assert_eq!(eval("max([1, 5, 3])"), Ok(Value::Int(5)));
+        assert_eq!(eval("min([4, 2])"), Ok(Value::Int(2)));
+        assert!(eval("sum(['a'])").is_err());
+    }
+
+    use chrono::TimeZone;
+}

@@ -1,0 +1,360 @@
+//! `complaint-gateway token`, `complaint-gateway identities …` and `complaint-gateway new-api-key`: issuing
+//! tokens and managing identities and operator IDs from the command line. Changes made here are audited
+//! like the admin RPCs, with the operating-system user as the caller.
+use super::audit::{AuditEvent, AuditLog, Outcome};
+use super::auth::TokenIssuer;
+use super::authz::{parse_regions, parse_roles, Role};
+use super::directory::{Directory, IdentityFields, StoredIdentity};
+use super::{validate_operator_id, validate_subject};
+use crate::config::Config;
+use crate::store::Store;
+use clap::{Args, Subcommand};
+
+/// `complaint-gateway token`.
+#[derive(Debug, Args)]
+pub struct TokenArgs {
+    /// The gateway configuration whose `[auth]` key signs the token.
+    #[arg(long, short)]
+    pub config: std::path::PathBuf,
+    /// The identity the token is for.
+    #[arg(long)]
+    pub subject: String,
+    /// Roles, comma-separated; default: the registered identity's roles.
+    #[arg(long, value_delimiter = ',')]
+    pub roles: Vec<String>,
+    /// City codes, comma-separated; default: the registered identity's regions.
+    #[arg(long, value_delimiter = ',')]
+    pub regions: Vec<String>,
+    /// Lifetime in seconds.
+    #[arg(long, default_value_t = 8 * 3600)]
+    pub ttl_secs: u64,
+    /// The `[[auth.jwt_keys]]` entry that signs, by `kid` or index; default: the first.
+    #[arg(long)]
+    pub key: Option<String>,
+}
+
+/// `complaint-gateway identities`.
+#[derive(Debug, Args)]
+pub struct IdentitiesArgs {
+    /// The gateway configuration (its `[store]` and `[[sources]]`).
+    #[arg(long, short)]
+    pub config: std::path::PathBuf,
+    #[command(subcommand)]
+    pub action: IdentitiesAction,
+}
+
+/// What to do with identities.
+#[derive(Debug, Subcommand)]
+pub enum IdentitiesAction {
+    /// List registered identities with their operator IDs.
+    List,
+    /// Show one identity.
+    Show { id: String },
+    /// Register an identity.
+    Add {
+        id: String,
+        #[arg(long, default_value = "")]
+        name: String,
+        /// Comma-separated: handler, analyst, manager, auditor, admin, service.
+        #[arg(long, value_delimiter = ',', required = true)]
+        roles: Vec<String>,
+        /// Comma-separated city codes.
+        #[arg(long, value_delimiter = ',')]
+        regions: Vec<String>,
+    },
+    /// Change an identity's name, roles or regions, or disable / enable it.
+    Update {
+        id: String,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long, value_delimiter = ',')]
+        roles: Option<Vec<String>>,
+        #[arg(long, value_delimiter = ',')]
+        regions: Option<Vec<String>>,
+        #[arg(long, conflicts_with = "enable")]
+        disable: bool,
+        #[arg(long)]
+        enable: bool,
+    },
+    /// Set an identity's operator ID in a backend system (for one city with --city).
+    SetOperatorId {
+        id: String,
+        system: String,
+        operator_id: String,
+        #[arg(long, default_value = "")]
+        city: String,
+    },
+    /// Remove an operator ID.
+    DeleteOperatorId {
+        id: String,
+        system: String,
+        #[arg(long, default_value = "")]
+        city: String,
+    },
+}
+
+fn env(k: &str) -> Option<String> {
+    std::env::var(k).ok()
+}
+
+fn key_index(cfg: &Config, key: Option<&str>) -> anyhow::Result<usize> {
+    match key {
+        None => Ok(0),
+        Some(k) => {
+            if let Some(i) = cfg.auth.jwt_keys.iter().position(|j| j.kid.as_deref() == Some(k)) {
+                return Ok(i);
+            }
+            k.parse::<usize>()
+                .map_err(|_| anyhow::anyhow!("no `[[auth.jwt_keys]]` entry with kid `{k}`"))
+        }
+    }
+}
+
+/// Issues a token; prints it on stdout.
+pub async fn token(args: TokenArgs) -> anyhow::Result<()> {
+    let cfg = Config::load(&args.config)?;
+    validate_subject(&args.subject).map_err(|m| anyhow::anyhow!("--subject: {m}"))?;
+    let issuer =
+        TokenIssuer::from_config(&cfg.auth, key_index(&cfg, args.key.as_deref())?, &env).map_err(anyhow::Error::msg)?;
+    let (roles, regions) = if args.roles.is_empty() {
+        let store = Store::open(&cfg.store, &env).await?;
+        let found = Directory::new(store.clone()).get(&args.subject).await?;
+        store.close().await;
+        let found = found.ok_or_else(|| {
+            anyhow::anyhow!(
+                "`{}` is not registered; give --roles (and --regions) or register it with `identities add`",
+                args.subject
+            )
+        })?;
+        if found.disabled {
+            anyhow::bail!("`{}` is disabled", args.subject);
+        }
+        let regions = if args.regions.is_empty() {
+            found.regions.into_iter().collect()
+        } else {
+            parse_regions(&args.regions)
+                .map_err(|m| anyhow::anyhow!("--regions: {m}"))?
+                .into_iter()
+                .collect()
+        };
+        (found.roles.into_iter().collect::<Vec<Role>>(), regions)
+    } else {
+        (
+            parse_roles(&args.roles)
+                .map_err(|m| anyhow::anyhow!("--roles: {m}"))?
+                .into_iter()
+                .collect(),
+            parse_regions(&args.regions)
+                .map_err(|m| anyhow::anyhow!("--regions: {m}"))?
+                .into_iter()
+                .collect::<Vec<String>>(),
+        )
+    };
+    let t = issuer
+        .issue(&args.subject, &roles, &regions, args.ttl_secs)
+        .map_err(anyhow::Error::msg)?;
+    println!("{t}");
+    eprintln!(
+        "token for {} (roles: {}; regions: {}), valid {} s. Send it as `authorization: Bearer <token>`.",
+        args.subject,
+        roles.iter().map(|r| r.name()).collect::<Vec<_>>().join(","),
+        if regions.is_empty() {
+            "none".into()
+        } else {
+            regions.join(",")
+        },
+        args.ttl_secs
+    );
+    Ok(())
+}
+
+/// Prints a new API key and its hash.
+pub fn new_api_key() {
+    let (key, hash) = super::auth::new_api_key();
+    println!("API key (give it to the client; it is not stored): {key}");
+    println!("\nAdd to the gateway config:\n");
+    println!("[[auth.api_keys]]\nid = \"my-client\"\nsha256 = \"{hash}\"\nsubject = \"svc-my-client\"\nroles = [\"service\"]");
+}
+
+fn print(i: &StoredIdentity) {
+    println!(
+        "{}  {}  roles={}  regions={}{}",
+        i.id,
+        if i.display_name.is_empty() {
+            "-"
+        } else {
+            &i.display_name
+        },
+        i.roles.iter().map(|r| r.name()).collect::<Vec<_>>().join(","),
+        i.regions.iter().cloned().collect::<Vec<_>>().join(","),
+        if i.disabled { "  DISABLED" } else { "" }
+    );
+    for o in &i.operator_ids {
+        let city = if o.city.is_empty() { "every city" } else { &o.city };
+        println!("    {:<10} {:<10} {}", o.system, city, o.operator_id);
+    }
+}
+
+fn check_city(city: &str) -> anyhow::Result<()> {
+    if !city.is_empty() {
+        parse_regions(&[city]).map_err(|m| anyhow::anyhow!("--city: {m}"))?;
+    }
+    Ok(())
+}
+
+/// Runs an `identities` action against the configured store.
+pub async fn identities(args: IdentitiesArgs) -> anyhow::Result<()> {
+    let cfg = Config::load(&args.config)?;
+    let store = Store::open(&cfg.store, &env).await?;
+    let dir = Directory::new(store.clone());
+    let audit = AuditLog::start(store.clone(), 16);
+    let user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
+    let record = |action: &str, detail: String, sources: Vec<String>| {
+        let at_us = crate::store::now_us();
+        AuditEvent {
+            event_id: super::audit::new_event_id(at_us),
+            at_us,
+            caller: format!("cli:{}", super::clip(&user, 32)),
+            auth_method: "cli".into(),
+            roles: vec![],
+            action: format!("cli/identities {action}"),
+            msisdn: String::new(),
+            region: String::new(),
+            sources,
+            purpose: String::new(),
+            outcome: Outcome::Ok,
+            detail,
+            peer: String::new(),
+        }
+    };
+    let result: anyhow::Result<()> = async {
+        match args.action {
+            IdentitiesAction::List => {
+                let mut after = String::new();
+                loop {
+                    let page = dir.list(&after, 200).await?;
+                    for i in &page {
+                        print(i);
+                    }
+                    match page.last() {
+                        Some(l) if page.len() == 200 => after = l.id.clone(),
+                        _ => break,
+                    }
+                }
+            }
+            IdentitiesAction::Show { id } => {
+                let i = dir
+                    .get(&id)
+                    .await?
+                    .ok_or_else(|| anyhow::anyhow!("no identity `{id}`"))?;
+                print(&i);
+            }
+            IdentitiesAction::Add {
+                id,
+                name,
+                roles,
+                regions,
+            } => {
+                validate_subject(&id).map_err(|m| anyhow::anyhow!("id: {m}"))?;
+                let f = IdentityFields {
+                    display_name: name,
+                    roles: parse_roles(&roles).map_err(|m| anyhow::anyhow!("--roles: {m}"))?,
+                    regions: parse_regions(&regions).map_err(|m| anyhow::anyhow!("--regions: {m}"))?,
+                    disabled: false,
+                };
+                let i = dir.create(&id, &f).await?;
+                audit.append(record("add", format!("identity {id}"), vec![])).await?;
+                print(&i);
+            }
+            IdentitiesAction::Update {
+                id,
+                name,
+                roles,
+                regions,
+                disable,
+                enable,
+            } => {
+                let cur = dir
+                    .get(&id)
+                    .await?
+                    .ok_or_else(|| anyhow::anyhow!("no identity `{id}`"))?;
+                let f = IdentityFields {
+                    display_name: name.unwrap_or(cur.display_name),
+                    roles: match roles {
+                        Some(r) => parse_roles(&r).map_err(|m| anyhow::anyhow!("--roles: {m}"))?,
+                        None => cur.roles,
+                    },
+                    regions: match regions {
+                        Some(r) => parse_regions(&r).map_err(|m| anyhow::anyhow!("--regions: {m}"))?,
+                        None => cur.regions,
+                    },
+                    disabled: if disable {
+                        true
+                    } else if enable {
+                        false
+                    } else {
+                        cur.disabled
+                    },
+                };
+                let i = dir.update(&id, &f).await?;
+                audit.append(record("update", format!("identity {id}"), vec![])).await?;
+                print(&i);
+            }
+            IdentitiesAction::SetOperatorId {
+                id,
+                system,
+                operator_id,
+                city,
+            } => {
+                if !cfg.sources.is_empty() {
+                    let names: Vec<String> = cfg
+                        .sources
+                        .iter()
+                        .filter_map(|s| s.definition.file_name().map(|n| n.to_string_lossy().into_owned()))
+                        .collect();
+                    if !names.contains(&system) {
+                        eprintln!(
+                            "note: `{system}` is not one of the configured sources ({})",
+                            names.join(", ")
+                        );
+                    }
+                }
+                check_city(&city)?;
+                validate_operator_id(&operator_id).map_err(|m| anyhow::anyhow!("operator_id: {m}"))?;
+                let i = dir.set_operator_id(&id, &system, &city, &operator_id).await?;
+                audit
+                    .append(record(
+                        "set-operator-id",
+                        format!("identity {id} city `{city}`"),
+                        vec![system],
+                    ))
+                    .await?;
+                print(&i);
+            }
+            IdentitiesAction::DeleteOperatorId { id, system, city } => {
+                check_city(&city)?;
+                let deleted = dir.delete_operator_id(&id, &system, &city).await?;
+                audit
+                    .append(record(
+                        "delete-operator-id",
+                        format!("identity {id} city `{city}`"),
+                        vec![system],
+                    ))
+                    .await?;
+                println!(
+                    "{}",
+                    if deleted {
+                        "deleted"
+                    } else {
+                        "there was no such operator ID"
+                    }
+                );
+            }
+        }
+        Ok(())
+    }
+    .await;
+    drop(audit);
+    store.close().await;
+    result
+}

@@ -1,0 +1,310 @@
+//! `[auth]` and `[tls]`: how callers prove who they are, and the server's TLS. Key material is never in
+//! this file: secrets come from environment variables or files, API keys are stored as SHA-256 hashes.
+use super::authz::{parse_regions, parse_roles};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// `[auth]`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthConfig {
+    /// The `iss` every token must carry.
+    #[serde(default = "default_issuer")]
+    pub issuer: String,
+    /// The `aud` every token must carry (one of, if the token lists several).
+    #[serde(default = "default_audience")]
+    pub audience: String,
+    /// Clock skew allowed on `exp` and `nbf`, in seconds.
+    #[serde(default = "default_leeway")]
+    pub leeway_secs: u64,
+    /// Refuse callers that are not registered in the store (`complaint-gateway identities add`). Off by
+    /// default: an identity provider's tokens are then trusted as they are, and a registered identity
+    /// still caps their roles and regions and can be disabled.
+    #[serde(default)]
+    pub require_registered: bool,
+    /// Requests one caller may make per minute (a token bucket of this size); 0 turns the limit off.
+    #[serde(default = "default_rate")]
+    pub rate_limit_per_minute: u32,
+    /// Keys that verify bearer tokens (JWT).
+    #[serde(default)]
+    pub jwt_keys: Vec<JwtKeyConfig>,
+    /// API keys of service clients.
+    #[serde(default)]
+    pub api_keys: Vec<ApiKeyConfig>,
+    /// Client certificates (mutual TLS) mapped to identities; needs `[tls] client_ca_file`.
+    #[serde(default)]
+    pub client_certs: Vec<ClientCertConfig>,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            issuer: default_issuer(),
+            audience: default_audience(),
+            leeway_secs: default_leeway(),
+            require_registered: false,
+            rate_limit_per_minute: default_rate(),
+            jwt_keys: Vec::new(),
+            api_keys: Vec::new(),
+            client_certs: Vec::new(),
+        }
+    }
+}
+
+fn default_issuer() -> String {
+    "complaint-gateway".into()
+}
+fn default_audience() -> String {
+    "complaint-gateway".into()
+}
+fn default_leeway() -> u64 {
+    30
+}
+fn default_rate() -> u32 {
+    1_200
+}
+
+/// One JWT verification (and, for `complaint-gateway token`, signing) key.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct JwtKeyConfig {
+    /// Matched against the token header's `kid`; tokens without a `kid` try every key of their algorithm.
+    #[serde(default)]
+    pub kid: Option<String>,
+    /// `HS256`, `RS256` or `ES256`.
+    pub algorithm: String,
+    /// HS256: environment variable holding the shared secret (at least 32 bytes).
+    #[serde(default)]
+    pub secret_env: Option<String>,
+    /// HS256: file holding the shared secret (surrounding whitespace is ignored).
+    #[serde(default)]
+    pub secret_file: Option<PathBuf>,
+    /// RS256/ES256: PEM file of the public key that verifies tokens.
+    #[serde(default)]
+    pub public_key_file: Option<PathBuf>,
+    /// RS256/ES256: environment variable holding the PEM public key.
+    #[serde(default)]
+    pub public_key_env: Option<String>,
+    /// RS256/ES256: PEM private key, used only by `complaint-gateway token`; the server never reads it.
+    #[serde(default)]
+    pub private_key_file: Option<PathBuf>,
+}
+
+/// One API key of a service client.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiKeyConfig {
+    /// Names the key in logs and the audit trail (not secret).
+    pub id: String,
+    /// Hex SHA-256 of the key (`complaint-gateway identities new-api-key` prints a key and its hash).
+    pub sha256: String,
+    /// The identity the key acts as.
+    pub subject: String,
+    #[serde(default)]
+    pub roles: Vec<String>,
+    /// City codes; empty unless a role grants every region.
+    #[serde(default)]
+    pub regions: Vec<String>,
+}
+
+/// A client certificate mapped to an identity.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientCertConfig {
+    /// SHA-256 fingerprint of the certificate (DER), hex, colons allowed
+    /// (`openssl x509 -noout -fingerprint -sha256 -in client.pem`).
+    pub sha256: String,
+    pub subject: String,
+    #[serde(default)]
+    pub roles: Vec<String>,
+    #[serde(default)]
+    pub regions: Vec<String>,
+}
+
+/// `[tls]`: the server's certificate and, for mutual TLS, the CA that signs client certificates.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// PEM certificate chain of the server. Without it the server speaks plaintext HTTP/2.
+    #[serde(default)]
+    pub cert_file: Option<PathBuf>,
+    /// PEM private key of the server.
+    #[serde(default)]
+    pub key_file: Option<PathBuf>,
+    /// PEM CA bundle for client certificates; enables mutual TLS.
+    #[serde(default)]
+    pub client_ca_file: Option<PathBuf>,
+    /// With a client CA: `true` refuses connections without a client certificate; `false` (default)
+    /// accepts them so callers may use tokens or API keys instead.
+    #[serde(default)]
+    pub require_client_cert: bool,
+}
+
+impl AuthConfig {
+    /// Checks the keys of `[auth]`, naming the first bad one.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.issuer.trim().is_empty() {
+            return Err("key `auth.issuer`: must not be empty".into());
+        }
+        if self.audience.trim().is_empty() {
+            return Err("key `auth.audience`: must not be empty".into());
+        }
+        for (i, k) in self.jwt_keys.iter().enumerate() {
+            let at = format!("auth.jwt_keys[{i}]");
+            match k.algorithm.as_str() {
+                "HS256" => {
+                    if k.secret_env.is_none() && k.secret_file.is_none() {
+                        return Err(format!(
+                            "key `{at}.secret_env`: HS256 needs `secret_env` or `secret_file`"
+                        ));
+                    }
+                    if k.public_key_file.is_some() || k.public_key_env.is_some() {
+                        return Err(format!(
+                            "key `{at}.public_key_file`: HS256 uses a shared secret, not a public key"
+                        ));
+                    }
+                }
+                "RS256" | "ES256" => {
+                    if k.public_key_file.is_none() && k.public_key_env.is_none() {
+                        return Err(format!(
+                            "key `{at}.public_key_file`: {} needs `public_key_file` or `public_key_env`",
+                            k.algorithm
+                        ));
+                    }
+                    if k.secret_env.is_some() || k.secret_file.is_some() {
+                        return Err(format!(
+                            "key `{at}.secret_env`: {} uses a public key, not a secret",
+                            k.algorithm
+                        ));
+                    }
+                }
+                other => {
+                    return Err(format!(
+                        "key `{at}.algorithm`: `{}` must be HS256, RS256 or ES256",
+                        super::clip(other, 16)
+                    ))
+                }
+            }
+        }
+        for (i, k) in self.api_keys.iter().enumerate() {
+            let at = format!("auth.api_keys[{i}]");
+            if k.id.trim().is_empty() {
+                return Err(format!("key `{at}.id`: must not be empty"));
+            }
+            if parse_hex32(&k.sha256).is_none() {
+                return Err(format!(
+                    "key `{at}.sha256`: must be 64 hex digits (the SHA-256 of the key)"
+                ));
+            }
+            super::validate_subject(&k.subject).map_err(|m| format!("key `{at}.subject`: {m}"))?;
+            parse_roles(&k.roles).map_err(|m| format!("key `{at}.roles`: {m}"))?;
+            parse_regions(&k.regions).map_err(|m| format!("key `{at}.regions`: {m}"))?;
+        }
+        for (i, c) in self.client_certs.iter().enumerate() {
+            let at = format!("auth.client_certs[{i}]");
+            if parse_hex32(&c.sha256).is_none() {
+                return Err(format!(
+                    "key `{at}.sha256`: must be a SHA-256 fingerprint (64 hex digits)"
+                ));
+            }
+            super::validate_subject(&c.subject).map_err(|m| format!("key `{at}.subject`: {m}"))?;
+            parse_roles(&c.roles).map_err(|m| format!("key `{at}.roles`: {m}"))?;
+            parse_regions(&c.regions).map_err(|m| format!("key `{at}.regions`: {m}"))?;
+        }
+        Ok(())
+    }
+
+    /// Resolves relative key-file paths against the config file's folder.
+    pub fn resolve_paths(&mut self, base: &Path) {
+        for k in &mut self.jwt_keys {
+            for p in [&mut k.secret_file, &mut k.public_key_file, &mut k.private_key_file]
+                .into_iter()
+                .flatten()
+            {
+                if p.is_relative() {
+                    *p = base.join(&*p);
+                }
+            }
+        }
+    }
+}
+
+impl TlsConfig {
+    /// Checks the keys of `[tls]`.
+    pub fn validate(&self) -> Result<(), String> {
+        match (&self.cert_file, &self.key_file) {
+            (Some(_), None) => return Err("key `tls.key_file`: needed with `tls.cert_file`".into()),
+            (None, Some(_)) => return Err("key `tls.cert_file`: needed with `tls.key_file`".into()),
+            _ => {}
+        }
+        if self.client_ca_file.is_some() && self.cert_file.is_none() {
+            return Err("key `tls.client_ca_file`: mutual TLS needs `tls.cert_file` and `tls.key_file`".into());
+        }
+        if self.require_client_cert && self.client_ca_file.is_none() {
+            return Err("key `tls.require_client_cert`: needs `tls.client_ca_file`".into());
+        }
+        Ok(())
+    }
+
+    /// Whether the server speaks TLS.
+    pub fn enabled(&self) -> bool {
+        self.cert_file.is_some()
+    }
+
+    /// Resolves relative paths against the config file's folder.
+    pub fn resolve_paths(&mut self, base: &Path) {
+        for p in [&mut self.cert_file, &mut self.key_file, &mut self.client_ca_file]
+            .into_iter()
+            .flatten()
+        {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        }
+    }
+}
+
+/// Parses 64 hex digits (colons and case ignored) into 32 bytes.
+pub fn parse_hex32(s: &str) -> Option<[u8; 32]> {
+    let clean: String = s.chars().filter(|c| *c != ':').collect();
+    let bytes = hex::decode(clean.trim()).ok()?;
+    bytes.try_into().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> AuthConfig {
+        #[derive(Deserialize)]
+        struct W {
+            auth: AuthConfig,
+        }
+        toml::from_str::<W>(text).unwrap().auth
+    }
+
+    #[test]
+    fn validation_names_the_key() {
+        let c = parse("[auth]\n[[auth.jwt_keys]]\nalgorithm = \"none\"\n");
+        assert!(c.validate().unwrap_err().contains("auth.jwt_keys[0].algorithm"));
+        let c = parse("[auth]\n[[auth.jwt_keys]]\nalgorithm = \"HS256\"\n");
+        assert!(c.validate().unwrap_err().contains("auth.jwt_keys[0].secret_env"));
+        let c = parse("[auth]\n[[auth.jwt_keys]]\nalgorithm = \"ES256\"\nsecret_env = \"X\"\n");
+        assert!(c.validate().unwrap_err().contains("public_key_file"));
+        let c = parse(&format!(
+            "[auth]\n[[auth.api_keys]]\nid = \"k\"\nsha256 = \"{}\"\nsubject = \"svc\"\nroles = [\"root\"]\n",
+            "ab".repeat(32)
+        ));
+        let e = c.validate().unwrap_err();
+        assert!(e.contains("auth.api_keys[0].roles") && e.contains("root"), "{e}");
+        let c = parse("[auth]\n[[auth.api_keys]]\nid = \"k\"\nsha256 = \"abc\"\nsubject = \"svc\"\n");
+        assert!(c.validate().unwrap_err().contains("auth.api_keys[0].sha256"));
+    }
+
+    #[test]
+    fn fingerprints_parse_with_colons() {
+        let fp = (0..32).map(|i| format!("{i:02X}")).collect::<Vec<_>>().join(":");
+        assert_eq!(parse_hex32(&fp).unwrap()[31], 31);
+        assert!(parse_hex32("zz").is_none());
+    }
+}

@@ -1,0 +1,279 @@
+//! The gateway's own store: identities, operator-ID mappings and the audit trail (and, from other
+//! modules, complaints). SQLite by default (`sqlite://gateway.db`, created on first start, WAL), PostgreSQL
+//! by URL. The schema is `migrations/gateway/*.sql`, embedded at build time and applied at start-up.
+//!
+//! Queries go through sqlx's `Any` driver with `$1`-style placeholders, which both engines accept, so
+//! each query is written once. Every caller value is a bound parameter.
+use crate::secrets;
+use serde::{Deserialize, Serialize};
+use sqlx::any::AnyPoolOptions;
+use sqlx::AnyPool;
+use std::time::Duration;
+
+/// The embedded schema of the gateway's own tables.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/gateway");
+
+/// `[store]`: where the gateway keeps its own data.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreConfig {
+    /// `sqlite://gateway.db` (a file, created if missing; relative to the working directory),
+    /// `sqlite::memory:` (tests: gone at exit) or `postgres://user@host/db`. Env `CGW_STORE_URL` wins;
+    /// keep passwords there or in `url_env`, not in the file.
+    #[serde(default = "default_url")]
+    pub url: String,
+    /// Environment variable holding the URL (used when set and `CGW_STORE_URL` is not).
+    #[serde(default)]
+    pub url_env: Option<String>,
+    /// Connection pool size (an in-memory SQLite store always uses one connection).
+    #[serde(default = "default_max_connections")]
+    pub max_connections: u32,
+    /// Most audit events written in one transaction by the audit writer.
+    #[serde(default = "default_audit_batch")]
+    pub audit_batch_max: usize,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            url: default_url(),
+            url_env: None,
+            max_connections: default_max_connections(),
+            audit_batch_max: default_audit_batch(),
+        }
+    }
+}
+
+fn default_url() -> String {
+    "sqlite://gateway.db".into()
+}
+fn default_max_connections() -> u32 {
+    8
+}
+fn default_audit_batch() -> usize {
+    256
+}
+
+impl StoreConfig {
+    /// The URL in force: env `CGW_STORE_URL`, then the variable named by `url_env`, then `url`.
+    pub fn effective_url(&self, env: &dyn Fn(&str) -> Option<String>) -> String {
+        if let Some(u) = env("CGW_STORE_URL").filter(|u| !u.is_empty()) {
+            return u;
+        }
+        if let Some(u) = self.url_env.as_deref().and_then(env).filter(|u| !u.is_empty()) {
+            return u;
+        }
+        self.url.clone()
+    }
+
+    /// Checks the keys of `[store]`.
+    pub fn validate(&self) -> Result<(), String> {
+        if StoreKind::of(&self.url).is_none() {
+            return Err(format!(
+                "key `store.url`: `{}` must start with sqlite: or postgres://",
+                secrets::redact_url(&self.url)
+            ));
+        }
+        if self.max_connections == 0 {
+            return Err("key `store.max_connections`: must be > 0".into());
+        }
+        if self.audit_batch_max == 0 {
+            return Err("key `store.audit_batch_max`: must be > 0".into());
+        }
+        Ok(())
+    }
+}
+
+/// The engine behind the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreKind {
+    Sqlite,
+    Postgres,
+}
+
+impl StoreKind {
+    /// The engine a URL names.
+    pub fn of(url: &str) -> Option<StoreKind> {
+        if url.starts_with("sqlite:") {
+            Some(StoreKind::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Some(StoreKind::Postgres)
+        } else {
+            None
+        }
+    }
+}
+
+/// Why the store could not be used. Messages never carry the URL's password.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("gateway store ({url}): {message}")]
+pub struct StoreError {
+    pub url: String,
+    pub message: String,
+}
+
+/// A connected, migrated store.
+#[derive(Clone)]
+pub struct Store {
+    pool: AnyPool,
+    kind: StoreKind,
+    url: String,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("url", &self.url).finish()
+    }
+}
+
+impl Store {
+    /// Connects to the URL in force for `cfg` (see [`StoreConfig::effective_url`]), applies the migrations
+    /// and installs the append-only triggers.
+    pub async fn open(cfg: &StoreConfig, env: &dyn Fn(&str) -> Option<String>) -> Result<Store, StoreError> {
+        Store::connect(&cfg.effective_url(env), cfg.max_connections).await
+    }
+
+    /// Connects to `url`, applies the migrations and installs the append-only triggers.
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Store, StoreError> {
+        sqlx::any::install_default_drivers();
+        let redacted = secrets::redact_url(url);
+        let secret_parts = secrets::secrets_of_url(url);
+        let fail = |what: &str, e: &dyn std::fmt::Display| StoreError {
+            url: redacted.clone(),
+            message: secrets::scrub(&format!("{what}: {e}"), &secret_parts).into_owned(),
+        };
+        let kind = StoreKind::of(url).ok_or_else(|| StoreError {
+            url: redacted.clone(),
+            message: "the URL must start with sqlite: or postgres://".into(),
+        })?;
+        let memory = kind == StoreKind::Sqlite && url.contains(":memory:");
+        let mut url = url.to_string();
+        if kind == StoreKind::Sqlite && !memory && !url.contains("mode=") {
+            url.push_str(if url.contains('?') { "&mode=rwc" } else { "?mode=rwc" });
+        }
+        let mut opts = AnyPoolOptions::new()
+            .max_connections(if memory { 1 } else { max_connections.max(1) })
+            .acquire_timeout(Duration::from_secs(10));
+        if memory {
+            // Every connection to `:memory:` is its own database: keep exactly one, forever.
+            opts = opts.min_connections(1).idle_timeout(None).max_lifetime(None);
+        }
+        if kind == StoreKind::Sqlite {
+            opts = opts.after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    if !memory {
+                        // Readers never block the (single) writer and vice versa.
+                        sqlx::query("PRAGMA journal_mode = WAL").execute(&mut *conn).await?;
+                    }
+                    // An audit record is durable when its append is confirmed.
+                    sqlx::query("PRAGMA synchronous = FULL").execute(&mut *conn).await?;
+                    sqlx::query("PRAGMA busy_timeout = 5000").execute(&mut *conn).await?;
+                    sqlx::query("PRAGMA foreign_keys = ON").execute(&mut *conn).await?;
+                    Ok(())
+                })
+            });
+        }
+        let pool = opts.connect(&url).await.map_err(|e| fail("cannot connect", &e))?;
+        MIGRATOR.run(&pool).await.map_err(|e| fail("migrations failed", &e))?;
+        let triggers = match kind {
+            StoreKind::Sqlite => SQLITE_APPEND_ONLY,
+            StoreKind::Postgres => POSTGRES_APPEND_ONLY,
+        };
+        sqlx::raw_sql(triggers)
+            .execute(&pool)
+            .await
+            .map_err(|e| fail("installing the append-only triggers", &e))?;
+        Ok(Store {
+            pool,
+            kind,
+            url: redacted,
+        })
+    }
+
+    /// The connection pool (queries use `$1`-style placeholders).
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// The engine.
+    pub fn kind(&self) -> StoreKind {
+        self.kind
+    }
+
+    /// The URL with its password redacted, for logs.
+    pub fn redacted_url(&self) -> &str {
+        &self.url
+    }
+
+    /// Closes the pool.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// A store error for `e`, with the URL redacted.
+    pub fn error(&self, what: &str, e: &dyn std::fmt::Display) -> StoreError {
+        StoreError {
+            url: self.url.clone(),
+            message: format!("{what}: {e}"),
+        }
+    }
+}
+
+/// Rejects UPDATE and DELETE on the audit trail (SQLite).
+const SQLITE_APPEND_ONLY: &str = "
+CREATE TRIGGER IF NOT EXISTS audit_events_no_update BEFORE UPDATE ON audit_events
+BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS audit_events_no_delete BEFORE DELETE ON audit_events
+BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END;
+";
+
+/// Rejects UPDATE, DELETE and TRUNCATE on the audit trail (PostgreSQL).
+const POSTGRES_APPEND_ONLY: &str = "
+CREATE OR REPLACE FUNCTION cgw_audit_events_append_only() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN
+    RAISE EXCEPTION 'audit_events is append-only';
+END
+$fn$;
+DROP TRIGGER IF EXISTS audit_events_append_only ON audit_events;
+CREATE TRIGGER audit_events_append_only BEFORE UPDATE OR DELETE ON audit_events
+    FOR EACH ROW EXECUTE FUNCTION cgw_audit_events_append_only();
+DROP TRIGGER IF EXISTS audit_events_no_truncate ON audit_events;
+CREATE TRIGGER audit_events_no_truncate BEFORE TRUNCATE ON audit_events
+    FOR EACH STATEMENT EXECUTE FUNCTION cgw_audit_events_append_only();
+";
+
+/// Microseconds since the Unix epoch, now.
+pub fn now_us() -> i64 {
+    chrono::Utc::now().timestamp_micros()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_precedence() {
+        let cfg = StoreConfig {
+            url_env: Some("MY_STORE".into()),
+            ..Default::default()
+        };
+        assert_eq!(cfg.effective_url(&|_| None), "sqlite://gateway.db");
+        let env = |k: &str| (k == "MY_STORE").then(|| "postgres://a@h/x".to_string());
+        assert_eq!(cfg.effective_url(&env), "postgres://a@h/x");
+        let env = |k: &str| match k {
+            "CGW_STORE_URL" => Some("sqlite::memory:".to_string()),
+            _ => Some("postgres://a@h/x".to_string()),
+        };
+        assert_eq!(cfg.effective_url(&env), "sqlite::memory:");
+    }
+
+    #[test]
+    fn bad_url_is_named_without_password() {
+        let cfg = StoreConfig {
+            url: "mysql://u:pw123@h/db".into(),
+            ..Default::default()
+        };
+        let e = cfg.validate().unwrap_err();
+        assert!(e.contains("store.url") && !e.contains("pw123"), "{e}");
+    }
+}
