@@ -1009,7 +1009,8 @@ pub fn subscriber_rows(opts: &SeedOptions, i: u64, b: &mut Batch) {
     );
     let has_port = sit == Situation::BroadbandAlarm || rng.random_bool(0.4);
     if has_port && sit != Situation::BroadbandInstallDelayed {
-        let port = format!("{city}-OLT{:02}-P{:04}", grid_no % 20, i % 10_000);
+        // One port per subscriber: fault ids derive from it and must stay unique at any size.
+        let port = format!("{city}-OLT{:02}-P{i:07}", grid_no % 20);
         let alarm = sit == Situation::BroadbandAlarm;
         push(
             &mut b.resource,
@@ -1069,6 +1070,18 @@ mod tests {
         );
         assert_eq!(format!("{:?}", a.billing), format!("{:?}", b.billing));
         assert_eq!(format!("{:?}", a.crm), format!("{:?}", b.crm));
+    }
+
+    #[test]
+    fn fault_ids_stay_unique_at_any_size() {
+        // Subscribers 6 and 10,006 both have a broadband alarm; their ports and faults must not collide.
+        let opts = SeedOptions::new(20_000, NaiveDate::from_ymd_opt(2026, 11, 28).unwrap());
+        let mut b = Batch::default();
+        subscriber_rows(&opts, 6, &mut b);
+        subscriber_rows(&opts, 10_006, &mut b);
+        let faults = b.resource.iter().find(|t| t.table == "r_fault").expect("faults");
+        assert_eq!(faults.rows.len(), 2);
+        assert_ne!(faults.rows[0][0], faults.rows[1][0]);
     }
 
     #[test]
