@@ -7,7 +7,9 @@
 //!     cargo bench --bench diagnosis
 //!
 //! Knobs (environment): `BENCH_SUBSCRIBERS` (seeded, default 2000), `BENCH_SECS` (per phase, default 8),
-//! `BENCH_CONCURRENCY` (calls in flight, default 32). Writes `BENCHMARKS.diagnosis.md`.
+//! `BENCH_CONCURRENCY` (levels of calls in flight, default `32,128`), `BENCH_RECORDS=0` (no complaint
+//! records), `BENCH_ONLY=view|diagnose` (one kind of phase, e.g. under a profiler). Writes
+//! `BENCHMARKS.diagnosis.md`.
 use complaint_gateway::diagnosis::{DiagnoseInput, Engine};
 use complaint_gateway::proto::complaint::v1::complaint_data_service_client::ComplaintDataServiceClient;
 use complaint_gateway::proto::complaint::v1::diagnosis_service_client::DiagnosisServiceClient;
@@ -235,7 +237,15 @@ fn main() -> anyhow::Result<()> {
 async fn run() -> anyhow::Result<()> {
     let subscribers = env_or("BENCH_SUBSCRIBERS", 2_000);
     let secs = env_or("BENCH_SECS", 8);
-    let concurrency = env_or("BENCH_CONCURRENCY", 32) as usize;
+    let levels: Vec<usize> = std::env::var("BENCH_CONCURRENCY")
+        .unwrap_or_else(|_| "32,128".into())
+        .split(',')
+        .filter_map(|c| c.trim().parse().ok())
+        .collect();
+    anyhow::ensure!(
+        !levels.is_empty(),
+        "BENCH_CONCURRENCY: comma-separated numbers, e.g. 32,128"
+    );
     let dir = tempfile::tempdir()?;
     let urls = testkit::sqlite_urls(dir.path());
     testkit::seed(&urls, subscribers).await?;
@@ -267,7 +277,7 @@ async fn run() -> anyhow::Result<()> {
             .map(|i| (seed::msisdn(i), Situation::of(i)))
             .collect(),
     );
-    let warm = phase("warm-up", Kind::Diagnose, &channels, numbers.clone(), 2, concurrency).await;
+    let warm = phase("warm-up", Kind::Diagnose, &channels, numbers.clone(), 2, levels[0]).await;
     anyhow::ensure!(
         warm.errors == 0,
         "{} diagnoses failed while warming up, e.g. {}",
@@ -275,57 +285,29 @@ async fn run() -> anyhow::Result<()> {
         FIRST_ERROR.get().map(String::as_str).unwrap_or("")
     );
 
+    // At each level of calls in flight, alternate view and diagnose twice, so drift shows.
     let mut phases = Vec::new();
-    if std::env::var("BENCH_PROFILE_DIAGNOSE").is_ok() {
-        let d = phase(
-            "diagnose",
-            Kind::Diagnose,
-            &channels,
-            numbers.clone(),
-            secs,
-            concurrency,
-        )
-        .await;
-        eprintln!("{}: {:.0}/s", d.name, d.rate());
-        return Ok(());
-    }
-    for round in 0..2 {
-        let v = phase(
-            ["view-1", "view-2"][round],
-            Kind::View,
-            &channels,
-            numbers.clone(),
-            secs,
-            concurrency,
-        )
-        .await;
-        eprintln!(
-            "{}: {:.0}/s p50 {:.2} ms p99 {:.2} ms ({} errors)",
-            v.name,
-            v.rate(),
-            v.p50_ms,
-            v.p99_ms,
-            v.errors
-        );
-        phases.push(v);
-        let d = phase(
-            ["diagnose-1", "diagnose-2"][round],
-            Kind::Diagnose,
-            &channels,
-            numbers.clone(),
-            secs,
-            concurrency,
-        )
-        .await;
-        eprintln!(
-            "{}: {:.0}/s p50 {:.2} ms p99 {:.2} ms ({} errors)",
-            d.name,
-            d.rate(),
-            d.p50_ms,
-            d.p99_ms,
-            d.errors
-        );
-        phases.push(d);
+    for &c in &levels {
+        for round in 1..=2 {
+            for kind in [Kind::View, Kind::Diagnose] {
+                let name = match kind {
+                    Kind::View => "view",
+                    Kind::Diagnose => "diagnose",
+                };
+                if std::env::var("BENCH_ONLY").is_ok_and(|only| only != name) {
+                    continue;
+                }
+                let p = phase(name, kind, &channels, numbers.clone(), secs, c).await;
+                eprintln!(
+                    "{name}-{round} at {c}: {:.0}/s p50 {:.2} ms p99 {:.2} ms ({} errors)",
+                    p.rate(),
+                    p.p50_ms,
+                    p.p99_ms,
+                    p.errors
+                );
+                phases.push((c, round, p));
+            }
+        }
     }
     // The diagnosis logic alone (view → CEL, every scenario of the category, reply and actions), over the
     // same subscribers' views read once through the server, on one thread per core.
@@ -354,27 +336,32 @@ async fn run() -> anyhow::Result<()> {
         engine_phase.p50_ms,
         engine_phase.p99_ms
     );
-    let errors: usize = phases.iter().map(|p| p.errors).sum();
+    let errors: usize = phases.iter().map(|(_, _, p)| p.errors).sum();
     anyhow::ensure!(
         errors == 0,
         "{errors} calls failed, e.g. {}",
         FIRST_ERROR.get().map(String::as_str).unwrap_or("")
     );
 
-    let sum = |prefix: &str| -> (f64, f64) {
-        let ps: Vec<&Phase> = phases.iter().filter(|p| p.name.starts_with(prefix)).collect();
+    // Per level: both rounds together; p99 the worse of the two.
+    let sum = |c: usize, name: &str| -> (f64, f64) {
+        let ps: Vec<&Phase> = phases
+            .iter()
+            .filter(|(l, _, p)| *l == c && p.name == name)
+            .map(|(_, _, p)| p)
+            .collect();
         let calls: usize = ps.iter().map(|p| p.calls).sum();
         let secs: f64 = ps.iter().map(|p| p.secs).sum();
         let p99 = ps.iter().map(|p| p.p99_ms).fold(0.0, f64::max);
         (calls as f64 / secs, p99)
     };
-    let (view_rate, view_p99) = sum("view");
-    let (diag_rate, diag_p99) = sum("diagnose");
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
     let mut md = String::new();
     md.push_str("# Diagnosis throughput\n\n");
     md.push_str(&format!(
-        "- Command: `cargo bench --bench diagnosis` (BENCH_SUBSCRIBERS={subscribers}, BENCH_SECS={secs}, BENCH_CONCURRENCY={concurrency})\n"
+        "- Command: `cargo bench --bench diagnosis` (BENCH_SUBSCRIBERS={subscribers}, BENCH_SECS={secs} per phase, \
+         BENCH_CONCURRENCY={})\n",
+        levels.iter().map(|l| l.to_string()).collect::<Vec<_>>().join(",")
     ));
     md.push_str(&format!("- Machine: {cores} cores ({}), release build\n", cpu_model()));
     md.push_str(&format!(
@@ -383,14 +370,17 @@ async fn run() -> anyhow::Result<()> {
     ));
     md.push_str(
         "- Setup: one server on 127.0.0.1 over seeded SQLite backends (view cache on, warmed), JWT-authenticated and \
-         audited calls, complaint records written to a SQLite store; load generator in the same process, \
-         sharing the cores. 400 subscribers of every situation, in turn; each Diagnose names its category \
-         (and answers, where a scenario asks), so the classifier is not measured.\n\n",
+         audited calls (audit and complaint records in a SQLite store, committed before each answer); the load \
+         generator runs in the same process and shares the cores. 400 subscribers of every situation, in turn; \
+         each Diagnose names its category (and answers, where a scenario asks), so the classifier is not \
+         measured. Phases alternate view / diagnose twice at each level of calls in flight.\n\n",
     );
-    md.push_str("| phase | calls | errors | calls/s | p50 ms | p99 ms |\n|---|---:|---:|---:|---:|---:|\n");
-    for p in phases.iter().chain([&engine_phase]) {
+    md.push_str(
+        "| in flight | phase | calls | errors | calls/s | p50 ms | p99 ms |\n|---:|---|---:|---:|---:|---:|---:|\n",
+    );
+    for (c, round, p) in &phases {
         md.push_str(&format!(
-            "| {} | {} | {} | {:.0} | {:.2} | {:.2} |\n",
+            "| {c} | {}-{round} | {} | {} | {:.0} | {:.2} | {:.2} |\n",
             p.name,
             p.calls,
             p.errors,
@@ -400,13 +390,25 @@ async fn run() -> anyhow::Result<()> {
         ));
     }
     md.push_str(&format!(
-        "\n**Diagnose: {diag_rate:.0}/s, p99 {diag_p99:.2} ms; warm view alone: {view_rate:.0}/s, p99 {view_p99:.2} ms; \
-         ratio {:.2}** (target ≥ 2,000 diagnoses/s).\n",
-        diag_rate / view_rate
+        "| – | engine only | {} | 0 | {:.0} | {:.3} | {:.3} |\n\n",
+        engine_phase.calls,
+        engine_phase.rate(),
+        engine_phase.p50_ms,
+        engine_phase.p99_ms
     ));
+    for &c in &levels {
+        let (view_rate, view_p99) = sum(c, "view");
+        let (diag_rate, diag_p99) = sum(c, "diagnose");
+        md.push_str(&format!(
+            "- **{c} in flight: Diagnose {diag_rate:.0}/s, p99 {diag_p99:.2} ms; warm view alone {view_rate:.0}/s, p99 \
+             {view_p99:.2} ms; ratio {:.2}**\n",
+            diag_rate / view_rate
+        ));
+    }
     md.push_str(&format!(
-        "\nThe diagnosis logic alone (`engine only`: view → CEL value, every scenario of the category, reply and \
-         actions; no network, no store), one thread per core: {:.0}/s, p99 {:.3} ms.\n",
+        "- The diagnosis logic alone (`engine only`: view → CEL value, every scenario of the category, reply and \
+         actions; no network, no store), one thread per core: **{:.0}/s**, p99 {:.3} ms.\n- Target: ≥ 2,000 \
+         diagnoses/s.\n",
         engine_phase.rate(),
         engine_phase.p99_ms
     ));

@@ -71,24 +71,25 @@ impl TemplateBuilder {
         self.positions.insert(name.to_string(), (line, col));
     }
 
-    /// Compiles a template and checks the variables it uses. The error carries the template line, if known.
+    /// Compiles a template and checks the variables it uses; returns them (`view.plan.name`, …). The error
+    /// carries the template line, if known.
     pub fn add(
         &mut self,
         name: &str,
         source: &str,
         questions: &[String],
         values: &[String],
-    ) -> Result<(), (Option<usize>, String)> {
+    ) -> Result<Vec<String>, (Option<usize>, String)> {
         self.env
             .add_template_owned(name.to_string(), source.to_string())
             .map_err(|e| (e.line(), describe(&e)))?;
         let tmpl = self.env.get_template(name).map_err(|e| (e.line(), describe(&e)))?;
         let mut used: Vec<String> = tmpl.undeclared_variables(true).into_iter().collect();
         used.sort();
-        for path in used {
-            check_path(&self.env, &path, questions, values).map_err(|m| (None, m))?;
+        for path in &used {
+            check_path(&self.env, path, questions, values).map_err(|m| (None, m))?;
         }
-        Ok(())
+        Ok(used)
     }
 
     pub fn finish(self) -> Templates {

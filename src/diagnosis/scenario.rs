@@ -10,7 +10,7 @@ use super::value;
 use crate::proto::complaint::v1::ActionKind;
 use chrono::{DateTime, FixedOffset, TimeZone};
 use serde::Deserialize;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -181,6 +181,38 @@ pub struct Cause {
     pub reply_source: String,
 }
 
+/// The top-level view fields a scenario reads (in expressions and templates), so a diagnosis converts
+/// only those; `all` when something reads `view` as a whole.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct ViewFields {
+    pub all: bool,
+    pub fields: BTreeSet<String>,
+}
+
+impl ViewFields {
+    /// Notes a member chain (`["view", "account", "status"]`).
+    pub fn add<S: AsRef<str>>(&mut self, segments: &[S]) {
+        if segments.first().map(|s| s.as_ref()) == Some("view") {
+            match segments.get(1) {
+                Some(f) => {
+                    self.fields.insert(f.as_ref().to_string());
+                }
+                None => self.all = true,
+            }
+        }
+    }
+
+    pub fn merge(&mut self, other: &ViewFields) {
+        self.all |= other.all;
+        self.fields.extend(other.fields.iter().cloned());
+    }
+
+    /// The fields to convert, or `None` for the whole view.
+    pub fn filter(&self) -> Option<&BTreeSet<String>> {
+        (!self.all).then_some(&self.fields)
+    }
+}
+
 /// One loaded scenario.
 #[derive(Debug)]
 pub struct Scenario {
@@ -196,6 +228,8 @@ pub struct Scenario {
     pub questions: Vec<Question>,
     pub steps: Vec<Step>,
     pub causes: Vec<Cause>,
+    /// What of the view it reads.
+    pub view_fields: ViewFields,
 }
 
 /// Every scenario of a folder, checked and compiled, with their templates.
@@ -506,10 +540,12 @@ pub fn load_texts(files: &[(String, String)], dir: &Path, opts: &LoadOptions) ->
     })
 }
 
-/// The problems of one file, each tagged with the scenario id.
+/// The problems of one file, each tagged with the scenario id (and, collected on the way, what of the
+/// view its templates read).
 struct Errs {
     list: Vec<LoadError>,
     sid: String,
+    view_fields: ViewFields,
 }
 
 impl Errs {
@@ -535,7 +571,13 @@ fn add_template(
     let (line, col) = src.line_col(t.span().start);
     templates.set_position(&name, line, col);
     match templates.add(&name, t.get_ref(), names.questions, names.values) {
-        Ok(()) => Some(name),
+        Ok(used) => {
+            for path in used {
+                let segments: Vec<&str> = path.split('.').collect();
+                errs.view_fields.add(&segments);
+            }
+            Some(name)
+        }
         Err((line, msg)) => {
             let what = name.rsplit('#').next().unwrap_or(&name).replace('/', ", ");
             let mut e = src.in_string(&t.span(), t.get_ref(), 0, format!("cause {what}: {msg}"));
@@ -561,6 +603,7 @@ fn compile_file(
     let mut errs = Errs {
         list: Vec::new(),
         sid: sid.clone(),
+        view_fields: ViewFields::default(),
     };
 
     if sid.is_empty() || !sid.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c)) {
@@ -907,6 +950,25 @@ fn compile_file(
     if !errs.list.is_empty() {
         return Err(errs.list);
     }
+    let mut view_fields = errs.view_fields;
+    let mut note = |e: &Expression| {
+        for r in &e.reads {
+            view_fields.add(&r.segments);
+        }
+    };
+    precondition.iter().for_each(&mut note);
+    for st in &steps {
+        note(&st.expr);
+        st.values.iter().for_each(|(_, e)| note(e));
+    }
+    for c in &causes {
+        for a in &c.actions {
+            [&a.amount_fen, &a.service_code, &a.element_id]
+                .into_iter()
+                .flatten()
+                .for_each(&mut note);
+        }
+    }
     Ok(Scenario {
         id: sid,
         title: file.title,
@@ -918,6 +980,7 @@ fn compile_file(
         questions,
         steps,
         causes,
+        view_fields,
     })
 }
 
@@ -1053,6 +1116,13 @@ reply = "{{ 100 | money }}"
     fn a_good_file_loads() {
         let set = load_one(OK).unwrap();
         assert_eq!(set.scenarios[0].steps[0].then, Outcome::Cause(0));
+        // What it reads of the view: the expression's list and the explanation's number.
+        let f = &set.scenarios[0].view_fields;
+        assert!(!f.all);
+        assert_eq!(
+            f.fields.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
+            ["msisdn", "vas_subscriptions"]
+        );
     }
 
     #[test]

@@ -14,7 +14,7 @@ use cel::Value;
 use chrono::{DateTime, FixedOffset, TimeZone};
 use prost::Message;
 use prost_reflect::{DynamicMessage, Kind, MessageDescriptor, ReflectMessage, Value as PValue};
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, OnceLock};
 
 /// Most items of one repeated field that an expression sees.
@@ -29,10 +29,19 @@ pub fn beijing() -> FixedOffset {
 
 /// The view as a CEL map.
 pub fn view_to_cel(view: &SubscriberView) -> Result<Value, String> {
+    view_fields_to_cel(view, None)
+}
+
+/// The view as a CEL map with only the top-level `fields` named (all when `None`): scenarios declare by
+/// their expressions and templates which parts of the view they read, and the rest is not converted.
+pub fn view_fields_to_cel(view: &SubscriberView, fields: Option<&BTreeSet<String>>) -> Result<Value, String> {
     let bytes = view.encode_to_vec();
     let msg = DynamicMessage::decode(schema::view_descriptor(), bytes.as_slice())
         .map_err(|e| format!("re-reading the view: {e}"))?;
-    Ok(message_to_cel(&msg))
+    Ok(match fields {
+        None => message_to_cel(&msg),
+        Some(keep) => message_fields_to_cel(&msg, &|name| keep.contains(name)),
+    })
 }
 
 /// A message as a CEL map (well-known types as their natural values).
@@ -47,10 +56,15 @@ pub fn message_to_cel(msg: &DynamicMessage) -> Value {
         }
         _ => {}
     }
+    message_fields_to_cel(msg, &|_| true)
+}
+
+fn message_fields_to_cel(msg: &DynamicMessage, keep: &dyn Fn(&str) -> bool) -> Value {
+    let desc = msg.descriptor();
     let names = field_keys(&desc);
     let mut map: HashMap<Key, Value> = HashMap::with_capacity(desc.fields().len());
     for (i, field) in desc.fields().enumerate() {
-        if field.supports_presence() && !msg.has_field(&field) {
+        if (field.supports_presence() && !msg.has_field(&field)) || !keep(field.name()) {
             continue;
         }
         let v = msg.get_field(&field);
@@ -217,15 +231,28 @@ pub fn short(v: &Value) -> String {
 /// Longest trace value, in bytes (then cut with `…`).
 const SHORT_MAX: usize = 1_800;
 
+/// Writes `s` as a JSON string, cut after 120 characters.
 fn write_json_str(s: &str, out: &mut String) {
-    let cut: String;
-    let s = if s.chars().count() > 120 {
-        cut = format!("{}…", s.chars().take(120).collect::<String>());
-        &cut
-    } else {
-        s
-    };
-    out.push_str(&serde_json::Value::String(s.to_string()).to_string());
+    use std::fmt::Write;
+    out.push('"');
+    for (i, c) in s.chars().enumerate() {
+        if i == 120 {
+            out.push('…');
+            break;
+        }
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
 }
 
 fn write_short(v: &Value, depth: usize, out: &mut String) {
