@@ -3,7 +3,7 @@
 //! subscriber's own figures (read from the view here, not written into the test); a missing-data case asks
 //! and then concludes; bad input is refused naming the field; records land in the gateway's store.
 use chrono::{DateTime, Datelike, Timelike};
-use complaint_gateway::diagnosis::records::{ComplaintStore, SqlComplaintStore};
+use complaint_gateway::diagnosis::records::SqlComplaintStore;
 use complaint_gateway::error::Error;
 use complaint_gateway::proto::complaint::v1::diagnosis_service_client::DiagnosisServiceClient;
 use complaint_gateway::proto::complaint::v1::{
@@ -967,9 +967,18 @@ async fn missing_data_asks_and_the_answer_concludes_and_both_are_recorded() {
     let store = complaint_gateway::store::Store::connect(&env.store_url, 1)
         .await
         .unwrap();
-    let records = SqlComplaintStore::start(store);
+    let records = SqlComplaintStore::new(store.clone());
     let row = records.get(&first.complaint_id).await.unwrap().expect("recorded");
     assert_eq!(row.diagnoses, 2);
+    // Each diagnosis was audited (committed with its record), under the complaint id.
+    let audited: Vec<(String, String)> =
+        sqlx::query_as("SELECT action, outcome FROM audit_events WHERE purpose = $1 ORDER BY event_id")
+            .bind(&first.complaint_id)
+            .fetch_all(store.pool())
+            .await
+            .unwrap();
+    let diagnose = ("complaint.v1.DiagnosisService/Diagnose".to_string(), "OK".to_string());
+    assert_eq!(audited, [diagnose.clone(), diagnose]);
     let r = &row.record;
     assert_eq!(
         (

@@ -1,8 +1,12 @@
 //! Complaint records on both store engines: SQLite (a file) and PostgreSQL (`CGW_TEST_PG_URL`; skipped
-//! locally when unset, mandatory in CI).
-use complaint_gateway::diagnosis::records::{ComplaintRecord, ComplaintStore, SqlComplaintStore};
+//! locally when unset, mandatory in CI). The server writes each record as the rider of its diagnosis's
+//! audit event: one transaction for both, and a record that fails leaves the event (and the rest of the
+//! batch) committed.
+use complaint_gateway::diagnosis::records::{ComplaintRecord, SqlComplaintStore};
+use complaint_gateway::identity::audit::{new_event_id, AuditEvent, AuditFilter, AuditLog, Outcome, Rider};
 use complaint_gateway::store::Store;
 use complaint_gateway::testkit;
+use futures::future::BoxFuture;
 
 fn record(id: &str, n: i64) -> ComplaintRecord {
     ComplaintRecord {
@@ -21,41 +25,121 @@ fn record(id: &str, n: i64) -> ComplaintRecord {
     }
 }
 
+fn event(purpose: &str) -> AuditEvent {
+    let at_us = complaint_gateway::store::now_us();
+    AuditEvent {
+        event_id: new_event_id(at_us),
+        at_us,
+        caller: "h-hz-01".into(),
+        auth_method: "jwt".into(),
+        roles: vec!["handler".into()],
+        action: "complaint.v1.DiagnosisService/Diagnose".into(),
+        msisdn: "13800000001".into(),
+        region: "0571".into(),
+        sources: vec!["billing".into(), "crm".into()],
+        purpose: purpose.into(),
+        outcome: Outcome::Ok,
+        detail: String::new(),
+        peer: "127.0.0.1:1".into(),
+    }
+}
+
+/// A rider whose rows cannot be written (its table does not exist).
+struct Broken;
+
+impl Rider for Broken {
+    fn what(&self) -> &'static str {
+        "writing the broken rider"
+    }
+
+    fn write<'c>(&'c self, conn: &'c mut sqlx::AnyConnection) -> BoxFuture<'c, Result<(), sqlx::Error>> {
+        Box::pin(async move {
+            sqlx::query("INSERT INTO no_such_table (x) VALUES ($1)")
+                .bind(1_i64)
+                .execute(conn)
+                .await
+                .map(|_| ())
+        })
+    }
+}
+
+async fn count(store: &Store, table: &str) -> i64 {
+    let sql = match table {
+        "complaints" => "SELECT COUNT(*) FROM complaints",
+        _ => "SELECT COUNT(*) FROM audit_events",
+    };
+    sqlx::query_scalar(sql).fetch_one(store.pool()).await.unwrap()
+}
+
 async fn exercise(store: Store) {
-    let s = SqlComplaintStore::start(store.clone());
-    // Concurrent records are committed together and each call waits for its own.
+    let audit = AuditLog::start(store.clone(), 64);
+    let s = SqlComplaintStore::new(store.clone());
+    // Concurrent diagnoses: each record rides on its audit event, and each call waits for its own commit.
+    // Every fifth carries a rider that fails, in the same batches as the others.
     let mut calls = Vec::new();
-    for i in 0..50 {
-        let s = s.clone();
-        calls.push(tokio::spawn(
-            async move { s.record(record(&format!("C-{i}"), i)).await },
-        ));
+    for i in 0..60 {
+        let audit = audit.clone();
+        calls.push(tokio::spawn(async move {
+            let rider: Box<dyn Rider> = if i % 5 == 4 {
+                Box::new(Broken)
+            } else {
+                Box::new(record(&format!("C-{i}"), i))
+            };
+            (i, audit.append_with(event(&format!("C-{i}")), rider).await)
+        }));
     }
     for c in calls {
-        c.await.unwrap().unwrap();
+        let (i, r) = c.await.unwrap();
+        let rider = r.expect("every event is committed");
+        if i % 5 == 4 {
+            let e = rider.expect_err("the broken rider reports its failure");
+            assert!(
+                e.contains("writing the broken rider") && e.contains("no_such_table"),
+                "{e}"
+            );
+        } else {
+            rider.unwrap();
+        }
     }
-    for i in [0, 25, 49] {
+    assert_eq!(count(&store, "audit_events").await, 60);
+    assert_eq!(count(&store, "complaints").await, 48);
+    for i in [0, 25, 58] {
         let got = s.get(&format!("C-{i}")).await.unwrap().unwrap();
         assert_eq!(got.record, record(&format!("C-{i}"), i));
         assert_eq!(got.diagnoses, 1);
     }
+    assert!(s.get("C-4").await.unwrap().is_none());
+    // The broken rider's event is there all the same.
+    let (events, _) = audit
+        .list(&AuditFilter {
+            limit: 100,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(events.iter().any(|e| e.purpose == "C-4" && e.outcome == Outcome::Ok));
+
     // The same complaint again (answers given): one row, updated, counted.
     let mut again = record("C-7", 1_000);
     again.outcome = "question".into();
     again.cause_code.clear();
     again.reply_without_question = false;
     again.answers = 1;
-    s.record(again.clone()).await.unwrap();
+    audit
+        .append_with(event("C-7"), Box::new(again.clone()))
+        .await
+        .unwrap()
+        .unwrap();
     let got = s.get("C-7").await.unwrap().unwrap();
     assert_eq!(
         (got.record, got.diagnoses, got.first_at_us),
         (again, 2, record("C-7", 7).at_us)
     );
-    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM complaints")
-        .fetch_one(store.pool())
-        .await
-        .unwrap();
-    assert_eq!(n, 50);
+    // Recorded on its own (tools): the same row rules.
+    s.record(&record("C-100", 100)).await.unwrap();
+    assert_eq!(s.get("C-100").await.unwrap().unwrap().diagnoses, 1);
+    assert_eq!(count(&store, "complaints").await, 49);
+    assert_eq!(count(&store, "audit_events").await, 61);
 }
 
 #[tokio::test]

@@ -52,6 +52,20 @@ pub async fn read_view<T>(
     crate::identity::reads::guarded_view(gw, request, raw_msisdn, source_filter, purpose, deadline, &policy).await
 }
 
+/// [`read_view`] for a call that goes on to produce something from the view: see
+/// [`crate::identity::reads::guarded_view_then`].
+pub async fn read_view_then<T, R>(
+    gw: &Gateway,
+    request: &Request<T>,
+    raw_msisdn: &str,
+    purpose: &str,
+    then: impl FnOnce(ViewOutcome) -> crate::identity::reads::Made<R>,
+) -> Result<(R, crate::identity::audit::RiderResult), Error> {
+    let deadline = super::deadline(request);
+    let policy = request.extensions().get::<ReadPolicy>().cloned().unwrap_or_default();
+    crate::identity::reads::guarded_view_then(gw, request, raw_msisdn, &[], purpose, deadline, &policy, then).await
+}
+
 /// The cache policy of a `GetSubscriberView` request, checked.
 pub fn cache_policy(req: &GetSubscriberViewRequest) -> Result<ReadPolicy, Error> {
     let bypass = match CacheMode::try_from(req.cache_mode) {

@@ -3,7 +3,7 @@
 //! masking, cache and audit apply to diagnosis exactly as to `GetSubscriberView`.
 use super::Gateway;
 use crate::classify::{Classifier, ClassifyError};
-use crate::diagnosis::records::{ComplaintRecord, ComplaintStore, SqlComplaintStore};
+use crate::diagnosis::records::ComplaintRecord;
 use crate::diagnosis::run::{RunOutcome, TraceEntry};
 use crate::diagnosis::scenario::{Outcome, Question, Scenario, ScenarioSet};
 use crate::diagnosis::{self, reload, DiagnoseInput, Diagnosis, Engine, MAX_TEXT_CHARS};
@@ -22,14 +22,15 @@ use tonic::{Request, Response, Status};
 pub struct DiagnosisApi {
     gw: Arc<Gateway>,
     engine: Arc<Engine>,
-    complaints: Option<Arc<dyn ComplaintStore>>,
+    /// Whether each diagnosis is recorded (`[diagnosis] record_complaints`).
+    record_complaints: bool,
     /// Which view fields each configured source can fill (for evidence of missing data).
     fillable: Vec<(String, Vec<String>)>,
 }
 
 impl DiagnosisApi {
     /// Loads the scenarios of `[diagnosis]` (failing start-up on a broken folder, naming every problem),
-    /// starts hot reload and the complaint writer.
+    /// starts hot reload.
     pub fn start(gw: Arc<Gateway>) -> anyhow::Result<DiagnosisApi> {
         let cfg = &gw.config.diagnosis;
         let dir = cfg.scenarios_dir.clone().unwrap_or_else(diagnosis::default_dir);
@@ -40,9 +41,7 @@ impl DiagnosisApi {
             // Ends by itself once the engine (held by this service) is dropped.
             reload::spawn(&engine, Duration::from_millis(cfg.reload_interval_ms));
         }
-        let complaints: Option<Arc<dyn ComplaintStore>> = cfg
-            .record_complaints
-            .then(|| Arc::new(SqlComplaintStore::start(gw.identity.store.clone())) as Arc<dyn ComplaintStore>);
+        let record_complaints = cfg.record_complaints;
         tracing::info!(
             dir = %dir.display(),
             scenarios = engine.scenarios().scenarios.len(),
@@ -58,7 +57,7 @@ impl DiagnosisApi {
         Ok(DiagnosisApi {
             gw,
             engine,
-            complaints,
+            record_complaints,
             fillable,
         })
     }
@@ -312,42 +311,38 @@ impl DiagnosisApi {
             (req.category.clone(), 1.0, CategorySource::Request, Vec::new(), false)
         };
 
-        let outcome = super::data::read_view(&self.gw, request, &req.msisdn, &[], &complaint_id).await?;
-        let input = DiagnoseInput {
-            category: category.clone(),
-            answers,
-            complaint_id: complaint_id.clone(),
-            msisdn: outcome.view.msisdn.clone(),
-        };
-        // Synchronous and bounded (see `diagnosis::check`): no await while the run is alive.
-        let mut resp = {
-            let d = self.engine.diagnose(set, &input, &outcome.view)?;
-            response_of(&d, &outcome.statuses, &self.fillable)
-        };
-        resp.complaint_id = complaint_id.clone();
-        resp.category = category.clone();
-        resp.confidence = confidence;
-        resp.set_category_source(source);
-        resp.keywords = keywords;
-        resp.classifier_abstained = abstained;
-
-        if let Some(store) = &self.complaints {
-            let outcome_name = match resp.outcome() {
-                DiagnosisOutcome::Cause => "cause",
-                DiagnosisOutcome::Question => "question",
-                _ => "no_cause",
+        let caller = crate::identity::caller(request).map(|c| c.subject).unwrap_or_default();
+        // Synchronous and bounded (see `diagnosis::check`): runs on the view before the read's audit
+        // event is recorded, and the complaint record is committed with that event.
+        let make = |outcome: crate::view::ViewOutcome| -> crate::identity::reads::Made<DiagnoseResponse> {
+            let input = DiagnoseInput {
+                category: category.clone(),
+                answers,
+                complaint_id: complaint_id.clone(),
+                msisdn: outcome.view.msisdn.clone(),
             };
+            let d = self.engine.diagnose(set, &input, &outcome.view)?;
+            let mut resp = response_of(&d, &outcome.statuses, &self.fillable);
+            resp.complaint_id = complaint_id.clone();
+            resp.category = category.clone();
+            resp.confidence = confidence;
+            resp.set_category_source(source);
+            resp.keywords = keywords;
+            resp.classifier_abstained = abstained;
+            if !self.record_complaints {
+                return Ok((resp, None));
+            }
             let record = ComplaintRecord {
-                complaint_id,
+                complaint_id: complaint_id.clone(),
                 at_us: crate::store::now_us(),
-                caller: crate::identity::caller(request).map(|c| c.subject).unwrap_or_default(),
+                caller,
                 region: outcome
                     .view
                     .customer
                     .as_ref()
                     .map(|c| c.region_code.clone())
                     .unwrap_or_default(),
-                category,
+                category: category.clone(),
                 confidence,
                 category_source: match source {
                     CategorySource::Classifier => "classifier",
@@ -356,14 +351,21 @@ impl DiagnosisApi {
                 .into(),
                 scenario_id: resp.scenario_id.clone(),
                 cause_code: resp.cause.as_ref().map(|c| c.code.clone()).unwrap_or_default(),
-                outcome: outcome_name.into(),
+                outcome: match resp.outcome() {
+                    DiagnosisOutcome::Cause => "cause",
+                    DiagnosisOutcome::Question => "question",
+                    _ => "no_cause",
+                }
+                .into(),
                 reply_without_question: resp.outcome() == DiagnosisOutcome::Cause && input.answers.is_empty(),
                 answers: input.answers.len() as u32,
             };
-            // The diagnosis stands even if it cannot be recorded; the log says why.
-            if let Err(e) = store.record(record).await {
-                tracing::error!(error = %e, complaint_id = %resp.complaint_id, "complaint record not written");
-            }
+            Ok((resp, Some(Box::new(record))))
+        };
+        let (resp, recorded) = super::data::read_view_then(&self.gw, request, &req.msisdn, &complaint_id, make).await?;
+        // The diagnosis stands even if it cannot be recorded (its audit event is); the log says why.
+        if let Err(e) = recorded {
+            tracing::error!(error = %e, complaint_id = %resp.complaint_id, "complaint record not written");
         }
         Ok(resp)
     }

@@ -5,11 +5,16 @@
 //! `store.audit_batch_max` events) and then confirms each append: SQLite gets a single writer and one
 //! fsync per batch, and a caller's `append` returns only once its event is committed. There is no update
 //! or delete path, and the store's triggers reject both.
+//!
+//! An event can carry a [`Rider`]: rows that belong to the same call (a diagnosis's complaint record),
+//! written in the event's transaction. The call then waits for one commit instead of two, and the event
+//! is never lost because its rider failed (see `write_batch`).
 use super::{CallInfo, Identity};
 use crate::error::Error;
 use crate::store::{now_us, Store};
+use futures::future::BoxFuture;
 use rand::RngCore;
-use sqlx::Row;
+use sqlx::{Acquire, Row};
 use tokio::sync::{mpsc, oneshot};
 
 /// How a read ended.
@@ -127,7 +132,23 @@ pub struct AuditFilter {
     pub limit: u32,
 }
 
-type Pending = (AuditEvent, oneshot::Sender<Result<(), String>>);
+/// Rows committed with an audit event, in its transaction (see the module docs).
+pub trait Rider: Send + Sync + 'static {
+    /// What it writes, for logs (`complaint record`).
+    fn what(&self) -> &'static str;
+    /// Writes the rows on `conn`, inside the event's transaction.
+    fn write<'c>(&'c self, conn: &'c mut sqlx::AnyConnection) -> BoxFuture<'c, Result<(), sqlx::Error>>;
+}
+
+/// How a rider fared once its event is committed: `Err` says why its rows were not written.
+pub type RiderResult = Result<(), String>;
+
+struct Pending {
+    event: AuditEvent,
+    rider: Option<Box<dyn Rider>>,
+    /// `Err`: the event is not committed. `Ok(Err)`: it is, but its rider's rows are not.
+    done: oneshot::Sender<Result<RiderResult, String>>,
+}
 
 /// The audit trail of one gateway.
 #[derive(Clone)]
@@ -142,8 +163,8 @@ impl std::fmt::Debug for AuditLog {
     }
 }
 
-const INSERT: &str = "INSERT INTO audit_events (event_id, at_us, caller, auth_method, roles, action, msisdn, region, \
-     sources, purpose, outcome, detail, peer) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)";
+const INSERT_HEAD: &str = "INSERT INTO audit_events (event_id, at_us, caller, auth_method, roles, action, msisdn, \
+     region, sources, purpose, outcome, detail, peer) VALUES";
 
 impl AuditLog {
     /// Starts the writer task (on the current Tokio runtime). It ends when the last `AuditLog` clone is
@@ -157,17 +178,28 @@ impl AuditLog {
     /// Appends `event` and waits until it is committed. An error means the event is not recorded, and the
     /// caller must not send its response.
     pub async fn append(&self, event: AuditEvent) -> Result<(), Error> {
+        self.send(event, None).await.map(|_| ())
+    }
+
+    /// Appends `event` with `rider`'s rows in the same transaction and waits until it is committed. The
+    /// outer error is [`append`](Self::append)'s; the inner one says why the rider's rows were not
+    /// written although the event was.
+    pub async fn append_with(&self, event: AuditEvent, rider: Box<dyn Rider>) -> Result<RiderResult, Error> {
+        self.send(event, Some(rider)).await
+    }
+
+    async fn send(&self, event: AuditEvent, rider: Option<Box<dyn Rider>>) -> Result<RiderResult, Error> {
         let (done, confirmed) = oneshot::channel();
         let unavailable = |why: &str| {
             tracing::error!(error = %why, "audit append failed");
             Error::Unavailable("the audit trail is unavailable, so the read was not served".into())
         };
         self.tx
-            .send((event, done))
+            .send(Pending { event, rider, done })
             .await
             .map_err(|_| unavailable("writer stopped"))?;
         match confirmed.await {
-            Ok(Ok(())) => Ok(()),
+            Ok(Ok(rider)) => Ok(rider),
             Ok(Err(e)) => Err(unavailable(&e)),
             Err(_) => Err(unavailable("writer dropped the event")),
         }
@@ -267,32 +299,114 @@ fn decode(r: &sqlx::any::AnyRow) -> Result<AuditEvent, sqlx::Error> {
     })
 }
 
-async fn write_batch(store: &Store, batch: &[Pending]) -> Result<(), String> {
-    let mut tx = store
-        .pool()
-        .begin()
-        .await
-        .map_err(|e| store.error("begin", &e).to_string())?;
-    for (e, _) in batch {
-        sqlx::query(INSERT)
-            .bind(&e.event_id)
-            .bind(e.at_us)
-            .bind(&e.caller)
-            .bind(&e.auth_method)
-            .bind(e.roles.join(","))
-            .bind(&e.action)
-            .bind(&e.msisdn)
-            .bind(&e.region)
-            .bind(e.sources.join(","))
-            .bind(&e.purpose)
-            .bind(e.outcome.name())
-            .bind(&e.detail)
-            .bind(&e.peer)
-            .execute(&mut *tx)
+/// Columns of `audit_events`, in `INSERT` order.
+const COLUMNS: usize = 13;
+
+/// Most events per `INSERT` statement (13 parameters each, well under every engine's limit).
+const ROWS_PER_INSERT: usize = 64;
+
+/// `INSERT … VALUES (…), (…)` for `rows` events: the text depends only on the row count, every value is
+/// bound.
+fn insert_sql(rows: usize) -> String {
+    let mut sql = String::from(INSERT_HEAD);
+    for r in 0..rows {
+        sql.push_str(if r == 0 { " (" } else { ", (" });
+        for c in 0..COLUMNS {
+            if c > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&format!("${}", r * COLUMNS + c + 1));
+        }
+        sql.push(')');
+    }
+    sql
+}
+
+/// Inserts the batch's events, `ROWS_PER_INSERT` per statement.
+async fn insert_events(store: &Store, conn: &mut sqlx::AnyConnection, batch: &[Pending]) -> Result<(), String> {
+    for chunk in batch.chunks(ROWS_PER_INSERT) {
+        let sql = insert_sql(chunk.len());
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for Pending { event: e, .. } in chunk {
+            q = q
+                .bind(e.event_id.clone())
+                .bind(e.at_us)
+                .bind(e.caller.clone())
+                .bind(e.auth_method.clone())
+                .bind(e.roles.join(","))
+                .bind(e.action.clone())
+                .bind(e.msisdn.clone())
+                .bind(e.region.clone())
+                .bind(e.sources.join(","))
+                .bind(e.purpose.clone())
+                .bind(e.outcome.name())
+                .bind(e.detail.clone())
+                .bind(e.peer.clone());
+        }
+        q.execute(&mut *conn)
             .await
             .map_err(|err| store.error("insert", &err).to_string())?;
     }
-    tx.commit().await.map_err(|e| store.error("commit", &e).to_string())
+    Ok(())
+}
+
+/// Writes one batch in one transaction: the events, then the riders. The outer error fails the whole
+/// batch (no event is committed); the inner results are per rider.
+///
+/// Riders are first written straight into the transaction. Should one fail, that transaction is rolled
+/// back and the batch written again with each rider behind its own savepoint, so a failing rider costs
+/// only its own rows (PostgreSQL aborts a transaction at its first error, so a savepoint is the only way
+/// to go on), while the usual batch pays for no savepoints.
+async fn write_batch(store: &Store, batch: &[Pending]) -> Result<Vec<RiderResult>, String> {
+    let begin = |e: sqlx::Error| store.error("begin", &e).to_string();
+    let mut tx = store.pool().begin().await.map_err(begin)?;
+    insert_events(store, &mut tx, batch).await?;
+    let mut failed = false;
+    for rider in batch.iter().filter_map(|p| p.rider.as_ref()) {
+        if rider.write(&mut tx).await.is_err() {
+            failed = true;
+            break;
+        }
+    }
+    if !failed {
+        tx.commit().await.map_err(|e| store.error("commit", &e).to_string())?;
+        return Ok(vec![Ok(()); batch.len()]);
+    }
+    tx.rollback()
+        .await
+        .map_err(|e| store.error("rollback", &e).to_string())?;
+
+    let mut tx = store.pool().begin().await.map_err(begin)?;
+    insert_events(store, &mut tx, batch).await?;
+    let mut riders = Vec::with_capacity(batch.len());
+    for p in batch {
+        let Some(rider) = &p.rider else {
+            riders.push(Ok(()));
+            continue;
+        };
+        let mut savepoint = (&mut tx)
+            .begin()
+            .await
+            .map_err(|e| store.error("savepoint", &e).to_string())?;
+        match rider.write(&mut savepoint).await {
+            Ok(()) => {
+                savepoint
+                    .commit()
+                    .await
+                    .map_err(|e| store.error("release savepoint", &e).to_string())?;
+                riders.push(Ok(()));
+            }
+            Err(e) => {
+                savepoint
+                    .rollback()
+                    .await
+                    .map_err(|e| store.error("rollback to savepoint", &e).to_string())?;
+                riders.push(Err(store.error(rider.what(), &e).to_string()));
+            }
+        }
+    }
+    tx.commit().await.map_err(|e| store.error("commit", &e).to_string())?;
+    Ok(riders)
 }
 
 async fn writer(store: Store, mut rx: mpsc::Receiver<Pending>, batch_max: usize) {
@@ -302,8 +416,111 @@ async fn writer(store: Store, mut rx: mpsc::Receiver<Pending>, batch_max: usize)
         if let Err(e) = &r {
             tracing::error!(error = %e, events = batch.len(), "audit batch not written");
         }
-        for (_, done) in batch.drain(..) {
-            let _ = done.send(r.clone());
+        for (i, p) in batch.drain(..).enumerate() {
+            let _ = p.done.send(match &r {
+                Ok(riders) => Ok(riders[i].clone()),
+                Err(e) => Err(e.clone()),
+            });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(n: i64) -> AuditEvent {
+        AuditEvent {
+            event_id: new_event_id(n),
+            at_us: n,
+            caller: "h-1".into(),
+            auth_method: "jwt".into(),
+            roles: vec!["handler".into(), "manager".into()],
+            action: "complaint.v1.DiagnosisService/Diagnose".into(),
+            msisdn: "13800000001".into(),
+            region: "0571".into(),
+            sources: vec!["billing".into()],
+            purpose: format!("C-{n}"),
+            outcome: Outcome::Ok,
+            detail: String::new(),
+            peer: String::new(),
+        }
+    }
+
+    /// Writes `n` into `t` (a table the test creates, or one that does not exist).
+    struct Row(&'static str, i64);
+
+    impl Rider for Row {
+        fn what(&self) -> &'static str {
+            "writing a test row"
+        }
+
+        fn write<'c>(&'c self, conn: &'c mut sqlx::AnyConnection) -> BoxFuture<'c, Result<(), sqlx::Error>> {
+            let sql = match self.0 {
+                "t" => "INSERT INTO t (n) VALUES ($1)",
+                _ => "INSERT INTO missing (n) VALUES ($1)",
+            };
+            Box::pin(async move { sqlx::query(sql).bind(self.1).execute(conn).await.map(|_| ()) })
+        }
+    }
+
+    fn pending(n: i64, rider: Option<Row>) -> Pending {
+        Pending {
+            event: event(n),
+            rider: rider.map(|r| Box::new(r) as Box<dyn Rider>),
+            done: oneshot::channel().0,
+        }
+    }
+
+    async fn count(store: &Store, sql: &'static str) -> i64 {
+        sqlx::query_scalar(sql).fetch_one(store.pool()).await.unwrap()
+    }
+
+    #[test]
+    fn inserts_number_every_value() {
+        assert_eq!(
+            insert_sql(2).trim_start_matches(INSERT_HEAD),
+            " ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13), \
+             ($14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26)"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_failing_rider_costs_only_its_own_rows() {
+        let store = Store::connect("sqlite::memory:", 1).await.unwrap();
+        sqlx::query("CREATE TABLE t (n BIGINT NOT NULL)")
+            .execute(store.pool())
+            .await
+            .unwrap();
+        // More events than one INSERT takes, riders among them, one failing in the middle.
+        let mut batch: Vec<Pending> = (0..100).map(|n| pending(n, None)).collect();
+        batch[3] = pending(3, Some(Row("t", 3)));
+        batch[50] = pending(50, Some(Row("missing", 50)));
+        batch[99] = pending(99, Some(Row("t", 99)));
+        let riders = write_batch(&store, &batch).await.unwrap();
+        assert_eq!(riders.len(), 100);
+        assert!(riders.iter().enumerate().all(|(i, r)| r.is_ok() == (i != 50)));
+        let e = riders[50].as_ref().unwrap_err();
+        assert!(e.contains("writing a test row") && e.contains("missing"), "{e}");
+        assert_eq!(count(&store, "SELECT COUNT(*) FROM audit_events").await, 100);
+        assert_eq!(count(&store, "SELECT SUM(n) FROM t").await, 102);
+        // The events read back as written.
+        let log = AuditLog::start(store.clone(), 8);
+        let (events, _) = log
+            .list(&AuditFilter {
+                limit: 1000,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let mut got: Vec<AuditEvent> = events;
+        got.sort_by_key(|e| e.at_us);
+        assert_eq!(got, (0..100).map(|n| batch[n].event.clone()).collect::<Vec<_>>());
+
+        // Without a failure the batch goes in as it is.
+        let batch = vec![pending(200, Some(Row("t", 1000))), pending(201, None)];
+        assert_eq!(write_batch(&store, &batch).await.unwrap(), vec![Ok(()), Ok(())]);
+        assert_eq!(count(&store, "SELECT SUM(n) FROM t").await, 1102);
+        assert_eq!(count(&store, "SELECT COUNT(*) FROM audit_events").await, 102);
     }
 }

@@ -2,7 +2,7 @@
 //! subscriber's region as the backends report it), bound to the caller's operator IDs, masked for callers
 //! without `read_pii`, and audited before the response leaves. The view cache sits below all of this, so
 //! whatever it holds is checked again for each caller.
-use super::audit::{AuditEvent, AuditLog, Outcome};
+use super::audit::{AuditEvent, AuditLog, Outcome, Rider, RiderResult};
 use super::auth::Authenticator;
 use super::directory::Directory;
 use super::layer::AuthState;
@@ -162,6 +162,47 @@ pub async fn guarded_view<T>(
     let result = view_inner(gw, &caller, &note, raw_msisdn, source_filter, purpose, deadline, policy).await;
     gw.identity.record(note, &result).await?;
     result
+}
+
+/// What a call makes of the view it read: its answer and, optionally, its own rows to commit with the
+/// audit event (see [`guarded_view_then`]).
+pub type Made<R> = Result<(R, Option<Box<dyn Rider>>), Error>;
+
+/// [`guarded_view`] for a call that goes on to produce something from the view (a diagnosis): `then` runs
+/// on the authorised, masked view before the audit event is recorded, so the event records how the whole
+/// call ended, and the rider `then` returns (the call's own rows) is committed in the event's transaction.
+/// Besides the answer, says whether the rider's rows were written.
+#[allow(clippy::too_many_arguments)]
+pub async fn guarded_view_then<T, R>(
+    gw: &Gateway,
+    request: &tonic::Request<T>,
+    raw_msisdn: &str,
+    source_filter: &[String],
+    purpose: &str,
+    deadline: Option<Instant>,
+    policy: &ReadPolicy,
+    then: impl FnOnce(ViewOutcome) -> Made<R>,
+) -> Result<(R, RiderResult), Error> {
+    let caller = super::caller(request)?;
+    let call = super::call_info(request);
+    let note = AuditNote::new(&caller, &call, raw_msisdn, purpose);
+    let result = view_inner(gw, &caller, &note, raw_msisdn, source_filter, purpose, deadline, policy)
+        .await
+        .and_then(then);
+    match result {
+        Ok((answer, Some(rider))) => {
+            let written = gw.identity.audit.append_with(note.into_event(), rider).await?;
+            Ok((answer, written))
+        }
+        Ok((answer, None)) => {
+            gw.identity.record(note, &Ok::<(), Error>(())).await?;
+            Ok((answer, Ok(())))
+        }
+        Err(e) => {
+            gw.identity.record(note, &Err::<(), _>(e.clone())).await?;
+            Err(e)
+        }
+    }
 }
 
 /// Audits a read refused before it started (a malformed request field outside `read_view`'s own checks).
