@@ -33,10 +33,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tonic::transport::Channel;
 
-/// The allocator of the server binary (`src/main.rs`), so the figures are the server's.
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 type Client = ComplaintDataServiceClient<Channel>;
 
 const CONCURRENCY: usize = 32;

@@ -13,10 +13,6 @@ use complaint_gateway::store::{now_us, Store};
 use prost::Message;
 use std::time::Instant;
 
-/// The allocator of the server binary (`src/main.rs`), so the figures are the server's.
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn event(n: usize) -> AuditEvent {
     let at_us = now_us();
     AuditEvent {

@@ -10,11 +10,6 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-/// mimalloc: the request path allocates many small, short-lived objects (protobuf and CEL values, trace
-/// strings); glibc's malloc spent a quarter of a diagnosis's CPU time (see BENCHMARKS.md).
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[derive(Parser)]
 #[command(
     name = "complaint-gateway",
