@@ -382,25 +382,18 @@ struct DirectSource {
 }
 
 impl DirectSource {
+    /// The baseline's pools skip sqlx's ping per acquire, as the gateway's do (`pool_options`), so the
+    /// ratio is the gateway's own cost.
     async fn open(system: load::System, url: &str) -> anyhow::Result<DirectSource> {
+        use complaint_gateway::adapters::sql::pool_options;
         let def = Definition::load(&testkit::adapters_dir().join(system.name()))?;
         let driver = Driver::from_url(url).expect("known scheme");
         let statements = def.entities.iter().map(|e| e.sql.render(driver)).collect();
         let pool = match driver {
-            Driver::Postgres => DirectPool::Pg(
-                sqlx::postgres::PgPoolOptions::new()
-                    .max_connections(8)
-                    .connect(url)
-                    .await?,
-            ),
-            Driver::MySql => DirectPool::My(
-                sqlx::mysql::MySqlPoolOptions::new()
-                    .max_connections(8)
-                    .connect(url)
-                    .await?,
-            ),
+            Driver::Postgres => DirectPool::Pg(pool_options::<sqlx::Postgres>().max_connections(8).connect(url).await?),
+            Driver::MySql => DirectPool::My(pool_options::<sqlx::MySql>().max_connections(8).connect(url).await?),
             Driver::Sqlite => DirectPool::Lite(
-                sqlx::sqlite::SqlitePoolOptions::new()
+                pool_options::<sqlx::Sqlite>()
                     .max_connections(8)
                     .connect_with(url.parse::<sqlx::sqlite::SqliteConnectOptions>()?.read_only(true))
                     .await?,

@@ -6,7 +6,6 @@
 //! each query is written once. Every caller value is a bound parameter.
 use crate::secrets;
 use serde::{Deserialize, Serialize};
-use sqlx::any::AnyPoolOptions;
 use sqlx::AnyPool;
 use std::time::Duration;
 
@@ -151,7 +150,7 @@ impl Store {
         if kind == StoreKind::Sqlite && !memory && !url.contains("mode=") {
             url.push_str(if url.contains('?') { "&mode=rwc" } else { "?mode=rwc" });
         }
-        let mut opts = AnyPoolOptions::new()
+        let mut opts = crate::adapters::sql::pool_options::<sqlx::Any>()
             .max_connections(if memory { 1 } else { max_connections.max(1) })
             .acquire_timeout(Duration::from_secs(10));
         if memory {

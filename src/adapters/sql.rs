@@ -15,6 +15,26 @@ use sqlx::AssertSqlSafe;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// A pooled connection idle longer than this is pinged before it is handed out.
+pub const PING_AFTER_IDLE: Duration = Duration::from_secs(15);
+
+/// sqlx pool options without the round trip sqlx adds to every acquire by default (a ping), which
+/// doubled the statements of a busy pool: a connection is pinged only after sitting idle for
+/// [`PING_AFTER_IDLE`], long enough for a server restart or a firewall to have dropped it. A failed ping
+/// discards the connection and the acquire takes or opens another.
+pub fn pool_options<DB: sqlx::Database>() -> sqlx::pool::PoolOptions<DB> {
+    sqlx::pool::PoolOptions::<DB>::new()
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= PING_AFTER_IDLE {
+                    sqlx::Connection::ping(conn).await?;
+                }
+                Ok(true)
+            })
+        })
+}
+
 /// A connection pool for one of the supported engines.
 #[derive(Clone, Debug)]
 pub enum Pool {
@@ -47,7 +67,7 @@ impl Pool {
             Driver::Postgres => {
                 let opts: sqlx::postgres::PgConnectOptions = url.parse().map_err(bad)?;
                 Pool::Postgres(
-                    sqlx::postgres::PgPoolOptions::new()
+                    pool_options::<sqlx::Postgres>()
                         .max_connections(settings.max_connections)
                         .acquire_timeout(settings.connect_timeout)
                         .connect_lazy_with(opts),
@@ -56,7 +76,7 @@ impl Pool {
             Driver::MySql => {
                 let opts: sqlx::mysql::MySqlConnectOptions = url.parse().map_err(bad)?;
                 Pool::MySql(
-                    sqlx::mysql::MySqlPoolOptions::new()
+                    pool_options::<sqlx::MySql>()
                         .max_connections(settings.max_connections)
                         .acquire_timeout(settings.connect_timeout)
                         .connect_lazy_with(opts),
@@ -67,7 +87,7 @@ impl Pool {
                 // Read-only: the gateway never writes to a backend.
                 let opts = opts.read_only(true);
                 Pool::Sqlite(
-                    sqlx::sqlite::SqlitePoolOptions::new()
+                    pool_options::<sqlx::Sqlite>()
                         .max_connections(settings.max_connections)
                         .acquire_timeout(settings.connect_timeout)
                         .connect_lazy_with(opts),
