@@ -245,3 +245,72 @@ async fn es256_tokens_are_verified_with_a_public_key_file() {
         (Code::Unauthenticated, "token key id is not configured on this gateway")
     );
 }
+
+fn rs256_fixture(name: &str) -> Vec<u8> {
+    std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/rs256")
+            .join(name),
+    )
+    .unwrap()
+}
+
+#[tokio::test]
+async fn rs256_tokens_are_verified_and_other_algorithms_under_the_kid_refused() {
+    let public_pem = rs256_fixture("idp.pub.pem");
+    let env = start(|cfg, dir| {
+        let p = dir.join("idp-rs256.pub.pem");
+        std::fs::write(&p, &public_pem).unwrap();
+        cfg.auth.jwt_keys.push(JwtKeyConfig {
+            kid: Some("idp-rsa".into()),
+            algorithm: "RS256".into(),
+            secret_env: None,
+            secret_file: None,
+            public_key_file: Some(p),
+            public_key_env: None,
+            private_key_file: None,
+        });
+    })
+    .await;
+    let issuer = |kid: &str, key: &str| {
+        TokenIssuer::from_pem(
+            "complaint-gateway",
+            "complaint-gateway",
+            Some(kid),
+            "RS256",
+            &rs256_fixture(key),
+        )
+        .unwrap()
+    };
+    let number = number_in("0571", 0);
+    let t = issuer("idp-rsa", "idp.key.pem")
+        .issue("h-rs", &[Role::Handler], &["0571".into()], 600)
+        .unwrap();
+    let v = view(&env.srv, &t, &number).await.unwrap();
+    let c = v.view.unwrap().customer.unwrap();
+    // A handler: in their region, masked.
+    assert_eq!(c.region_code, "0571");
+    assert!(c.name.ends_with('*'), "{}", c.name);
+
+    // Another RSA key (PKCS#8) under the same kid: bad signature.
+    let forged = issuer("idp-rsa", "other.key.pem")
+        .issue("h-rs", &[Role::Manager], &["0571".into()], 600)
+        .unwrap();
+    let e = view(&env.srv, &forged, &number).await.unwrap_err();
+    assert_eq!((e.code(), e.message()), (Code::Unauthenticated, "bad token signature"));
+
+    // Algorithm confusion: HS256 "signed" with the RSA public key as the shared secret, under the RSA
+    // key's kid. The kid's algorithm decides, so it is refused.
+    let confused = TokenIssuer::hs256("complaint-gateway", "complaint-gateway", Some("idp-rsa"), &public_pem)
+        .unwrap()
+        .issue("h-rs", &[Role::Manager], &["0571".into()], 600)
+        .unwrap();
+    let e = view(&env.srv, &confused, &number).await.unwrap_err();
+    assert_eq!(
+        (e.code(), e.message()),
+        (
+            Code::Unauthenticated,
+            "token algorithm HS256 is not accepted by this gateway"
+        )
+    );
+}
