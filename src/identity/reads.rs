@@ -146,7 +146,7 @@ fn region_unknown() -> Error {
 }
 
 /// The one path of every view read: `api::data::read_view` calls it for `GetSubscriberView`, and
-/// diagnosis reads through `read_view` too.
+/// diagnosis reads through [`guarded_view_then`], which this is with nothing made of the view.
 pub async fn guarded_view<T>(
     gw: &Gateway,
     request: &tonic::Request<T>,
@@ -156,12 +156,10 @@ pub async fn guarded_view<T>(
     deadline: Option<Instant>,
     policy: &ReadPolicy,
 ) -> Result<ViewOutcome, Error> {
-    let caller = super::caller(request)?;
-    let call = super::call_info(request);
-    let note = AuditNote::new(&caller, &call, raw_msisdn, purpose);
-    let result = view_inner(gw, &caller, &note, raw_msisdn, source_filter, purpose, deadline, policy).await;
-    gw.identity.record(note, &result).await?;
-    result
+    let keep = |outcome| Ok((outcome, None));
+    let (outcome, _) =
+        guarded_view_then(gw, request, raw_msisdn, source_filter, purpose, deadline, policy, keep).await?;
+    Ok(outcome)
 }
 
 /// What a call makes of the view it read: its answer and, optionally, its own rows to commit with the
