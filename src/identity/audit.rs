@@ -409,9 +409,27 @@ async fn write_batch(store: &Store, batch: &[Pending]) -> Result<Vec<RiderResult
     Ok(riders)
 }
 
+/// How often the writer lets the runtime run other tasks before a commit, taking the events they add.
+const GATHER_YIELDS: usize = 16;
+
 async fn writer(store: Store, mut rx: mpsc::Receiver<Pending>, batch_max: usize) {
     let mut batch: Vec<Pending> = Vec::with_capacity(batch_max);
     while rx.recv_many(&mut batch, batch_max).await > 0 {
+        // Group commit: calls already on their way to `append` get into this batch instead of waiting a
+        // whole commit for the next one. Yielding needs no timer: on an idle runtime it returns at once.
+        // Alternating runs of `cargo bench --bench diagnosis` (warm views, 32 in flight): +15–20%.
+        for _ in 0..GATHER_YIELDS {
+            if batch.len() >= batch_max {
+                break;
+            }
+            tokio::task::yield_now().await;
+            while batch.len() < batch_max {
+                match rx.try_recv() {
+                    Ok(p) => batch.push(p),
+                    Err(_) => break,
+                }
+            }
+        }
         let r = write_batch(&store, &batch).await;
         if let Err(e) = &r {
             tracing::error!(error = %e, events = batch.len(), "audit batch not written");
