@@ -35,9 +35,9 @@ fn to_utc(field: &str, ts: Option<&prost_types::Timestamp>) -> Result<DateTime<U
     DateTime::from_timestamp(ts.seconds, ts.nanos as u32).ok_or_else(|| Error::invalid(field, "out of range"))
 }
 
-/// The one path every read of subscriber data takes (views, and diagnosis through it): the request's
-/// metadata and extensions carry the caller; identity, authorisation, cache policy, masking and audit hook
-/// in here, so no RPC can read around them.
+/// The one path every read of subscriber data takes (views, and diagnosis through [`read_view_then`]): the
+/// request's metadata and extensions carry the caller; identity, authorisation, cache policy, masking and
+/// audit hook in here, so no RPC can read around them.
 pub async fn read_view<T>(
     gw: &Gateway,
     request: &Request<T>,
@@ -45,25 +45,26 @@ pub async fn read_view<T>(
     source_filter: &[String],
     purpose: &str,
 ) -> Result<ViewOutcome, Error> {
-    let deadline = super::deadline(request);
-    // The caller's cache policy, where the RPC carries one (see `cache_policy`).
-    let policy = request.extensions().get::<ReadPolicy>().cloned().unwrap_or_default();
-    // Authorise (permission, region after the read), bind operator IDs, mask, audit: see identity::reads.
-    crate::identity::reads::guarded_view(gw, request, raw_msisdn, source_filter, purpose, deadline, &policy).await
+    let keep = |outcome| Ok((outcome, None));
+    let (outcome, _) = read_view_then(gw, request, raw_msisdn, source_filter, purpose, keep).await?;
+    Ok(outcome)
 }
 
-/// [`read_view`] for a call that goes on to produce something from the view: see
-/// [`crate::identity::reads::guarded_view_then`].
+/// [`read_view`] for a call that goes on to produce something from the view, committing its own rows
+/// with the read's audit event: see [`crate::identity::reads::guarded_view`].
 pub async fn read_view_then<T, R>(
     gw: &Gateway,
     request: &Request<T>,
     raw_msisdn: &str,
+    source_filter: &[String],
     purpose: &str,
     then: impl FnOnce(ViewOutcome) -> crate::identity::reads::Made<R>,
 ) -> Result<(R, crate::identity::audit::RiderResult), Error> {
     let deadline = super::deadline(request);
+    // The caller's cache policy, where the RPC carries one (see `cache_policy`).
     let policy = request.extensions().get::<ReadPolicy>().cloned().unwrap_or_default();
-    crate::identity::reads::guarded_view_then(gw, request, raw_msisdn, &[], purpose, deadline, &policy, then).await
+    // Authorise (permission, region after the read), bind operator IDs, mask, audit: see identity::reads.
+    crate::identity::reads::guarded_view(gw, request, raw_msisdn, source_filter, purpose, deadline, &policy, then).await
 }
 
 /// The cache policy of a `GetSubscriberView` request, checked.

@@ -362,7 +362,8 @@ impl DiagnosisApi {
             };
             Ok((resp, Some(Box::new(record))))
         };
-        let (resp, recorded) = super::data::read_view_then(&self.gw, request, &req.msisdn, &complaint_id, make).await?;
+        let (resp, recorded) =
+            super::data::read_view_then(&self.gw, request, &req.msisdn, &[], &complaint_id, make).await?;
         // The diagnosis stands even if it cannot be recorded (its audit event is); the log says why.
         if let Err(e) = recorded {
             tracing::error!(error = %e, complaint_id = %resp.complaint_id, "complaint record not written");

@@ -195,11 +195,8 @@ impl Engine {
     ) -> Result<Diagnosis, Error> {
         let now = self.now();
         // Only the parts of the view the category's scenarios read are converted.
-        let mut fields = scenario::ViewFields::default();
-        for s in set.of_category(&input.category) {
-            fields.merge(&s.view_fields);
-        }
-        let view_value = value::view_fields_to_cel(view, fields.filter()).map_err(Error::Internal)?;
+        let fields = set.view_fields_of(&input.category);
+        let view_value = value::view_fields_to_cel(view, fields).map_err(Error::Internal)?;
         let root = run::eval_context(&view_value, now, &input.answers);
         let inputs = run::Inputs {
             view: &view_value,

@@ -242,6 +242,8 @@ pub struct ScenarioSet {
     pub loaded_at: SystemTime,
     /// Bumped by the engine on each successful reload.
     pub generation: u64,
+    /// What of the view each category's scenarios read together (computed once, at load).
+    view_fields: BTreeMap<String, ViewFields>,
 }
 
 impl fmt::Debug for ScenarioSet {
@@ -264,6 +266,16 @@ impl ScenarioSet {
         self.scenarios
             .iter()
             .filter(move |s| s.categories.iter().any(|c| c == category))
+    }
+
+    /// The top-level view fields a diagnosis of `category` converts: what its scenarios read (nothing for
+    /// a category without scenarios), or `None` for the whole view.
+    pub fn view_fields_of(&self, category: &str) -> Option<&BTreeSet<String>> {
+        static NONE: BTreeSet<String> = BTreeSet::new();
+        match self.view_fields.get(category) {
+            Some(f) => f.filter(),
+            None => Some(&NONE),
+        }
     }
 }
 
@@ -530,8 +542,15 @@ pub fn load_texts(files: &[(String, String)], dir: &Path, opts: &LoadOptions) ->
     if !errors.is_empty() {
         return Err(LoadErrors(errors));
     }
+    let mut view_fields: BTreeMap<String, ViewFields> = BTreeMap::new();
+    for sc in &scenarios {
+        for c in &sc.categories {
+            view_fields.entry(c.clone()).or_default().merge(&sc.view_fields);
+        }
+    }
     Ok(ScenarioSet {
         scenarios,
+        view_fields,
         templates,
         questions: questions.into_iter().map(|(k, (q, _))| (k, q)).collect(),
         dir: dir.to_path_buf(),
@@ -1119,6 +1138,10 @@ reply = "{{ 100 | money }}"
         // What it reads of the view: the expression's list and the explanation's number.
         let f = &set.scenarios[0].view_fields;
         assert!(!f.all);
+        // The same, per category, as a diagnosis converts it.
+        let cat = &set.scenarios[0].categories[0];
+        assert_eq!(set.view_fields_of(cat), Some(&f.fields));
+        assert_eq!(set.view_fields_of("no.such_category"), Some(&BTreeSet::new()));
         assert_eq!(
             f.fields.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
             ["msisdn", "vas_subscriptions"]

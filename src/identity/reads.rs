@@ -145,33 +145,17 @@ fn region_unknown() -> Error {
     )
 }
 
-/// The one path of every view read: `api::data::read_view` calls it for `GetSubscriberView`, and
-/// diagnosis reads through [`guarded_view_then`], which this is with nothing made of the view.
-pub async fn guarded_view<T>(
-    gw: &Gateway,
-    request: &tonic::Request<T>,
-    raw_msisdn: &str,
-    source_filter: &[String],
-    purpose: &str,
-    deadline: Option<Instant>,
-    policy: &ReadPolicy,
-) -> Result<ViewOutcome, Error> {
-    let keep = |outcome| Ok((outcome, None));
-    let (outcome, _) =
-        guarded_view_then(gw, request, raw_msisdn, source_filter, purpose, deadline, policy, keep).await?;
-    Ok(outcome)
-}
-
 /// What a call makes of the view it read: its answer and, optionally, its own rows to commit with the
-/// audit event (see [`guarded_view_then`]).
+/// audit event (see [`guarded_view`]).
 pub type Made<R> = Result<(R, Option<Box<dyn Rider>>), Error>;
 
-/// [`guarded_view`] for a call that goes on to produce something from the view (a diagnosis): `then` runs
-/// on the authorised, masked view before the audit event is recorded, so the event records how the whole
-/// call ended, and the rider `then` returns (the call's own rows) is committed in the event's transaction.
-/// Besides the answer, says whether the rider's rows were written.
+/// The one path of every view read (`api::data::read_view` and `read_view_then` call it). `then` runs on
+/// the authorised, masked view before the audit event is recorded, so the event records how the whole
+/// call ended; a call that goes on to produce something (a diagnosis) returns it with its own rows, the
+/// rider, committed in the event's transaction. Besides the answer, says whether the rider's rows were
+/// written.
 #[allow(clippy::too_many_arguments)]
-pub async fn guarded_view_then<T, R>(
+pub async fn guarded_view<T, R>(
     gw: &Gateway,
     request: &tonic::Request<T>,
     raw_msisdn: &str,
