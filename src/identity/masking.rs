@@ -1,9 +1,11 @@
 //! Masking personal data for callers without the `read_pii` permission, in one place for every response:
-//! views, usage records, and any other message of the contract (diagnosis evidence and replies embed the
-//! same messages and go through [`mask_message`]).
+//! views ([`mask_view`], which diagnosis reads too, so its evidence and replies are built from masked data)
+//! and usage records ([`mask_usage`]).
 //!
-//! The rules are keyed by fully-qualified proto field name, so a field is masked wherever its message
-//! appears. Backend fields outside the schema (`SubscriberView.extensions`) are masked by key name.
+//! The rules are keyed by fully-qualified proto field name ([`RULES`]). [`mask_message`] applies them to
+//! any message of the contract through its descriptor, wherever a field appears; it is the reference the
+//! typed [`mask_view`] is tested against. Backend fields outside the schema (`SubscriberView.extensions`)
+//! are masked by key name.
 use crate::proto::complaint::v1::{SubscriberView, UsageRecord};
 use prost::Message;
 use prost_reflect::{DynamicMessage, MapKey, ReflectMessage, Value};
