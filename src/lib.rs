@@ -14,10 +14,11 @@ pub mod metrics;
 pub mod msisdn;
 pub mod schema;
 pub mod secrets;
-pub mod seed;
 pub mod stack;
 pub mod store;
+#[cfg(any(test, feature = "testkit"))]
 pub mod testkit;
+pub mod tools;
 pub mod view;
 
 pub mod proto {

@@ -5,7 +5,7 @@ use clap::{Parser, Subcommand};
 use complaint_gateway::adapters::registry::Registry;
 use complaint_gateway::api::{self, Gateway};
 use complaint_gateway::config::{Config, SourceConfig};
-use complaint_gateway::seed::{self, load};
+use complaint_gateway::tools::seed::{self, load};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -69,9 +69,9 @@ enum Command {
         config: PathBuf,
     },
     /// Issue a signed token (JWT) for an identity with a key of the config's `[auth]`.
-    Token(complaint_gateway::identity::cli::TokenArgs),
+    Token(complaint_gateway::tools::cli::identities::TokenArgs),
     /// Manage identities and their operator IDs in the gateway's store.
-    Identities(complaint_gateway::identity::cli::IdentitiesArgs),
+    Identities(complaint_gateway::tools::cli::identities::IdentitiesArgs),
     /// Classify complaints offline: JSON lines `{"id", "text"}` on stdin → one JSON line each on stdout
     /// `{"id", "category", "confidence", "abstained", "keywords"}`, in input order.
     Classify {
@@ -82,9 +82,9 @@ enum Command {
     /// Print a new API key for a service client and the hash to put in `[[auth.api_keys]]`.
     NewApiKey,
     /// Tools for diagnosis scenario authors: `scenarios check [DIR]`.
-    Scenarios(complaint_gateway::diagnosis::cli::ScenariosArgs),
+    Scenarios(complaint_gateway::tools::cli::scenarios::ScenariosArgs),
     /// Tools for adding a backend: `adapters check [DIR]`, `adapters scaffold --url URL --system NAME`.
-    Adapters(complaint_gateway::adapters::cli::AdaptersArgs),
+    Adapters(complaint_gateway::tools::cli::adapters::AdaptersArgs),
 }
 
 fn init_logs(format: &str, level: &str) {
@@ -192,10 +192,10 @@ async fn main() -> anyhow::Result<()> {
             init_logs(&cfg.log.format, &cfg.log.level);
             run_server(cfg, |addr| eprintln!("complaint-gateway listening on {addr}")).await
         }
-        Command::Token(args) => complaint_gateway::identity::cli::token(args).await,
+        Command::Token(args) => complaint_gateway::tools::cli::identities::token(args).await,
         Command::Identities(args) => {
             init_logs("human", "warn");
-            complaint_gateway::identity::cli::identities(args).await
+            complaint_gateway::tools::cli::identities::identities(args).await
         }
         Command::Classify { threshold } => {
             if !(0.0..=1.0).contains(&threshold) {
@@ -206,13 +206,13 @@ async fn main() -> anyhow::Result<()> {
             complaint_gateway::classify::run_cli(stdin.lock(), std::io::BufWriter::new(stdout.lock()), threshold)
         }
         Command::NewApiKey => {
-            complaint_gateway::identity::cli::new_api_key();
+            complaint_gateway::tools::cli::identities::new_api_key();
             Ok(())
         }
-        Command::Scenarios(args) => complaint_gateway::diagnosis::cli::run(args),
+        Command::Scenarios(args) => complaint_gateway::tools::cli::scenarios::run(args),
         Command::Adapters(args) => {
             init_logs("human", "warn");
-            complaint_gateway::adapters::cli::run(args).await
+            complaint_gateway::tools::cli::adapters::run(args).await
         }
         Command::CheckConfig { config } => {
             let cfg = Config::load(&config)?;
@@ -307,11 +307,11 @@ async fn main() -> anyhow::Result<()> {
                 });
             }
             // Identities: a demo signing key, handlers per city, a manager, an auditor (see identity::demo).
-            let ids = complaint_gateway::identity::demo::setup(&mut cfg, &data_dir).await?;
+            let ids = complaint_gateway::tools::demo::setup(&mut cfg, &data_dir).await?;
             cfg.validate().map_err(anyhow::Error::msg)?;
             let examples = seed::examples(seeded);
             run_server(cfg, move |addr| {
-                let number = complaint_gateway::identity::demo::example_in(ids.city, seeded).unwrap_or_default();
+                let number = complaint_gateway::tools::demo::example_in(ids.city, seeded).unwrap_or_default();
                 println!("\ncomplaint-gateway demo listening on {addr}\n");
                 for line in ids.lines(addr, &number) {
                     println!("{line}");

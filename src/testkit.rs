@@ -3,7 +3,7 @@
 use crate::adapters::registry::Registry;
 use crate::api::{self, Gateway};
 use crate::config::{Config, SourceConfig};
-use crate::seed::{self, load};
+use crate::tools::seed::{self, load};
 use crate::view::ViewReader;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -240,8 +240,8 @@ impl TestDatabase {
         static N: AtomicU32 = AtomicU32::new(0);
         let name = format!("cgw_{tag}_{}_{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed));
         let mut url = url::Url::parse(admin_url)?;
-        match crate::adapters::sqltext::Driver::from_url(admin_url) {
-            Some(crate::adapters::sqltext::Driver::Postgres) => {
+        match crate::adapters::sql::text::Driver::from_url(admin_url) {
+            Some(crate::adapters::sql::text::Driver::Postgres) => {
                 let pool = sqlx::PgPool::connect(admin_url).await?;
                 sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name}")))
                     .execute(&pool)
@@ -251,7 +251,7 @@ impl TestDatabase {
                     .await?;
                 pool.close().await;
             }
-            Some(crate::adapters::sqltext::Driver::MySql) => {
+            Some(crate::adapters::sql::text::Driver::MySql) => {
                 let pool = sqlx::MySqlPool::connect(admin_url).await?;
                 sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name}")))
                     .execute(&pool)

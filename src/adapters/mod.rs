@@ -4,17 +4,9 @@
 //! `SubscriberView`, and optionally a stream of usage records. Most backends are SQL and need no Rust: a
 //! folder under `adapters/` with an `adapter.toml` is compiled into a [`sql::SqlAdapter`]. A backend that is
 //! not SQL implements the trait (see `docs/adapters.md`).
-pub mod check;
-pub mod cli;
-pub mod compliance;
-pub mod definition;
 pub mod http;
-pub mod mapping;
 pub mod registry;
-pub mod scaffold;
 pub mod sql;
-pub mod sqltext;
-pub mod value;
 
 use crate::proto::complaint::v1::UsageRecord;
 use bytes::Bytes;

@@ -1,5 +1,5 @@
 //! Builds the adapters a config names. Every definition is loaded and checked before the server starts.
-use super::definition::Definition;
+use super::sql::definition::Definition;
 use super::sql::{PoolSettings, SqlAdapter};
 use super::Adapter;
 use crate::config::{Config, SourceConfig};

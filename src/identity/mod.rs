@@ -9,9 +9,7 @@
 pub mod audit;
 pub mod auth;
 pub mod authz;
-pub mod cli;
 pub mod config;
-pub mod demo;
 pub mod directory;
 pub mod layer;
 pub mod masking;

@@ -2,7 +2,7 @@
 //! the generator, inserted in multi-row statements with bound values, committed per chunk of subscribers.
 //! Progress is reported as it goes and a stop request ends the run between chunks.
 use super::{reference_rows, subscriber_rows, Batch, SeedOptions, SeedValue, TableRows};
-use crate::adapters::sqltext::Driver;
+use crate::adapters::sql::text::Driver;
 use crate::secrets::redact_url;
 use anyhow::{bail, Context};
 use sqlx::AssertSqlSafe;
@@ -31,9 +31,9 @@ impl System {
     /// The schema, embedded so a binary seeds without the source tree.
     pub fn schema(self) -> &'static str {
         match self {
-            System::Billing => include_str!("../../migrations/backends/billing.sql"),
-            System::Crm => include_str!("../../migrations/backends/crm.sql"),
-            System::Resource => include_str!("../../migrations/backends/resource.sql"),
+            System::Billing => include_str!("../../../migrations/backends/billing.sql"),
+            System::Crm => include_str!("../../../migrations/backends/crm.sql"),
+            System::Resource => include_str!("../../../migrations/backends/resource.sql"),
         }
     }
 

@@ -1,8 +1,13 @@
 //! The generic SQL adapter: one [`Definition`] over one sqlx pool, whose driver the URL chooses.
-use super::definition::{CompiledEntity, CompiledStream, Definition, Target};
-use super::mapping::{self, MapReport};
-use super::sqltext::Driver;
-use super::value::{self, DbRow};
+pub mod decode;
+pub mod definition;
+pub mod mapping;
+pub mod text;
+
+use self::decode::DbRow;
+use self::definition::{CompiledEntity, CompiledStream, Definition, Target};
+use self::mapping::MapReport;
+use self::text::Driver;
 use super::{Adapter, AdapterError, FetchRequest, SourceData, UsageQuery, UsageStream};
 use crate::proto::complaint::v1::{SubscriberView, UsageRecord};
 use crate::secrets;
@@ -120,9 +125,9 @@ impl Pool {
             }};
         }
         match self {
-            Pool::Postgres(p) => run!(p, value::from_pg),
-            Pool::MySql(p) => run!(p, value::from_mysql),
-            Pool::Sqlite(p) => run!(p, value::from_sqlite),
+            Pool::Postgres(p) => run!(p, decode::from_pg),
+            Pool::MySql(p) => run!(p, decode::from_mysql),
+            Pool::Sqlite(p) => run!(p, decode::from_sqlite),
         }
     }
 
@@ -167,9 +172,9 @@ impl Pool {
             }};
         }
         match self {
-            Pool::Postgres(p) => run!(p, value::from_pg),
-            Pool::MySql(p) => run!(p, value::from_mysql),
-            Pool::Sqlite(p) => run!(p, value::from_sqlite),
+            Pool::Postgres(p) => run!(p, decode::from_pg),
+            Pool::MySql(p) => run!(p, decode::from_mysql),
+            Pool::Sqlite(p) => run!(p, decode::from_sqlite),
         }
     }
 
@@ -208,7 +213,7 @@ impl SqlAdapter {
     pub fn new(def: Definition, url: &str, settings: &PoolSettings) -> Result<SqlAdapter, String> {
         let pool = Pool::connect_lazy(url, settings)?;
         let driver = pool.driver();
-        let prep = |t: &super::sqltext::SqlTemplate| {
+        let prep = |t: &self::text::SqlTemplate| {
             let (sql, binds) = t.render(driver);
             Prepared {
                 sql: Arc::from(sql),

@@ -2,14 +2,11 @@
 //! column. Ground truth is either a reviewed adapter folder (its SQL is read to find which table each
 //! result column comes from) or a file of `"target.field" = "table.column"` lines.
 use super::Proposal;
-use crate::adapters::definition::Definition;
+use crate::adapters::sql::definition::Definition;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-/// A column of a table: (table, column).
-pub type ColumnRef = (String, String);
-/// Two columns a join condition makes equal.
-pub type Equality = (ColumnRef, ColumnRef);
+pub use super::{ColumnRef, Equality};
 /// A part's target, its SQL text, and its (result column, field path) pairs.
 type Part = (String, String, Vec<(String, String)>);
 
@@ -78,7 +75,7 @@ impl Truth {
     }
 }
 
-fn sql_text(file: Option<&Path>, _t: &crate::adapters::sqltext::SqlTemplate) -> String {
+fn sql_text(file: Option<&Path>, _t: &crate::adapters::sql::text::SqlTemplate) -> String {
     file.and_then(|f| std::fs::read_to_string(f).ok()).unwrap_or_default()
 }
 
@@ -258,7 +255,7 @@ fn equal_by_join(a: &ColumnRef, b: &ColumnRef, eqs: &[Equality]) -> bool {
 
 /// Runs SQL files (statements separated by `;` at line ends) against `url`: how fixtures are loaded.
 pub async fn load_sql_files(url: &str, files: &[&Path]) -> anyhow::Result<()> {
-    use crate::adapters::sqltext::Driver;
+    use crate::adapters::sql::text::Driver;
     let mut statements = Vec::new();
     for f in files {
         let text = std::fs::read_to_string(f).map_err(|e| anyhow::anyhow!("{}: {e}", f.display()))?;
