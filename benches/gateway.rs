@@ -385,7 +385,7 @@ impl DirectSource {
     /// The baseline's pools skip sqlx's ping per acquire, as the gateway's do (`pool_options`), so the
     /// ratio is the gateway's own cost.
     async fn open(system: load::System, url: &str) -> anyhow::Result<DirectSource> {
-        use complaint_gateway::adapters::sql::pool_options;
+        use complaint_gateway::db::pool_options;
         let def = Definition::load(&testkit::adapters_dir().join(system.name()))?;
         let driver = Driver::from_url(url).expect("known scheme");
         let statements = def.entities.iter().map(|e| e.sql.render(driver)).collect();

@@ -7,13 +7,16 @@ pub mod adapters;
 pub mod api;
 pub mod cache;
 pub mod config;
+pub mod db;
 pub mod diagnosis;
 pub mod error;
 pub mod identity;
 pub mod metrics;
 pub mod msisdn;
+pub mod read;
 pub mod schema;
 pub mod secrets;
+pub mod server;
 pub mod stack;
 pub mod store;
 #[cfg(any(test, feature = "testkit"))]

@@ -3,8 +3,8 @@
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use complaint_gateway::adapters::registry::Registry;
-use complaint_gateway::api::{self, Gateway};
 use complaint_gateway::config::{Config, SourceConfig};
+use complaint_gateway::server;
 use complaint_gateway::tools::seed::{self, load};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -109,36 +109,6 @@ fn default_adapters_dir() -> PathBuf {
     }
 }
 
-async fn run_server(cfg: Config, banner: impl FnOnce(std::net::SocketAddr)) -> anyhow::Result<()> {
-    let registry = Registry::from_config(&cfg, &|k| std::env::var(k).ok()).map_err(anyhow::Error::msg)?;
-    let listener = tokio::net::TcpListener::bind(cfg.server.listen)
-        .await
-        .with_context(|| format!("binding {}", cfg.server.listen))?;
-    let addr = listener.local_addr()?;
-    tracing::info!(%addr, sources = ?registry.names(), "serving");
-    let identity = complaint_gateway::identity::IdentityServices::open(&cfg, &|k| std::env::var(k).ok())
-        .await
-        .map_err(anyhow::Error::msg)?;
-    tracing::info!(store = %identity.store.redacted_url(), tls = cfg.tls.enabled(), "identity store open");
-    let gw = Arc::new(Gateway {
-        reader: complaint_gateway::view::ViewReader::from_config(registry, &cfg),
-        config: cfg,
-        identity,
-    });
-    if let Some(m) = gw.config.admin.metrics_listen {
-        let (bound, _task) = complaint_gateway::metrics::start(m, gw.reader.clone())
-            .await
-            .with_context(|| format!("binding the metrics endpoint {m}"))?;
-        tracing::info!("metrics on http://{bound}/metrics");
-    }
-    banner(addr);
-    api::serve(gw, listener, async {
-        let _ = tokio::signal::ctrl_c().await;
-        tracing::info!("shutting down");
-    })
-    .await
-}
-
 fn stop_on_ctrl_c() -> Arc<AtomicBool> {
     let stop = Arc::new(AtomicBool::new(false));
     let s = stop.clone();
@@ -190,7 +160,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Serve { config } => {
             let cfg = Config::load(&config)?;
             init_logs(&cfg.log.format, &cfg.log.level);
-            run_server(cfg, |addr| eprintln!("complaint-gateway listening on {addr}")).await
+            server::run(cfg, |addr| eprintln!("complaint-gateway listening on {addr}")).await
         }
         Command::Token(args) => complaint_gateway::tools::cli::identities::token(args).await,
         Command::Identities(args) => {
@@ -310,7 +280,7 @@ async fn main() -> anyhow::Result<()> {
             let ids = complaint_gateway::tools::demo::setup(&mut cfg, &data_dir).await?;
             cfg.validate().map_err(anyhow::Error::msg)?;
             let examples = seed::examples(seeded);
-            run_server(cfg, move |addr| {
+            server::run(cfg, move |addr| {
                 let number = complaint_gateway::tools::demo::example_in(ids.city, seeded).unwrap_or_default();
                 println!("\ncomplaint-gateway demo listening on {addr}\n");
                 for line in ids.lines(addr, &number) {

@@ -99,7 +99,9 @@ async fn passwords_keys_and_tokens_appear_in_no_log_error_or_dump() {
     // A store that cannot be reached: the error names the store, not its password.
     let mut cfg: Config = env.srv.gateway.config.clone();
     cfg.store.url = "postgres://gateway:StorePw5@127.0.0.1:1/gateway".into();
-    let e = IdentityServices::open(&cfg, &testkit::test_env).await.unwrap_err();
+    let e = IdentityServices::open(&cfg.auth, &cfg.store, &testkit::test_env)
+        .await
+        .unwrap_err();
     assert!(e.contains("127.0.0.1:1") && !e.contains("StorePw5"), "{e}");
     tracing::error!(error = %e, "store failed (as main would log it)");
     // The config dump.

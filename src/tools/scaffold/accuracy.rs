@@ -315,8 +315,9 @@ pub fn fixture_dir(name: &str) -> std::path::PathBuf {
 /// Scaffolds the three demo schemas (seeded with `subscribers` into SQLite under `dir`) and the fixture
 /// schemas, and measures each against its truth.
 pub async fn measure_all(dir: &Path, subscribers: u64) -> anyhow::Result<Vec<(Accuracy, Proposal)>> {
-    let urls = crate::testkit::sqlite_urls(dir);
-    crate::testkit::seed(&urls, subscribers).await?;
+    let urls = crate::tools::seed::load::sqlite_urls(dir);
+    let as_of = chrono::NaiveDate::from_ymd_opt(2026, 11, 28).expect("a valid date");
+    crate::tools::seed::load::seed_urls(&urls, subscribers, as_of).await?;
     let mut out = Vec::new();
     for (system, url) in &urls {
         let started = std::time::Instant::now();
@@ -324,8 +325,12 @@ pub async fn measure_all(dir: &Path, subscribers: u64) -> anyhow::Result<Vec<(Ac
             .await
             .map_err(anyhow::Error::msg)?;
         let secs = started.elapsed().as_secs_f64();
-        let truth =
-            Truth::from_definition(&crate::testkit::adapters_dir().join(system.name())).map_err(anyhow::Error::msg)?;
+        let truth = Truth::from_definition(
+            &Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("adapters")
+                .join(system.name()),
+        )
+        .map_err(anyhow::Error::msg)?;
         let mut acc = evaluate(system.name(), &p, &truth);
         acc.scaffold_secs = secs;
         out.push((acc, p));

@@ -354,6 +354,42 @@ pub async fn seed(
     })
 }
 
+/// Seeds `subscribers` as of `as_of` into each (system, url) pair, from scratch, without progress output
+/// (tests, benchmarks, evaluation harnesses).
+pub async fn seed_urls(targets: &[(System, String)], subscribers: u64, as_of: chrono::NaiveDate) -> anyhow::Result<()> {
+    let mut ts = Vec::new();
+    for (s, u) in targets {
+        ts.push(Target::connect(*s, u).await?);
+    }
+    let opts = super::SeedOptions::new(subscribers, as_of);
+    let r = seed(
+        &ts,
+        &opts,
+        true,
+        &std::sync::atomic::AtomicBool::new(false),
+        &|_, _, _| {},
+    )
+    .await?;
+    for t in ts {
+        t.close().await;
+    }
+    anyhow::ensure!(!r.stopped && r.subscribers == subscribers, "seeding stopped early");
+    Ok(())
+}
+
+/// SQLite URLs for the three demo systems in `dir` (`billing.db`, `crm.db`, `resource.db`).
+pub fn sqlite_urls(dir: &std::path::Path) -> Vec<(System, String)> {
+    System::ALL
+        .iter()
+        .map(|s| {
+            (
+                *s,
+                format!("sqlite://{}", dir.join(format!("{}.db", s.name())).display()),
+            )
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
