@@ -5,6 +5,7 @@
 //! [`seed`] generates the demo backends.
 pub mod adapters;
 pub mod api;
+pub mod assets;
 pub mod cache;
 pub mod config;
 pub mod db;
