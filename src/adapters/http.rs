@@ -14,6 +14,7 @@
 //! [`crate::adapters::registry::Registry::push`] (see `docs/adapters.md`).
 use super::{Adapter, AdapterError, FetchRequest, SourceData, UsageQuery, UsageStream};
 use crate::proto::complaint::v1::{SubscriberView, UsageRecord};
+use crate::schema::{self, PathErrorKind, PathStep, SelectError};
 use bytes::{Bytes, BytesMut};
 use futures::future::BoxFuture;
 use futures::StreamExt;
@@ -156,17 +157,32 @@ fn view_part(path: &str) -> Result<(), String> {
     if path == "extensions" {
         return Ok(());
     }
-    let mut msg = crate::schema::view_descriptor();
-    for seg in path.split('.') {
-        let fd = msg
-            .get_field_by_name(seg)
-            .ok_or_else(|| format!("`{}` has no field `{seg}`", msg.name()))?;
-        let prost_reflect::Kind::Message(m) = fd.kind() else {
-            return Err(format!("`{seg}` is not a part of the view"));
-        };
-        msg = m;
+    let (steps, failed) = match schema::resolve(&schema::view_descriptor(), path, schema::Items::Index) {
+        Ok(r) => (r.steps, None),
+        Err(e) => (e.resolved.clone(), Some(e)),
+    };
+    // Segment by segment as written: each names a message field (a list of messages is filled whole).
+    for (seg, step) in path.split('.').zip(&steps) {
+        match step {
+            PathStep::Field(fd) if matches!(fd.kind(), prost_reflect::Kind::Message(_)) => {}
+            _ => return Err(format!("`{seg}` is not a part of the view")),
+        }
     }
-    Ok(())
+    match failed {
+        None => Ok(()),
+        Some(e) => Err(match &e.kind {
+            PathErrorKind::Select(SelectError::UnknownField(u)) => {
+                format!("`{}` has no field `{}`", u.message.name(), u.name)
+            }
+            PathErrorKind::Select(SelectError::OfList(_)) => format!(
+                "`{}` is a list: an adapter fills it whole",
+                e.previous().unwrap_or_default()
+            ),
+            PathErrorKind::Select(SelectError::NoFields) | PathErrorKind::NotAList => {
+                format!("`{}` is not a part of the view", e.segment())
+            }
+        }),
+    }
 }
 
 fn digits_only(msisdn: &str) -> Result<&str, AdapterError> {

@@ -4,6 +4,7 @@
 //! column maps onto a field of the unified `SubscriberView`. Every field path is checked against the proto
 //! schema at load, so a misspelt path fails at start-up naming the file, entity and column.
 use super::text::SqlTemplate;
+use crate::schema::{self, Items, PathErrorKind, PathStep, SelectError};
 use prost_reflect::{FieldDescriptor, Kind, MessageDescriptor};
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -429,11 +430,11 @@ fn compile_target(
     view: &MessageDescriptor,
     target: &str,
 ) -> Result<(Vec<FieldDescriptor>, MessageDescriptor, bool), String> {
-    let mut msg = view.clone();
-    let mut path = Vec::new();
+    let (fields, failed) = resolve_fields(view, target, Items::Index);
     let segs: Vec<&str> = target.split('.').collect();
-    for (i, seg) in segs.iter().enumerate() {
-        let fd = msg.get_field_by_name(seg).ok_or_else(|| unknown_field(&msg, seg))?;
+    let mut path = Vec::new();
+    for (i, (seg, fd)) in segs.iter().zip(&fields).enumerate() {
+        let Some(fd) = fd else { break };
         let Kind::Message(m) = fd.kind() else {
             return Err(format!("`{seg}` is not a message field"));
         };
@@ -447,39 +448,83 @@ fn compile_target(
             ));
         }
         path.push(fd.clone());
-        msg = m;
-        if last {
-            return Ok((path, msg, fd.is_list()));
+        if last && failed.is_none() {
+            return Ok((path, m, fd.is_list()));
         }
     }
-    Err("empty target".into())
+    Err(match failed {
+        Some(e) => path_error(&e),
+        None => "empty target".into(),
+    })
 }
 
 fn is_well_known(m: &MessageDescriptor) -> bool {
     m.full_name().starts_with("google.protobuf.")
 }
 
-fn unknown_field(msg: &MessageDescriptor, seg: &str) -> String {
-    let names: Vec<String> = msg.fields().map(|f| f.name().to_string()).collect();
-    let hint = crate::schema::closest(seg, names.iter().map(String::as_str))
-        .map(|s| format!("; did you mean `{s}`?"))
-        .unwrap_or_default();
-    format!("`{}` has no field `{seg}`{hint}", msg.name())
+/// Resolves `path` against `root` with the schema's resolver and gives, segment by segment, the field it
+/// names (`None` for a list index or a map key); on failure, the fields of the segments before the one at
+/// fault (and of that one, if it names a field), so the checks below run in the order the path is written.
+fn resolve_fields(
+    root: &MessageDescriptor,
+    path: &str,
+    items: Items,
+) -> (Vec<Option<FieldDescriptor>>, Option<schema::PathError>) {
+    let (steps, failed) = match schema::resolve(root, path, items) {
+        Ok(r) => (r.steps, None),
+        Err(e) => (e.resolved.clone(), Some(e)),
+    };
+    let fields = steps
+        .into_iter()
+        .filter_map(|s| match s {
+            PathStep::Field(f) => Some(Some(f)),
+            PathStep::Key(_) => Some(None),
+            // `x[]` is one segment with its field; an index is a segment of its own.
+            PathStep::Item => (items == Items::Index).then_some(None),
+        })
+        .collect();
+    (fields, failed)
+}
+
+/// A path that does not resolve, in the words of definition errors.
+fn path_error(e: &schema::PathError) -> String {
+    match &e.kind {
+        PathErrorKind::Select(SelectError::UnknownField(u)) => {
+            let hint = u
+                .suggestion
+                .as_ref()
+                .map(|s| format!("; did you mean `{s}`?"))
+                .unwrap_or_default();
+            format!("`{}` has no field `{}`{hint}", u.message.name(), u.name)
+        }
+        PathErrorKind::Select(SelectError::OfList(_)) => {
+            let seg = e.previous().unwrap_or_default();
+            format!("`{seg}` is a list: write `{seg}[]`")
+        }
+        PathErrorKind::Select(SelectError::NoFields) => {
+            format!("`{}` is not a message", e.previous().unwrap_or_default())
+        }
+        PathErrorKind::NotAList => {
+            let seg = e.segment();
+            format!("`{seg}` is not a list: write `{seg}` without []")
+        }
+    }
 }
 
 /// Compiles a field path relative to `element`: `a.b`, or `items[].amount_fen`.
 pub fn compile_path(element: &MessageDescriptor, path: &str) -> Result<CompiledPath, String> {
-    let mut msg = element.clone();
+    let (fields, failed) = resolve_fields(element, path, Items::Brackets);
+    let segs: Vec<&str> = path.split('.').collect();
     let mut prefix = Vec::new();
     let mut list: Option<(FieldDescriptor, Vec<FieldDescriptor>)> = None;
-    let segs: Vec<&str> = path.split('.').collect();
-    for (i, raw) in segs.iter().enumerate() {
+    for (i, (raw, fd)) in segs.iter().zip(&fields).enumerate() {
+        // A map key: only below a map field, refused at the map.
+        let Some(fd) = fd else { break };
         let last = i + 1 == segs.len();
         let (seg, is_list) = match raw.strip_suffix("[]") {
             Some(s) => (s, true),
             None => (*raw, false),
         };
-        let fd = msg.get_field_by_name(seg).ok_or_else(|| unknown_field(&msg, seg))?;
         if fd.is_map() {
             return Err(format!("`{seg}` is a map field and cannot be mapped"));
         }
@@ -503,7 +548,6 @@ pub fn compile_path(element: &MessageDescriptor, path: &str) -> Result<CompiledP
                 } else {
                     push(&mut prefix, &mut list, fd.clone());
                 }
-                msg = m;
             }
             _ => {
                 if !last {
@@ -515,6 +559,9 @@ pub fn compile_path(element: &MessageDescriptor, path: &str) -> Result<CompiledP
                 push(&mut prefix, &mut list, fd.clone());
             }
         }
+    }
+    if let Some(e) = failed {
+        return Err(path_error(&e));
     }
     let p = CompiledPath {
         prefix,
@@ -595,4 +642,82 @@ fn check_mapping(path: &CompiledPath, m: &FieldMapping) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bill() -> MessageDescriptor {
+        crate::schema::message("complaint.v1.Bill")
+    }
+
+    #[test]
+    fn a_field_path_compiles_to_the_fields_before_inside_and_after_its_list() {
+        let p = compile_path(&bill(), "items[].amount_fen").unwrap();
+        assert!(p.prefix.is_empty());
+        let (list, inner) = p.list.as_ref().unwrap();
+        assert_eq!(list.name(), "items");
+        assert_eq!(inner.iter().map(|f| f.name()).collect::<Vec<_>>(), ["amount_fen"]);
+        let view = crate::schema::view_descriptor();
+        let p = compile_path(&view, "account.suspended_at").unwrap();
+        assert_eq!(
+            p.prefix.iter().map(|f| f.name()).collect::<Vec<_>>(),
+            ["account", "suspended_at"]
+        );
+        assert_eq!(p.leaf().name(), "suspended_at");
+    }
+
+    #[test]
+    fn a_bad_field_path_is_named_at_its_first_fault() {
+        let err = |element: &MessageDescriptor, path: &str| compile_path(element, path).unwrap_err();
+        let view = crate::schema::view_descriptor();
+        for (path, want) in [
+            (
+                "items[].amout_fen",
+                "`Charge` has no field `amout_fen`; did you mean `amount_fen`?",
+            ),
+            ("items.amount_fen", "`items` is a list: write `items[]`"),
+            ("items", "`items` is a list: write `items[]`"),
+            ("cycle[]", "`cycle` is not a list: write `cycle` without []"),
+            ("cycle.x", "`cycle` is not a message"),
+            ("issued_at.seconds", "`issued_at` is not a message"),
+            ("items[]", "`items` is a message; map a field inside it"),
+        ] {
+            assert_eq!(err(&bill(), path), want, "{path}");
+        }
+        assert_eq!(
+            err(&view, "recent_bills[].items[].amount_fen"),
+            "only one list (`x[]`) per path is supported"
+        );
+        assert_eq!(
+            err(&view, "extensions.x"),
+            "`extensions` is a map field and cannot be mapped"
+        );
+        // The first fault as written wins over a later one.
+        assert_eq!(err(&bill(), "cycle.zz.yy"), "`cycle` is not a message");
+        assert_eq!(
+            err(&view, "recent_bills[].items[].nope"),
+            "only one list (`x[]`) per path is supported"
+        );
+    }
+
+    #[test]
+    fn a_bad_target_is_named() {
+        let view = crate::schema::view_descriptor();
+        let err = |t: &str| compile_target(&view, t).unwrap_err();
+        assert_eq!(
+            err("acount"),
+            "`SubscriberView` has no field `acount`; did you mean `account`?"
+        );
+        assert_eq!(err("account.balance_fen"), "`balance_fen` is not a message field");
+        assert_eq!(err("account.suspended_at"), "`suspended_at` cannot be a target");
+        assert_eq!(
+            err("recent_bills.items"),
+            "`recent_bills` is a list: only the last segment of a target may be one"
+        );
+        let (path, element, repeated) = compile_target(&view, "network.cells").unwrap();
+        assert_eq!(path.iter().map(|f| f.name()).collect::<Vec<_>>(), ["network", "cells"]);
+        assert!(repeated && element.name() == "Cell", "{}", element.name());
+    }
 }
