@@ -1,18 +1,21 @@
 //! `complaint.v1.DiagnosisService`: request validation and proto ⇄ domain translation around
-//! [`crate::diagnosis::Engine`]. The view is read through [`super::data::read_view`], so identity,
-//! masking, cache and audit apply to diagnosis exactly as to `GetSubscriberView`.
+//! [`crate::diagnosis::Engine`]. The view is read through [`crate::read::Reads::view_then`], so identity,
+//! masking, cache and audit apply to diagnosis exactly as to `GetSubscriberView`; the diagnosis, its
+//! evidence and its complaint record are built in [`crate::diagnosis`].
 use crate::classify::{Classifier, ClassifyError};
 use crate::diagnosis::config::DiagnosisConfig;
+use crate::diagnosis::evidence::{Coverage, Evidence};
+use crate::diagnosis::model::{Outcome, Question, Scenario, ScenarioSet};
 use crate::diagnosis::records::ComplaintRecord;
+use crate::diagnosis::routing::{RoutedBy, Routing};
 use crate::diagnosis::run::{RunOutcome, TraceEntry};
-use crate::diagnosis::scenario::{Outcome, Question, Scenario, ScenarioSet};
 use crate::diagnosis::{self, reload, DiagnoseInput, Diagnosis, Engine, MAX_TEXT_CHARS};
 use crate::error::Error;
 use crate::proto::complaint::v1::diagnosis_service_server::DiagnosisService;
 use crate::proto::complaint::v1::{
     self as pb, ActionDefinition, AllowedAnswer, CategoryScore, CategorySource, ClassifyRequest, ClassifyResponse,
-    DiagnoseRequest, DiagnoseResponse, DiagnosisOutcome, Evidence, FieldRead, GetScenarioRequest, GetScenarioResponse,
-    ListScenariosRequest, ListScenariosResponse, ScenarioMatch, ScenarioStep, ScenarioSummary, SourceStatus, TraceStep,
+    DiagnoseRequest, DiagnoseResponse, DiagnosisOutcome, FieldRead, GetScenarioRequest, GetScenarioResponse,
+    ListScenariosRequest, ListScenariosResponse, ScenarioMatch, ScenarioStep, ScenarioSummary, TraceStep,
 };
 use crate::read::{Made, Reads};
 use std::sync::Arc;
@@ -26,7 +29,7 @@ pub struct DiagnosisApi {
     /// Whether each diagnosis is recorded (`[diagnosis] record_complaints`).
     record_complaints: bool,
     /// Which view fields each configured source can fill (for evidence of missing data).
-    fillable: Vec<(String, Vec<String>)>,
+    coverage: Coverage,
 }
 
 impl DiagnosisApi {
@@ -47,18 +50,12 @@ impl DiagnosisApi {
             scenarios = engine.scenarios().scenarios.len(),
             "diagnosis scenarios loaded"
         );
-        let fillable = reads
-            .reader()
-            .registry()
-            .sources
-            .iter()
-            .map(|s| (s.adapter.name().to_string(), s.adapter.entities()))
-            .collect();
+        let coverage = Coverage::of(reads.reader().registry());
         Ok(DiagnosisApi {
             reads,
             engine,
             record_complaints,
-            fillable,
+            coverage,
         })
     }
 }
@@ -122,55 +119,18 @@ fn question(q: &Question) -> pb::Question {
     }
 }
 
-/// Whether view field `entity` (e.g. `network.cells`) and the path read overlap: one lies inside the other.
-fn overlaps(entity: &str, path: &[String]) -> bool {
-    let e: Vec<&str> = entity.split('.').collect();
-    let n = e.len().min(path.len());
-    e[..n].iter().zip(&path[..n]).all(|(a, b)| *a == b.as_str())
-}
-
-/// The sources behind the view fields a step read, with their state and age. A field no source supplied
-/// names the source that would have (`supplied: false`): the data is missing there.
-fn evidence(entry: &TraceEntry, statuses: &[SourceStatus], fillable: &[(String, Vec<String>)]) -> Vec<Evidence> {
-    let mut out: Vec<Evidence> = Vec::new();
-    let add = |out: &mut Vec<Evidence>, entity: &str, st: &SourceStatus, supplied: bool| {
-        if !out.iter().any(|x| x.field == entity && x.source == st.source) {
-            out.push(Evidence {
-                field: entity.to_string(),
-                source: st.source.clone(),
-                state: st.state,
-                fetched_at: st.fetched_at,
-                age_ms: st.age_ms,
-                supplied,
-            });
-        }
-    };
-    for read in &entry.reads {
-        if read.segments.first().map(String::as_str) != Some("view") {
-            continue;
-        }
-        let path = &read.segments[1..];
-        let before = out.len();
-        for st in statuses {
-            for entity in st.entities.iter().filter(|e| overlaps(e, path)) {
-                add(&mut out, entity, st, true);
-            }
-        }
-        if out.len() == before && !path.is_empty() {
-            for (source, entities) in fillable {
-                let Some(st) = statuses.iter().find(|s| &s.source == source) else {
-                    continue;
-                };
-                for entity in entities.iter().filter(|e| overlaps(e, path)) {
-                    add(&mut out, entity, st, false);
-                }
-            }
-        }
+fn evidence(e: &Evidence) -> pb::Evidence {
+    pb::Evidence {
+        field: e.field.clone(),
+        source: e.source.clone(),
+        state: e.state as i32,
+        fetched_at: e.fetched_at,
+        age_ms: e.age_ms,
+        supplied: e.supplied,
     }
-    out
 }
 
-fn trace_step(entry: &TraceEntry, statuses: &[SourceStatus], fillable: &[(String, Vec<String>)]) -> TraceStep {
+fn trace_step(entry: &TraceEntry) -> TraceStep {
     TraceStep {
         step_id: entry.step_id.clone(),
         description: entry.description.clone(),
@@ -185,14 +145,14 @@ fn trace_step(entry: &TraceEntry, statuses: &[SourceStatus], fillable: &[(String
             .collect(),
         result: entry.result.clone().unwrap_or_default(),
         outcome: entry.outcome.clone(),
-        evidence: evidence(entry, statuses, fillable),
+        evidence: entry.evidence.iter().map(evidence).collect(),
         error: entry.error.clone().unwrap_or_default(),
         values: entry.values.iter().cloned().collect(),
     }
 }
 
-/// The proto answer of a diagnosis (everything but the category fields).
-fn response_of(d: &Diagnosis, statuses: &[SourceStatus], fillable: &[(String, Vec<String>)]) -> DiagnoseResponse {
+/// The proto answer of a diagnosis of complaint `complaint_id`, routed by `routing`.
+fn response_of(d: &Diagnosis, routing: Routing, complaint_id: String) -> DiagnoseResponse {
     let matches = d
         .runs
         .iter()
@@ -212,17 +172,23 @@ fn response_of(d: &Diagnosis, statuses: &[SourceStatus], fillable: &[(String, Ve
         })
         .collect();
     let mut out = DiagnoseResponse {
+        complaint_id,
+        category: routing.category,
+        confidence: routing.confidence,
+        category_source: match routing.by {
+            RoutedBy::Request => CategorySource::Request,
+            RoutedBy::Classifier => CategorySource::Classifier,
+        } as i32,
+        keywords: routing.keywords,
+        classifier_abstained: routing.abstained,
         matches,
-        sources: statuses.to_vec(),
+        sources: d.sources.clone(),
         ..Default::default()
     };
-    match d.chosen.map(|c| &d.runs[c]) {
-        Some(run) => {
-            out.scenario_id = run.scenario.id.clone();
-            out.set_outcome(outcome_of(&run.outcome));
-            out.trace = run.trace.iter().map(|t| trace_step(t, statuses, fillable)).collect();
-        }
-        None => out.set_outcome(DiagnosisOutcome::NoCause),
+    out.set_outcome(outcome_of(d.outcome()));
+    if let Some(run) = d.chosen_run() {
+        out.scenario_id = run.scenario.id.clone();
+        out.trace = run.trace.iter().map(trace_step).collect();
     }
     if let Some(c) = &d.conclusion {
         out.cause = Some(pb::Cause {
@@ -298,17 +264,10 @@ impl DiagnosisApi {
             req.complaint_id.clone()
         };
 
-        let (category, confidence, source, keywords, abstained) = if req.category.is_empty() {
-            let c = classify(req.text.clone()).await?;
-            (
-                c.category().to_string(),
-                c.confidence(),
-                CategorySource::Classifier,
-                c.keywords.clone(),
-                c.abstained,
-            )
+        let routing = if req.category.is_empty() {
+            Routing::classified(&classify(req.text.clone()).await?)
         } else {
-            (req.category.clone(), 1.0, CategorySource::Request, Vec::new(), false)
+            Routing::requested(&req.category)
         };
 
         let read = super::read_request(request, &req.msisdn, &complaint_id)?;
@@ -317,51 +276,23 @@ impl DiagnosisApi {
         // event is recorded, and the complaint record is committed with that event.
         let make = |outcome: crate::view::ViewOutcome| -> Made<DiagnoseResponse> {
             let input = DiagnoseInput {
-                category: category.clone(),
+                category: routing.category.clone(),
                 answers,
-                complaint_id: complaint_id.clone(),
+                complaint_id,
                 msisdn: outcome.view.msisdn.clone(),
             };
-            let d = self.engine.diagnose(set, &input, &outcome.view)?;
-            let mut resp = response_of(&d, &outcome.statuses, &self.fillable);
-            resp.complaint_id = complaint_id.clone();
-            resp.category = category.clone();
-            resp.confidence = confidence;
-            resp.set_category_source(source);
-            resp.keywords = keywords;
-            resp.classifier_abstained = abstained;
-            if !self.record_complaints {
-                return Ok((resp, None));
-            }
-            let record = ComplaintRecord {
-                complaint_id: complaint_id.clone(),
-                at_us: crate::store::now_us(),
-                caller,
-                region: outcome
+            let d = self.engine.diagnose_read(set, &input, &outcome, &self.coverage)?;
+            let record = self.record_complaints.then(|| {
+                let region = outcome
                     .view
                     .customer
                     .as_ref()
-                    .map(|c| c.region_code.clone())
-                    .unwrap_or_default(),
-                category: category.clone(),
-                confidence,
-                category_source: match source {
-                    CategorySource::Classifier => "classifier",
-                    _ => "request",
-                }
-                .into(),
-                scenario_id: resp.scenario_id.clone(),
-                cause_code: resp.cause.as_ref().map(|c| c.code.clone()).unwrap_or_default(),
-                outcome: match resp.outcome() {
-                    DiagnosisOutcome::Cause => "cause",
-                    DiagnosisOutcome::Question => "question",
-                    _ => "no_cause",
-                }
-                .into(),
-                reply_without_question: resp.outcome() == DiagnosisOutcome::Cause && input.answers.is_empty(),
-                answers: input.answers.len() as u32,
-            };
-            Ok((resp, Some(Box::new(record))))
+                    .map(|c| c.region_code.as_str())
+                    .unwrap_or_default();
+                ComplaintRecord::of(&d, &input, &routing, &caller, region)
+            });
+            let resp = response_of(&d, routing, input.complaint_id);
+            Ok((resp, record.map(|r| Box::new(r) as Box<dyn crate::store::Rider>)))
         };
         let (resp, recorded) = self.reads.view_then(read, make).await?;
         // The diagnosis stands even if it cannot be recorded (its audit event is); the log says why.

@@ -1,31 +1,48 @@
 //! Diagnosis: the steps experienced handlers take to find a complaint's cause, written down as data
 //! (`scenarios/*.toml`) and run over the subscriber's unified view.
 //!
-//! - [`scenario`] loads and checks scenario files (CEL expressions compiled, field paths checked against
-//!   the proto schema by [`check`], templates compiled and rendered once by [`reply`]);
-//! - [`value`] turns the view into a CEL value; [`run`] runs one scenario step by step;
+//! - [`model`]: the compiled scenarios (steps, causes, questions, templates), depending on nothing else
+//!   here;
+//! - [`load`]: the file format, compiling and checking scenario files into a [`model::ScenarioSet`], load
+//!   errors with `file:line:col`, and the render check of every template against a sample view;
+//! - [`value`] turns the view into a CEL value; [`run`] runs one scenario step by step; [`reply`] renders
+//!   templates; [`conclude`] renders a cause and evaluates its actions;
+//! - [`evidence`]: which source stood behind each view field a step read; [`routing`]: which category a
+//!   complaint is diagnosed under and why; [`records`]: one row per complaint in the gateway's store;
 //! - [`Engine`] holds the loaded set (swapped atomically on reload, see [`reload`]), validates a request
 //!   against it, runs every scenario of the category, ranks them and concludes the best one: its cause,
-//!   reply and actions, or the question to ask;
-//! - [`records`] keeps one row per complaint in the gateway's store.
+//!   reply and actions, or the question to ask.
 //!
-//! The gRPC surface is `api::diagnosis`; it reads the view through `api::data::read_view`, the one path
-//! where identity, masking, cache and audit apply.
-pub mod check;
+//! The files depend one way: `model` ← `load`, `run`, `reply`, `conclude` ← this module (the engine) ←
+//! `records`, `reload`. The gRPC surface is `api::diagnosis`; it reads the view through
+//! `read::Reads::view_then`, the one path where identity, masking, cache and audit apply.
+pub mod conclude;
 pub mod config;
+pub mod evidence;
+pub mod load;
+pub mod model;
 pub mod records;
 pub mod reload;
 pub mod reply;
+pub mod routing;
 pub mod run;
-pub mod scenario;
 pub mod value;
 
+/// The loader under the name it had before loading and the compiled types were separated
+/// (`diagnosis::scenario::load_dir`); new code names [`load`].
+pub use load as scenario;
+
+pub use conclude::{ActionOut, Conclusion};
+
 use crate::error::Error;
-use crate::proto::complaint::v1::{ActionKind, SubscriberView};
+use crate::proto::complaint::v1::{SourceStatus, SubscriberView};
+use crate::view::ViewOutcome;
 use chrono::{DateTime, FixedOffset, Utc};
+use evidence::Coverage;
+use load::{LoadErrors, LoadOptions};
+use model::{Question, ScenarioSet};
 use run::{RunOutcome, ScenarioRun};
-use scenario::{LoadErrors, LoadOptions, Question, Scenario, ScenarioSet};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
@@ -53,27 +70,6 @@ pub struct DiagnoseInput {
     pub msisdn: String,
 }
 
-/// A cause concluded, with its rendered texts and actions.
-#[derive(Debug, Clone)]
-pub struct Conclusion {
-    pub code: String,
-    pub title: String,
-    pub explanation: String,
-    pub reply: String,
-    pub actions: Vec<ActionOut>,
-}
-
-/// A recommended action, evaluated for this subscriber.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ActionOut {
-    pub kind: ActionKind,
-    pub description: String,
-    pub amount_fen: i64,
-    pub service_code: String,
-    pub element_id: String,
-    pub target: String,
-}
-
 /// Every scenario of the category as it ran, ranked, and what the best one concluded.
 pub struct Diagnosis {
     pub set: Arc<ScenarioSet>,
@@ -83,6 +79,22 @@ pub struct Diagnosis {
     pub chosen: Option<usize>,
     pub conclusion: Option<Conclusion>,
     pub pending: Vec<Question>,
+    /// What each source answered in the read diagnosed (empty when a view was diagnosed on its own).
+    pub sources: Vec<SourceStatus>,
+}
+
+impl Diagnosis {
+    /// The run of the chosen scenario.
+    pub fn chosen_run(&self) -> Option<&ScenarioRun> {
+        self.chosen.map(|c| &self.runs[c])
+    }
+
+    /// How the diagnosis ended: the chosen scenario's outcome (a cause, a question or no cause); no cause
+    /// when no scenario was chosen.
+    pub fn outcome(&self) -> &RunOutcome {
+        static NO_CAUSE: RunOutcome = RunOutcome::NoCause;
+        self.chosen_run().map(|r| &r.outcome).unwrap_or(&NO_CAUSE)
+    }
 }
 
 impl Engine {
@@ -92,7 +104,7 @@ impl Engine {
             sample_time: clock.unwrap_or_else(|| Utc::now().with_timezone(&value::beijing())),
             ..LoadOptions::default()
         };
-        let mut set = scenario::load_dir(dir, &opts)?;
+        let mut set = load::load_dir(dir, &opts)?;
         set.generation = 1;
         Ok(Engine {
             set: RwLock::new(Arc::new(set)),
@@ -115,7 +127,7 @@ impl Engine {
     /// Reloads the folder. On success the new set replaces the old one at once (calls under way keep the
     /// set they started with) and its generation is returned; on failure the old set stays.
     pub fn reload(&self) -> Result<u64, LoadErrors> {
-        let mut set = scenario::load_dir(&self.dir, &self.opts)?;
+        let mut set = load::load_dir(&self.dir, &self.opts)?;
         let mut guard = self.set.write().unwrap_or_else(|p| p.into_inner());
         set.generation = guard.generation + 1;
         let generation = set.generation;
@@ -212,23 +224,25 @@ impl Engine {
         let mut chosen = None;
         for (i, r) in runs.iter_mut().enumerate() {
             match r.outcome.clone() {
-                RunOutcome::Cause(c) => match conclude(&set, r, c, &root, &view_value, input, now) {
-                    Ok(done) => {
-                        conclusion = Some(done);
-                        chosen = Some(i);
-                        break;
-                    }
-                    Err(message) => {
-                        tracing::warn!(scenario = %r.scenario.id, error = %message, "concluding a cause failed");
-                        if let Some(last) = r.trace.last_mut() {
-                            last.error = Some(message.clone());
+                RunOutcome::Cause(c) => {
+                    match conclude::conclude(&set, r, c, &root, &inputs, &input.complaint_id, &input.msisdn) {
+                        Ok(done) => {
+                            conclusion = Some(done);
+                            chosen = Some(i);
+                            break;
                         }
-                        r.outcome = RunOutcome::Error {
-                            step: r.trace.last().map(|t| t.step_id.clone()).unwrap_or_default(),
-                            message,
-                        };
+                        Err(message) => {
+                            tracing::warn!(scenario = %r.scenario.id, error = %message, "concluding a cause failed");
+                            if let Some(last) = r.trace.last_mut() {
+                                last.error = Some(message.clone());
+                            }
+                            r.outcome = RunOutcome::Error {
+                                step: r.trace.last().map(|t| t.step_id.clone()).unwrap_or_default(),
+                                message,
+                            };
+                        }
                     }
-                },
+                }
                 RunOutcome::Question(_) | RunOutcome::NoCause => {
                     chosen = Some(i);
                     break;
@@ -255,113 +269,28 @@ impl Engine {
             chosen,
             conclusion,
             pending,
+            sources: Vec::new(),
         })
     }
-}
 
-fn conclude(
-    set: &ScenarioSet,
-    r: &ScenarioRun,
-    cause_index: usize,
-    root: &cel::Context,
-    view: &cel::Value,
-    input: &DiagnoseInput,
-    now: DateTime<FixedOffset>,
-) -> Result<Conclusion, String> {
-    let s: &Scenario = &r.scenario;
-    let cause = &s.causes[cause_index];
-    let answers: BTreeMap<String, String> = input.answers.clone().into_iter().collect();
-    let ctx = reply::context(&reply::ReplyInput {
-        view,
-        values: &r.values,
-        answers: &answers,
-        now,
-        cause_code: &cause.code,
-        cause_title: &cause.title,
-        complaint_id: &input.complaint_id,
-        msisdn: &input.msisdn,
-    });
-    let render = |name: &str, what: &str| {
-        set.templates
-            .render(name, &ctx)
-            .map_err(|e| format!("cause `{}`, {what}: {e}", cause.code))
-    };
-    let explanation = render(&cause.explanation, "explanation")?;
-    let reply_text = render(&cause.reply, "reply")?;
-    let mut scope = root.new_inner_scope();
-    run::bind_values(&mut scope, &r.values);
-    let mut actions = Vec::new();
-    for a in &cause.actions {
-        let description = render(&a.description, "action description")?;
-        let target = match &a.target {
-            Some(t) => render(t, "action target")?,
-            None => String::new(),
-        };
-        let eval = |e: &scenario::Expression, what: &str| {
-            e.program
-                .execute(&scope)
-                .map_err(|err| format!("cause `{}`, action {what}: {err}", cause.code))
-        };
-        let amount_fen = match &a.amount_fen {
-            Some(e) => match eval(e, "amount_fen")? {
-                cel::Value::Int(i) => i,
-                cel::Value::UInt(u) => i64::try_from(u).unwrap_or(i64::MAX),
-                cel::Value::Float(f) => f.round() as i64,
-                other => {
-                    return Err(format!(
-                        "cause `{}`, action amount_fen: expected an integer amount in fen, got {}",
-                        cause.code,
-                        value::short(&other)
-                    ))
-                }
-            },
-            None => 0,
-        };
-        let strings = |e: &Option<scenario::Expression>, what: &str| -> Result<Vec<String>, String> {
-            match e {
-                None => Ok(vec![String::new()]),
-                Some(e) => match eval(e, what)? {
-                    cel::Value::String(s) => Ok(vec![s.to_string()]),
-                    cel::Value::List(items) => items
-                        .iter()
-                        .map(|i| match i {
-                            cel::Value::String(s) => Ok(s.to_string()),
-                            other => Err(format!(
-                                "cause `{}`, action {what}: expected strings, got {}",
-                                cause.code,
-                                value::short(other)
-                            )),
-                        })
-                        .collect(),
-                    other => Err(format!(
-                        "cause `{}`, action {what}: expected a string or a list of strings, got {}",
-                        cause.code,
-                        value::short(&other)
-                    )),
-                },
-            }
-        };
-        // A list of service codes or elements gives one action each.
-        for service_code in strings(&a.service_code, "service_code")? {
-            for element_id in strings(&a.element_id, "element_id")? {
-                actions.push(ActionOut {
-                    kind: a.kind,
-                    description: description.clone(),
-                    amount_fen,
-                    service_code: service_code.clone(),
-                    element_id,
-                    target: target.clone(),
-                });
+    /// Diagnoses a view as it was read (the view and what each source answered), and notes on each step
+    /// of the chosen scenario the evidence behind the view fields it read.
+    pub fn diagnose_read(
+        &self,
+        set: Arc<ScenarioSet>,
+        input: &DiagnoseInput,
+        read: &ViewOutcome,
+        coverage: &Coverage,
+    ) -> Result<Diagnosis, Error> {
+        let mut d = self.diagnose(set, input, &read.view)?;
+        if let Some(c) = d.chosen {
+            for entry in &mut d.runs[c].trace {
+                entry.evidence = coverage.evidence(entry.reads.iter().map(|r| r.segments.as_slice()), &read.statuses);
             }
         }
+        d.sources = read.statuses.clone();
+        Ok(d)
     }
-    Ok(Conclusion {
-        code: cause.code.clone(),
-        title: cause.title.clone(),
-        explanation,
-        reply: reply_text,
-        actions,
-    })
 }
 
 fn clip(s: &str, n: usize) -> String {
@@ -380,5 +309,125 @@ pub fn default_dir() -> PathBuf {
         local
     } else {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios")
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::proto::complaint::v1::{Account, AccountStatus, Customer, SourceState};
+
+    /// One scenario: a suspended line is a cause at once; otherwise the modem's light decides.
+    const LINE: &str = r#"
+id = "t.line"
+title = "线路"
+categories = ["network.broadband_fault"]
+
+[[questions]]
+id = "modem_light"
+text = "光猫指示灯是什么颜色？"
+answers = [{ value = "red", label = "红色" }, { value = "green", label = "绿色" }]
+
+[[steps]]
+id = "suspended"
+description = "停机？"
+expr = 'view.account.status == "ACCOUNT_STATUS_SUSPENDED"'
+then = "cause:LINE_SUSPENDED"
+
+[[steps]]
+id = "light"
+description = "光猫红灯？"
+ask = "modem_light"
+expr = 'answers.modem_light == "red"'
+then = "cause:LINE_FAULT"
+
+[[causes]]
+code = "LINE_SUSPENDED"
+title = "停机"
+explanation = "{{ view.msisdn }} 已停机"
+reply = "您的号码已停机。"
+
+[[causes]]
+code = "LINE_FAULT"
+title = "线路故障"
+explanation = "光猫红灯"
+reply = "线路故障，已派单。"
+"#;
+
+    /// An engine over a folder holding [`LINE`] (kept alive by `dir`).
+    pub(crate) fn engine(dir: &tempfile::TempDir) -> Engine {
+        std::fs::write(dir.path().join("line.toml"), LINE).unwrap();
+        let now = DateTime::parse_from_rfc3339("2026-11-28T10:00:00+08:00").unwrap();
+        Engine::load(dir.path(), Some(now)).unwrap()
+    }
+
+    /// A view of a line in `status`, of a Hangzhou customer.
+    pub(crate) fn view(status: AccountStatus) -> SubscriberView {
+        SubscriberView {
+            msisdn: "13800138000".into(),
+            account: Some(Account {
+                status: status as i32,
+                ..Default::default()
+            }),
+            customer: Some(Customer {
+                region_code: "0571".into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    /// A diagnosis of the category of [`LINE`] with `answers`.
+    pub(crate) fn input(answers: &[(&str, &str)]) -> DiagnoseInput {
+        DiagnoseInput {
+            category: "network.broadband_fault".into(),
+            answers: answers.iter().map(|(q, v)| (q.to_string(), v.to_string())).collect(),
+            complaint_id: "C-1".into(),
+            msisdn: "13800138000".into(),
+        }
+    }
+
+    #[test]
+    fn the_chosen_steps_carry_the_evidence_of_the_sources_behind_what_they_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = engine(&dir);
+        let coverage = Coverage::new(vec![
+            ("billing".into(), vec!["account".into()]),
+            ("crm".into(), vec!["customer".into()]),
+        ]);
+        let statuses = vec![
+            SourceStatus {
+                source: "billing".into(),
+                state: SourceState::Ok as i32,
+                entities: vec!["account".into()],
+                ..Default::default()
+            },
+            SourceStatus {
+                source: "crm".into(),
+                state: SourceState::Ok as i32,
+                entities: vec!["customer".into()],
+                ..Default::default()
+            },
+        ];
+        let read = ViewOutcome {
+            view: view(AccountStatus::Suspended),
+            statuses: statuses.clone(),
+        };
+        let d = engine
+            .diagnose_read(engine.scenarios(), &input(&[]), &read, &coverage)
+            .unwrap();
+        assert_eq!(d.conclusion.as_ref().map(|c| c.code.as_str()), Some("LINE_SUSPENDED"));
+        assert_eq!(d.sources, statuses);
+        let trace = &d.chosen_run().unwrap().trace;
+        assert_eq!(trace.len(), 1);
+        let got: Vec<(&str, &str, bool)> = trace[0]
+            .evidence
+            .iter()
+            .map(|e| (e.field.as_str(), e.source.as_str(), e.supplied))
+            .collect();
+        assert_eq!(got, [("account", "billing", true)]);
+        // A view diagnosed on its own has no sources and no evidence.
+        let d = engine.diagnose(engine.scenarios(), &input(&[]), &read.view).unwrap();
+        assert!(d.sources.is_empty() && d.chosen_run().unwrap().trace[0].evidence.is_empty());
     }
 }

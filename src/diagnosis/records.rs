@@ -7,6 +7,9 @@
 //! A record is written as the [`Rider`] of the diagnosis's audit event: in the same transaction, so the
 //! `Diagnose` call waits for one commit (grouped with other calls') and its read and its record are
 //! committed together.
+use super::routing::Routing;
+use super::run::RunOutcome;
+use super::{DiagnoseInput, Diagnosis};
 use crate::store::Rider;
 use crate::store::Store;
 use futures::future::BoxFuture;
@@ -61,6 +64,30 @@ const UPSERT: &str = "INSERT INTO complaints (complaint_id, first_at_us, last_at
      diagnoses = complaints.diagnoses + 1";
 
 impl ComplaintRecord {
+    /// The record of diagnosis `d` of `input`, routed by `routing`, asked by `caller` (the authenticated
+    /// subject) for a subscriber of `region` (a city code), at the current time.
+    pub fn of(d: &Diagnosis, input: &DiagnoseInput, routing: &Routing, caller: &str, region: &str) -> ComplaintRecord {
+        let outcome = match d.outcome() {
+            RunOutcome::Cause(_) => "cause",
+            RunOutcome::Question(_) => "question",
+            _ => "no_cause",
+        };
+        ComplaintRecord {
+            complaint_id: input.complaint_id.clone(),
+            at_us: crate::store::now_us(),
+            caller: caller.to_string(),
+            region: region.to_string(),
+            category: routing.category.clone(),
+            confidence: routing.confidence,
+            category_source: routing.by.as_str().into(),
+            scenario_id: d.chosen_run().map(|r| r.scenario.id.clone()).unwrap_or_default(),
+            cause_code: d.conclusion.as_ref().map(|c| c.code.clone()).unwrap_or_default(),
+            outcome: outcome.into(),
+            reply_without_question: outcome == "cause" && input.answers.is_empty(),
+            answers: input.answers.len() as u32,
+        }
+    }
+
     async fn upsert(&self, conn: &mut sqlx::AnyConnection) -> Result<(), sqlx::Error> {
         sqlx::query(UPSERT)
             .bind(&self.complaint_id)
@@ -149,6 +176,61 @@ impl SqlComplaintStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::diagnosis::tests::{engine, input, view};
+    use crate::proto::complaint::v1::AccountStatus;
+
+    #[test]
+    fn a_record_says_how_the_diagnosis_ended_and_how_it_was_routed() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = engine(&dir);
+        let routing = Routing::requested("network.broadband_fault");
+        let record = |status: AccountStatus, answers: &[(&str, &str)]| {
+            let input = input(answers);
+            let d = engine.diagnose(engine.scenarios(), &input, &view(status)).unwrap();
+            ComplaintRecord::of(&d, &input, &routing, "handler-1", "0571")
+        };
+        // A cause found without asking anything.
+        let r = record(AccountStatus::Suspended, &[]);
+        assert_eq!(
+            (r.scenario_id.as_str(), r.cause_code.as_str(), r.outcome.as_str()),
+            ("t.line", "LINE_SUSPENDED", "cause")
+        );
+        assert!(r.reply_without_question && r.answers == 0);
+        assert_eq!(
+            (r.complaint_id.as_str(), r.caller.as_str(), r.region.as_str()),
+            ("C-1", "handler-1", "0571")
+        );
+        assert_eq!(
+            (r.category.as_str(), r.confidence, r.category_source.as_str()),
+            ("network.broadband_fault", 1.0, "request")
+        );
+        // A question first, then the cause once answered: not a reply without a question.
+        let r = record(AccountStatus::Active, &[]);
+        assert_eq!((r.cause_code.as_str(), r.outcome.as_str()), ("", "question"));
+        assert!(!r.reply_without_question);
+        let r = record(AccountStatus::Active, &[("modem_light", "red")]);
+        assert_eq!(
+            (r.cause_code.as_str(), r.outcome.as_str(), r.answers),
+            ("LINE_FAULT", "cause", 1)
+        );
+        assert!(!r.reply_without_question);
+        // The steps ran out: no cause.
+        let r = record(AccountStatus::Active, &[("modem_light", "green")]);
+        assert_eq!(
+            (r.scenario_id.as_str(), r.cause_code.as_str(), r.outcome.as_str()),
+            ("t.line", "", "no_cause")
+        );
+        // A category without scenarios: nothing chosen, no cause.
+        let input = DiagnoseInput {
+            category: "service.staff_conduct".into(),
+            ..input(&[])
+        };
+        let d = engine
+            .diagnose(engine.scenarios(), &input, &view(AccountStatus::Active))
+            .unwrap();
+        let r = ComplaintRecord::of(&d, &input, &Routing::requested("service.staff_conduct"), "", "");
+        assert_eq!((r.scenario_id.as_str(), r.outcome.as_str()), ("", "no_cause"));
+    }
 
     fn rec(id: &str, outcome: &str, answers: u32) -> ComplaintRecord {
         ComplaintRecord {

@@ -1,7 +1,7 @@
 //! Hot reload of the scenario folder by polling: every interval the folder's listing (names, sizes,
 //! modification times) is compared with the last one, and on a change the whole folder is reloaded. A
 //! folder that fails to load keeps the previous set in force, and the log says why.
-use super::scenario;
+use super::load;
 use super::Engine;
 use std::path::Path;
 use std::sync::{Arc, Weak};
@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime};
 
 /// A folder's listing: (path, size, modification time) of every scenario file.
 pub fn fingerprint(dir: &Path) -> Vec<(String, u64, Option<SystemTime>)> {
-    scenario::scenario_files(dir)
+    load::scenario_files(dir)
         .unwrap_or_default()
         .into_iter()
         .map(|p| {

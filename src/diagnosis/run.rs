@@ -1,7 +1,8 @@
 //! Running one scenario over one view: step by step, forwards only, recording what each step read and
 //! found. A step that fails at run time (a missing optional field, a type mismatch) ends the scenario
 //! with an error in its trace; it never fails the call.
-use super::scenario::{cel_env, Expression, Outcome, Scenario};
+use super::evidence::Evidence;
+use super::model::{cel_env, Expression, Outcome, Scenario};
 use super::value;
 use cel::extractors::Arguments;
 use cel::objects::{Key, KeyRef, Map};
@@ -58,6 +59,9 @@ pub struct TraceEntry {
     pub outcome: String,
     pub error: Option<String>,
     pub values: Vec<(String, String)>,
+    /// The sources behind the view fields the step read (filled for the chosen scenario, from the
+    /// sources' answers; see [`super::evidence`]).
+    pub evidence: Vec<Evidence>,
 }
 
 /// A scenario's run.
@@ -233,6 +237,7 @@ pub fn run(scenario: &Arc<Scenario>, root: &Context, inputs: &Inputs) -> Scenari
             outcome: String::new(),
             error: None,
             values: Vec::new(),
+            evidence: Vec::new(),
         };
         match r {
             Ok(Value::Bool(true)) => {
@@ -275,6 +280,7 @@ pub fn run(scenario: &Arc<Scenario>, root: &Context, inputs: &Inputs) -> Scenari
             outcome: String::new(),
             error: None,
             values: Vec::new(),
+            evidence: Vec::new(),
         };
         if let Some(q) = &step.ask {
             if !inputs.answers.contains_key(q) {

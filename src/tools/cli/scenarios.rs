@@ -1,5 +1,6 @@
 //! `complaint-gateway scenarios …`: tools for scenario authors.
-use crate::diagnosis::scenario::{self, LoadOptions, ScenarioSet};
+use crate::diagnosis::load::{self, LoadErrors, LoadOptions};
+use crate::diagnosis::model::ScenarioSet;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
@@ -40,8 +41,8 @@ pub fn run(args: ScenariosArgs) -> anyhow::Result<()> {
 }
 
 /// Loads `dir` and summarises it.
-pub fn check(dir: &Path) -> Result<String, scenario::LoadErrors> {
-    let set = scenario::load_dir(dir, &LoadOptions::default())?;
+pub fn check(dir: &Path) -> Result<String, LoadErrors> {
+    let set = load::load_dir(dir, &LoadOptions::default())?;
     Ok(summary(&set, &LoadOptions::default().categories))
 }
 

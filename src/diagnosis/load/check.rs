@@ -1,16 +1,18 @@
 //! Load-time checks of scenario expressions, over the parsed CEL AST.
 //!
-//! Every member chain rooted at `view` is checked against the proto schema (`schema::view_descriptor()`),
-//! following repeated fields into their element type inside comprehension macros (`exists`, `all`,
-//! `filter`, `map`, …) and through `[i]`. Comparisons of an enum field with a string literal must name one of
+//! Every member chain rooted at `view` is checked against the proto schema through the schema's one path
+//! resolver ([`schema::Shape::select`], shared with adapter definitions and reply templates), following
+//! repeated fields into their element type inside comprehension macros (`exists`, `all`, `filter`, `map`,
+//! …) and through `[i]`. Comparisons of an enum field with a string literal must name one of
 //! the enum's values. `answers.x` must be a question of the scenario and `values.x` a value computed by a
 //! step before. Comprehensions nest at most [`MAX_NESTING`] deep, which (with the bounded inputs of
 //! `value`) bounds the work any expression can do. The chains an expression reads are returned, so a
 //! trace can show their values.
-use crate::schema;
+use crate::diagnosis::model::ReadPath;
+use crate::schema::{self, SelectError, Shape};
 use cel::common::ast::{operators, Expr, LiteralValue};
 use cel::{IdedExpr, Program};
-use prost_reflect::{EnumDescriptor, Kind, MessageDescriptor};
+use prost_reflect::EnumDescriptor;
 
 /// Deepest nesting of comprehension macros inside one another.
 pub const MAX_NESTING: usize = 2;
@@ -35,55 +37,20 @@ pub struct Problem {
     pub message: String,
 }
 
-/// A member chain the expression reads, e.g. `view.account.status`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ReadPath {
-    /// The chain as written, root first.
-    pub segments: Vec<String>,
-}
-
-impl ReadPath {
-    /// `view.account.status`.
-    pub fn text(&self) -> String {
-        self.segments.join(".")
-    }
-}
-
+/// What an expression's value is, as far as the check can tell.
 #[derive(Clone)]
 enum Ty {
-    Msg(MessageDescriptor),
-    List(Box<Ty>),
-    Map(Box<Ty>),
-    Enum(EnumDescriptor),
-    Timestamp,
+    /// A value of the view's schema, or of a list or map literal; `Shape::Dynamic` when unknown.
+    Schema(Shape),
+    /// A literal or a computed scalar (a comparison, a `has()` test): no fields.
     Scalar,
+    /// `answers`: its fields are the scenario's question ids.
     Answers,
+    /// `values`: its fields are the values computed so far.
     Values,
-    Dyn,
 }
 
-impl Ty {
-    fn of_kind(kind: Kind, list: bool, map: bool) -> Ty {
-        let one = match &kind {
-            Kind::Message(m) if map => {
-                let v = m.map_entry_value_field();
-                return Ty::Map(Box::new(Ty::of_kind(v.kind(), v.is_list(), v.is_map())));
-            }
-            Kind::Message(m) => match m.full_name() {
-                "google.protobuf.Timestamp" => Ty::Timestamp,
-                n if n.starts_with("google.protobuf.") => Ty::Dyn,
-                _ => Ty::Msg(m.clone()),
-            },
-            Kind::Enum(e) => Ty::Enum(e.clone()),
-            _ => Ty::Scalar,
-        };
-        if list {
-            Ty::List(Box::new(one))
-        } else {
-            one
-        }
-    }
-}
+const DYN: Ty = Ty::Schema(Shape::Dynamic);
 
 /// Type names CEL lets an expression use as identifiers (`type(x) == int`).
 const TYPE_IDENTS: [&str; 11] = [
@@ -178,11 +145,11 @@ impl Walker<'_> {
                     return Ok(t.clone());
                 }
                 let t = match name.as_str() {
-                    "view" => Ty::Msg(schema::view_descriptor()),
-                    "now" => Ty::Timestamp,
+                    "view" => Ty::Schema(Shape::view()),
+                    "now" => Ty::Schema(Shape::Timestamp),
                     "answers" => Ty::Answers,
                     "values" => Ty::Values,
-                    n if TYPE_IDENTS.contains(&n) => return Ok(Ty::Dyn),
+                    n if TYPE_IDENTS.contains(&n) => return Ok(DYN),
                     other => {
                         return Err(self.problem(
                             e,
@@ -228,19 +195,19 @@ impl Walker<'_> {
                 let _ = target;
                 match c.func_name.as_str() {
                     operators::INDEX | operators::OPT_INDEX => Ok(match args.first() {
-                        Some(Ty::List(t)) | Some(Ty::Map(t)) => (**t).clone(),
-                        _ => Ty::Dyn,
+                        Some(Ty::Schema(Shape::List(t))) | Some(Ty::Schema(Shape::Map(t))) => Ty::Schema((**t).clone()),
+                        _ => DYN,
                     }),
                     operators::EQUALS | operators::NOT_EQUALS if c.args.len() == 2 => {
                         for (i, j) in [(0, 1), (1, 0)] {
-                            if let Ty::Enum(en) = &args[i] {
+                            if let Ty::Schema(Shape::Enum(en)) = &args[i] {
                                 self.enum_literal(&en.clone(), &c.args[j])?;
                             }
                         }
                         Ok(Ty::Scalar)
                     }
                     operators::IN if c.args.len() == 2 => {
-                        if let (Ty::Enum(en), Expr::List(l)) = (&args[0], &c.args[1].expr) {
+                        if let (Ty::Schema(Shape::Enum(en)), Expr::List(l)) = (&args[0], &c.args[1].expr) {
                             let en = en.clone();
                             for item in &l.elements {
                                 self.enum_literal(&en, item)?;
@@ -248,16 +215,16 @@ impl Walker<'_> {
                         }
                         Ok(Ty::Scalar)
                     }
-                    _ => Ok(Ty::Dyn),
+                    _ => Ok(DYN),
                 }
             }
             Expr::Comprehension(c) => {
                 let range = self.walk(&c.iter_range, false)?;
                 self.walk(&c.accu_init, false)?;
                 let elem = match &range {
-                    Ty::List(t) => (**t).clone(),
-                    Ty::Map(_) => Ty::Scalar,
-                    _ => Ty::Dyn,
+                    Ty::Schema(Shape::List(t)) => Ty::Schema((**t).clone()),
+                    Ty::Schema(Shape::Map(_)) => Ty::Scalar,
+                    _ => DYN,
                 };
                 self.nesting += 1;
                 if self.nesting > MAX_NESTING {
@@ -269,9 +236,9 @@ impl Walker<'_> {
                 let depth = self.scope.len();
                 self.scope.push((c.iter_var.clone(), elem));
                 if let Some(v2) = &c.iter_var2 {
-                    self.scope.push((v2.clone(), Ty::Dyn));
+                    self.scope.push((v2.clone(), DYN));
                 }
-                self.scope.push((c.accu_var.clone(), Ty::Dyn));
+                self.scope.push((c.accu_var.clone(), DYN));
                 let r = (|| {
                     self.walk(&c.loop_cond, false)?;
                     self.walk(&c.loop_step, false)?;
@@ -280,13 +247,13 @@ impl Walker<'_> {
                 self.scope.truncate(depth);
                 self.nesting -= 1;
                 r?;
-                Ok(Ty::Dyn)
+                Ok(DYN)
             }
             Expr::List(l) => {
                 for x in &l.elements {
                     self.walk(x, false)?;
                 }
-                Ok(Ty::List(Box::new(Ty::Dyn)))
+                Ok(Ty::Schema(Shape::List(Box::new(Shape::Dynamic))))
             }
             Expr::Map(m) => {
                 for entry in &m.entries {
@@ -295,7 +262,7 @@ impl Walker<'_> {
                         self.walk(&me.value, false)?;
                     }
                 }
-                Ok(Ty::Map(Box::new(Ty::Dyn)))
+                Ok(Ty::Schema(Shape::Map(Box::new(Shape::Dynamic))))
             }
             Expr::Struct(s) => {
                 for entry in &s.entries {
@@ -303,10 +270,10 @@ impl Walker<'_> {
                         self.walk(&f.value, false)?;
                     }
                 }
-                Ok(Ty::Dyn)
+                Ok(DYN)
             }
             Expr::Literal(_) => Ok(Ty::Scalar),
-            Expr::Unspecified => Ok(Ty::Dyn),
+            Expr::Unspecified => Ok(DYN),
         }
     }
 
@@ -322,28 +289,26 @@ impl Walker<'_> {
 
     fn select(&self, e: &IdedExpr, operand: &Ty, field: &str) -> Result<Ty, Problem> {
         match operand {
-            Ty::Msg(m) => match m.get_field_by_name(field) {
-                Some(f) => Ok(Ty::of_kind(f.kind(), f.is_list(), f.is_map())),
-                None => {
-                    let names: Vec<String> = m.fields().map(|f| f.name().to_string()).collect();
-                    let hint = schema::closest(field, names.iter().map(|s| s.as_str()))
-                        .map(|c| format!(" (did you mean `{c}`?)"))
-                        .unwrap_or_default();
-                    Err(self.at_field(e, format!("`{field}` is not a field of {}{hint}", m.full_name())))
+            Ty::Schema(shape) => match shape.select(field) {
+                Ok(selected) => Ok(Ty::Schema(selected.shape)),
+                Err(SelectError::UnknownField(u)) => Err(self.at_field(e, u.to_string())),
+                Err(SelectError::OfList(item)) => {
+                    let what = match &item {
+                        Shape::Message(m) => m.full_name().to_string(),
+                        _ => "values".into(),
+                    };
+                    Err(self.at_field(
+                        e,
+                        format!(
+                            "cannot select `{field}` of a list (of {what}); pick an item (`[0]`) or use a macro such as `.exists(x, x.{field} …)`"
+                        ),
+                    ))
+                }
+                Err(SelectError::NoFields) => {
+                    Err(self.at_field(e, format!("cannot select `{field}`: the value before it has no fields")))
                 }
             },
-            Ty::List(inner) => {
-                let what = match &**inner {
-                    Ty::Msg(m) => m.full_name().to_string(),
-                    _ => "values".into(),
-                };
-                Err(self.at_field(
-                    e,
-                    format!(
-                        "cannot select `{field}` of a list (of {what}); pick an item (`[0]`) or use a macro such as `.exists(x, x.{field} …)`"
-                    ),
-                ))
-            }
+            Ty::Scalar => Err(self.at_field(e, format!("cannot select `{field}`: the value before it has no fields"))),
             Ty::Answers => {
                 if self.names.questions.iter().any(|q| q == field) {
                     Ok(Ty::Scalar)
@@ -359,7 +324,7 @@ impl Walker<'_> {
             }
             Ty::Values => {
                 if self.names.values.iter().any(|q| q == field) {
-                    Ok(Ty::Dyn)
+                    Ok(DYN)
                 } else {
                     Err(self.at_field(
                         e,
@@ -370,11 +335,6 @@ impl Walker<'_> {
                     ))
                 }
             }
-            Ty::Enum(_) | Ty::Scalar | Ty::Timestamp => {
-                Err(self.at_field(e, format!("cannot select `{field}`: the value before it has no fields")))
-            }
-            Ty::Map(v) => Ok((**v).clone()),
-            Ty::Dyn => Ok(Ty::Dyn),
         }
     }
 
@@ -414,7 +374,7 @@ mod tests {
             questions: &questions,
             values: &values,
         };
-        let p = super::super::scenario::cel_env().compile(src).expect("parses");
+        let p = crate::diagnosis::model::cel_env().compile(src).expect("parses");
         check(&p, &names).map(|r| r.iter().map(|p| p.text()).collect())
     }
 

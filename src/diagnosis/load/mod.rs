@@ -1,0 +1,258 @@
+//! Loading scenarios: files in, a checked and compiled [`ScenarioSet`] out.
+//!
+//! One TOML file holds one scenario ([`file`], see `docs/scenarios.md`). Loading compiles every CEL
+//! expression and checks every field path against the view's schema ([`check`], [`compile`]), resolves
+//! every step outcome, question and cause ([`causes`]), compiles every reply template and renders it once
+//! against a sample view ([`templates`]). Every problem is reported, not just the first, as
+//! `file:line:col: scenario `id`, step `id`: message` ([`errors`]).
+//!
+//! Files come from a folder ([`load_dir`]) or as (name, text) pairs ([`load_texts`]), so a set can be
+//! loaded from anywhere its files are kept.
+mod causes;
+pub mod check;
+mod compile;
+pub mod errors;
+mod expression;
+mod file;
+pub mod templates;
+
+pub use errors::{LoadError, LoadErrors};
+
+use super::model::{Question, Scenario, ScenarioSet};
+use super::value;
+use chrono::{DateTime, FixedOffset, TimeZone};
+use errors::Source;
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// What loading needs besides the files.
+#[derive(Clone)]
+pub struct LoadOptions {
+    /// The 12 category codes scenarios may name.
+    pub categories: Vec<String>,
+    /// The time of the sample data templates are rendered against at load.
+    pub sample_time: DateTime<FixedOffset>,
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        LoadOptions {
+            categories: crate::classify::CATEGORIES.iter().map(|c| c.to_string()).collect(),
+            sample_time: value::beijing()
+                .with_ymd_and_hms(2026, 11, 28, 10, 0, 0)
+                .single()
+                .expect("valid time"),
+        }
+    }
+}
+
+/// The scenario files of `dir` (`*.toml`, sub-folders included), sorted; or `dir` itself if it is a file.
+pub fn scenario_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    if dir.is_file() {
+        return Ok(vec![dir.to_path_buf()]);
+    }
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d)? {
+            let path = entry?.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "toml") {
+                out.push(path);
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Loads, checks and compiles every scenario under `dir` (a folder or one file). All problems are
+/// reported, not just the first.
+pub fn load_dir(dir: &Path, opts: &LoadOptions) -> Result<ScenarioSet, LoadErrors> {
+    let io_err = |file: &Path, e: std::io::Error| {
+        LoadErrors(vec![LoadError::of_file(
+            file.display().to_string(),
+            format!("cannot read: {e}"),
+        )])
+    };
+    let files = scenario_files(dir).map_err(|e| io_err(dir, e))?;
+    let base = if dir.is_file() {
+        dir.parent().unwrap_or(Path::new(".")).to_path_buf()
+    } else {
+        dir.to_path_buf()
+    };
+    let mut texts = Vec::new();
+    for f in &files {
+        let text = std::fs::read_to_string(f).map_err(|e| io_err(f, e))?;
+        let name = f.strip_prefix(&base).unwrap_or(f).display().to_string();
+        texts.push((name, text));
+    }
+    load_texts(&texts, dir, opts)
+}
+
+/// Loads scenarios from (file name, text) pairs; `dir` is recorded in the set.
+pub fn load_texts(files: &[(String, String)], dir: &Path, opts: &LoadOptions) -> Result<ScenarioSet, LoadErrors> {
+    let mut errors = Vec::new();
+    let mut templates = templates::TemplateBuilder::new();
+    let mut scenarios: Vec<Arc<Scenario>> = Vec::new();
+    let mut questions: BTreeMap<String, (Question, String)> = BTreeMap::new();
+    let mut ids: HashMap<String, String> = HashMap::new();
+    for (name, text) in files {
+        let src = Source { file: name, text };
+        match compile::compile_file(&src, &opts.categories, &mut templates) {
+            Ok(s) => {
+                if let Some(other) = ids.insert(s.id.clone(), name.clone()) {
+                    errors.push(LoadError {
+                        file: name.clone(),
+                        line: 1,
+                        col: 1,
+                        scenario: Some(s.id.clone()),
+                        step: None,
+                        message: format!("scenario id `{}` is also used by {other}", s.id),
+                    });
+                }
+                for q in &s.questions {
+                    match questions.get(&q.id) {
+                        Some((prev, file)) if prev != q => errors.push(LoadError {
+                            file: name.clone(),
+                            line: 1,
+                            col: 1,
+                            scenario: Some(s.id.clone()),
+                            step: None,
+                            message: format!(
+                                "question `{}` differs from the question with that id in {file}; one id must mean one question",
+                                q.id
+                            ),
+                        }),
+                        Some(_) => {}
+                        None => {
+                            questions.insert(q.id.clone(), (q.clone(), name.clone()));
+                        }
+                    }
+                }
+                scenarios.push(Arc::new(s));
+            }
+            Err(mut e) => errors.append(&mut e),
+        }
+    }
+    if files.is_empty() {
+        errors.push(LoadError::of_file(
+            dir.display().to_string(),
+            "no scenario files (*.toml)",
+        ));
+    }
+    if !errors.is_empty() {
+        return Err(LoadErrors(errors));
+    }
+    let templates = templates.finish();
+    // Render every template once against the sample view.
+    for s in &scenarios {
+        if let Err(mut e) = templates::check_render(s, &templates, opts.sample_time) {
+            errors.append(&mut e);
+        }
+    }
+    if !errors.is_empty() {
+        return Err(LoadErrors(errors));
+    }
+    Ok(ScenarioSet::new(
+        scenarios,
+        templates,
+        questions.into_iter().map(|(k, (q, _))| (k, q)).collect(),
+        dir.to_path_buf(),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diagnosis::model::Outcome;
+    use std::collections::BTreeSet;
+
+    fn load_one(text: &str) -> Result<ScenarioSet, LoadErrors> {
+        load_texts(
+            &[("t.toml".into(), text.into())],
+            Path::new("scenarios"),
+            &LoadOptions::default(),
+        )
+    }
+
+    const OK: &str = r#"
+id = "t.ok"
+title = "t"
+categories = ["vas.unsolicited_subscription"]
+
+[[steps]]
+id = "s1"
+description = "d"
+expr = 'view.vas_subscriptions.exists(v, v.consent_record == "")'
+then = "cause:X"
+
+[[causes]]
+code = "X"
+title = "x"
+explanation = "{{ view.msisdn }}"
+reply = "{{ 100 | money }}"
+"#;
+
+    #[test]
+    fn a_good_file_loads() {
+        let set = load_one(OK).unwrap();
+        assert_eq!(set.scenarios[0].steps[0].then, Outcome::Cause(0));
+        // What it reads of the view: the expression's list and the explanation's number.
+        let f = &set.scenarios[0].view_fields;
+        assert!(!f.all);
+        // The same, per category, as a diagnosis converts it.
+        let cat = &set.scenarios[0].categories[0];
+        assert_eq!(set.view_fields_of(cat), Some(&f.fields));
+        assert_eq!(set.view_fields_of("no.such_category"), Some(&BTreeSet::new()));
+        assert_eq!(
+            f.fields.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
+            ["msisdn", "vas_subscriptions"]
+        );
+    }
+
+    #[test]
+    fn misspelt_path_names_file_scenario_step_and_position() {
+        let bad = OK.replace("v.consent_record", "v.consnt_record");
+        let e = load_one(&bad).unwrap_err();
+        let e = &e.0[0];
+        assert_eq!(
+            (e.file.as_str(), e.scenario.as_deref(), e.step.as_deref()),
+            ("t.toml", Some("t.ok"), Some("s1"))
+        );
+        // The `expr` line of the file, at the misspelt field.
+        let (n, line) = bad.lines().enumerate().find(|(_, l)| l.starts_with("expr")).unwrap();
+        assert_eq!(e.line, n + 1, "{e}");
+        assert_eq!(e.col, line.find("consnt_record").unwrap() + 1, "{e}");
+        assert!(
+            e.to_string()
+                .contains("`consnt_record` is not a field of complaint.v1.VasSubscription"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn syntax_errors_unknown_outcomes_and_categories_are_reported() {
+        let e = load_one(&OK.replace("v.consent_record == \"\")", "v.consent_record == )")).unwrap_err();
+        assert!(e.to_string().contains("CEL syntax error"), "{e}");
+        let (n, line) = OK.lines().enumerate().find(|(_, l)| l.starts_with("expr")).unwrap();
+        let col = line.find("== \"\")").unwrap() + 4;
+        assert!(
+            e.to_string().starts_with(&format!(
+                "t.toml:{}:{col}: scenario `t.ok`, step `s1`, CEL syntax error",
+                n + 1
+            )),
+            "{e}"
+        );
+        let e = load_one(&OK.replace("cause:X", "cause:Y")).unwrap_err();
+        assert!(e.to_string().contains("no cause `Y`"), "{e}");
+        let e = load_one(&OK.replace("vas.unsolicited_subscription", "vas.unsolicited")).unwrap_err();
+        assert!(e.to_string().contains("unknown category `vas.unsolicited`"), "{e}");
+        let e = load_one(&OK.replace("{{ 100 | money }}", "{{ view.acount.balance_fen }}")).unwrap_err();
+        assert!(e.to_string().contains("acount"), "{e}");
+        let e = load_one(&OK.replace("{{ 100 | money }}", "{% if %}")).unwrap_err();
+        assert!(e.to_string().contains("reply"), "{e}");
+    }
+}
