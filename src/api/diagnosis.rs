@@ -152,7 +152,7 @@ fn trace_step(entry: &TraceEntry) -> TraceStep {
 }
 
 /// The proto answer of a diagnosis of complaint `complaint_id`, routed by `routing`.
-fn response_of(d: &Diagnosis, routing: Routing, complaint_id: String) -> DiagnoseResponse {
+fn response_of(mut d: Diagnosis, routing: Routing, complaint_id: String) -> DiagnoseResponse {
     let matches = d
         .runs
         .iter()
@@ -182,7 +182,7 @@ fn response_of(d: &Diagnosis, routing: Routing, complaint_id: String) -> Diagnos
         keywords: routing.keywords,
         classifier_abstained: routing.abstained,
         matches,
-        sources: d.sources.clone(),
+        sources: std::mem::take(&mut d.sources),
         ..Default::default()
     };
     out.set_outcome(outcome_of(d.outcome()));
@@ -291,7 +291,7 @@ impl DiagnosisApi {
                     .unwrap_or_default();
                 ComplaintRecord::of(&d, &input, &routing, &caller, region)
             });
-            let resp = response_of(&d, routing, input.complaint_id);
+            let resp = response_of(d, routing, input.complaint_id);
             Ok((resp, record.map(|r| Box::new(r) as Box<dyn crate::store::Rider>)))
         };
         let (resp, recorded) = self.reads.view_then(read, make).await?;

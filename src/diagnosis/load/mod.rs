@@ -1,10 +1,10 @@
 //! Loading scenarios: files in, a checked and compiled [`ScenarioSet`] out.
 //!
-//! One TOML file holds one scenario ([`file`], see `docs/scenarios.md`). Loading compiles every CEL
-//! expression and checks every field path against the view's schema ([`check`], [`compile`]), resolves
-//! every step outcome, question and cause ([`causes`]), compiles every reply template and renders it once
-//! against a sample view ([`templates`]). Every problem is reported, not just the first, as
-//! `file:line:col: scenario `id`, step `id`: message` ([`errors`]).
+//! One TOML file holds one scenario (`file.rs`, see `docs/scenarios.md`). Loading compiles every CEL
+//! expression and checks every field path against the view's schema ([`check`], `expression.rs`,
+//! `compile.rs`), resolves every step outcome, question and cause (`compile.rs`, `causes.rs`), compiles
+//! every reply template and renders it once against a sample view ([`templates`]). Every problem is
+//! reported, not just the first, as file:line:col: scenario `id`, step `id`: message ([`errors`]).
 //!
 //! Files come from a folder ([`load_dir`]) or as (name, text) pairs ([`load_texts`]), so a set can be
 //! loaded from anywhere its files are kept.
