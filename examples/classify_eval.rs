@@ -2,8 +2,9 @@
 //!
 //! `cargo run --release --example classify_eval [-- PATH ...] [--corpus DIR] [--cv-errors]`
 //!
-//! PATHs default to the held-out hard split `corpus/eval/hard.jsonl` and the outside dev set
-//! `../shared/data/complaints-dev.jsonl` (skipped when absent). `--corpus DIR` trains on the embedded
+//! PATHs default to the held-out hard split `corpus/eval/hard.jsonl`, the fresh post-tuning set
+//! `corpus/eval/fresh.jsonl` and the outside dev set `../shared/data/complaints-dev.jsonl` (skipped when
+//! absent). `--corpus DIR` trains on the embedded
 //! corpus extended with a folder (`categories.toml` + `*.jsonl`). Prints the training report (held-out
 //! cross-validation figures and the threshold sweep behind `DEFAULT_THRESHOLD`), then per file: accuracy,
 //! macro F1, per-category recall and precision, top confusions, precision and coverage at the threshold,
@@ -167,6 +168,7 @@ fn main() -> anyhow::Result<()> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     if paths.is_empty() {
         paths.push(root.join("corpus/eval/hard.jsonl"));
+        paths.push(root.join("corpus/eval/fresh.jsonl"));
         paths.push(root.join("../shared/data/complaints-dev.jsonl"));
     }
 

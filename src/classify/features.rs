@@ -271,11 +271,38 @@ impl Segmenter {
         char_ngrams(norm, out);
         let mut toks = Vec::with_capacity(norm.len() / 2);
         let base = norm.as_ptr() as usize;
+        let segs: Vec<(usize, &str)> = norm
+            .split(' ')
+            .filter(|s| !s.is_empty())
+            .map(|s| (s.as_ptr() as usize - base, s))
+            .collect();
         let mut units_buf: Vec<(usize, usize)> = Vec::with_capacity(64);
-        for seg in norm.split(' ').filter(|s| !s.is_empty()) {
+        let mut i = 0;
+        while i < segs.len() {
             toks.clear();
+            // Pinyin typed syllable by syllable ("chong zhi mei dao zhang"): consecutive words, one space
+            // apart, that are each pinyin, form one stream when there are at least two of them.
+            let mut j = i;
+            let mut spaced: Vec<Vec<Syl>> = Vec::new();
+            while let Some(syls) = segs.get(j).and_then(|(_, w)| pinyin::parse_ascii(w, 1)) {
+                let adjacent = j == i || segs[j - 1].0 + segs[j - 1].1.len() + 1 == segs[j].0;
+                if !adjacent {
+                    break;
+                }
+                spaced.push(syls);
+                j += 1;
+            }
+            if spaced.len() >= 2 {
+                for (k, syls) in spaced.into_iter().enumerate() {
+                    let (start, w) = segs[i + k];
+                    push_syllables(&mut toks, syls, start as u32, (start + w.len()) as u32);
+                }
+                self.sound_features(norm, &toks, out);
+                i = j;
+                continue;
+            }
+            let (seg_start, seg) = segs[i];
             units_buf.clear();
-            let seg_start = seg.as_ptr() as usize - base;
             units(norm, seg_start, seg, &mut units_buf);
             for &(s, e) in &units_buf {
                 let text = &norm[s..e];
@@ -287,17 +314,9 @@ impl Segmenter {
                         start,
                         end,
                     }),
-                    _ => match pinyin::parse_ascii(text) {
-                        Some(syls) => toks.extend(syls.into_iter().map(|s| Tok {
-                            readings: {
-                                let mut r = [0; MAX_READINGS];
-                                r[0] = s;
-                                r
-                            },
-                            start,
-                            end,
-                        })),
-                        // Not a syllable: breaks sound n-grams and lexicon windows.
+                    _ => match pinyin::parse_ascii(text, 2) {
+                        Some(syls) => push_syllables(&mut toks, syls, start, end),
+                        // Not pinyin: breaks sound n-grams and lexicon windows.
                         None => toks.push(Tok {
                             readings: [0; MAX_READINGS],
                             start,
@@ -307,6 +326,7 @@ impl Segmenter {
                 }
             }
             self.sound_features(norm, &toks, out);
+            i += 1;
         }
     }
 
@@ -383,6 +403,15 @@ impl Segmenter {
             }
         }
     }
+}
+
+/// Appends typed-pinyin syllables, each spanning the word they were read from.
+fn push_syllables(toks: &mut Vec<Tok>, syls: Vec<Syl>, start: u32, end: u32) {
+    toks.extend(syls.into_iter().map(|s| {
+        let mut readings = [0; MAX_READINGS];
+        readings[0] = s;
+        Tok { readings, start, end }
+    }));
 }
 
 /// `#` for a number (digits, possibly with a decimal point), the string itself otherwise.
@@ -497,7 +526,7 @@ mod tests {
         let kuandai = word_hash("宽带");
         let q0 = category_hash(b'q', 0);
         let k0 = category_hash(b'k', 0);
-        for text in ["宽代断了", "kuandai断了", "款带断了"] {
+        for text in ["宽代断了", "kuandai断了", "款带断了", "kuan dai 断了"] {
             let h = hashes(&seg, text);
             assert!(h.contains(&kuandai), "{text}: no 宽带 word feature");
             assert!(h.contains(&q0), "{text}: no keyword-by-sound feature");

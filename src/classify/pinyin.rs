@@ -123,13 +123,17 @@ pub(crate) fn name(id: Syl) -> &'static str {
 }
 
 /// Splits a lowercase ASCII letter run into pinyin syllables (folded ids); `None` unless the whole run
-/// splits into at least two syllables. Among splits the one with the fewest syllables wins (`xian` is one
-/// syllable, not `xi an`), ties going to the longer first syllable.
-pub(crate) fn parse_ascii(run: &str) -> Option<Vec<Syl>> {
+/// splits into at least `min_syllables` syllables. Among splits the one with the fewest syllables wins
+/// (`xian` is one syllable, not `xi an`), ties going to the longer first syllable.
+///
+/// A lone word must hold two syllables (`liuliang`) to count as pinyin: single syllables are too often
+/// English words (`he`, `you`). Words typed syllable by syllable (`chong zhi`) are read one by one with
+/// `min_syllables = 1` and count when at least two of them follow each other.
+pub(crate) fn parse_ascii(run: &str, min_syllables: usize) -> Option<Vec<Syl>> {
     let t = tables();
     let b = run.as_bytes();
     let n = b.len();
-    if !(4..=48).contains(&n) || !b.iter().all(|c| c.is_ascii_lowercase()) {
+    if !(1..=48).contains(&n) || !b.iter().all(|c| c.is_ascii_lowercase()) {
         return None;
     }
     // best[i] = (syllable count, length of the first syllable) for the suffix starting at i.
@@ -147,7 +151,7 @@ pub(crate) fn parse_ascii(run: &str) -> Option<Vec<Syl>> {
         }
     }
     let (count, _) = best[0]?;
-    if count < 2 {
+    if count < min_syllables.max(1) {
         return None;
     }
     let mut out = Vec::with_capacity(count);
@@ -190,17 +194,14 @@ mod tests {
 
     #[test]
     fn typed_pinyin_splits_into_the_same_keys() {
-        assert_eq!(parse_ascii("liuliang").unwrap(), keys("流量"));
-        assert_eq!(parse_ascii("kuandai").unwrap(), keys("宽带"));
-        assert_eq!(parse_ascii("xiehaozhuanwang").unwrap(), keys("携号转网"));
-        assert_eq!(parse_ascii("chongzhi").unwrap(), keys("充值"));
-        assert_eq!(
-            parse_ascii("xian").map(|v| v.len()),
-            None,
-            "one syllable is not read as pinyin"
-        );
-        assert_eq!(parse_ascii("wifi"), None);
-        assert_eq!(parse_ascii("bill"), None);
+        assert_eq!(parse_ascii("liuliang", 2).unwrap(), keys("流量"));
+        assert_eq!(parse_ascii("kuandai", 2).unwrap(), keys("宽带"));
+        assert_eq!(parse_ascii("xiehaozhuanwang", 2).unwrap(), keys("携号转网"));
+        assert_eq!(parse_ascii("chongzhi", 2).unwrap(), keys("充值"));
+        assert_eq!(parse_ascii("xian", 2), None, "one syllable is not pinyin on its own");
+        assert_eq!(parse_ascii("xian", 1).map(|v| v.len()), Some(1));
+        assert_eq!(parse_ascii("wifi", 1), None);
+        assert_eq!(parse_ascii("bill", 1), None);
     }
 
     #[test]
