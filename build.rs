@@ -13,6 +13,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("cargo:rerun-if-changed={p}");
     }
     println!("cargo:rerun-if-changed=proto");
+    // `src/assets.rs` embeds these folders (include_dir cannot tell cargo on stable Rust): rebuild when
+    // any file in them changes.
+    println!("cargo:rerun-if-changed=adapters");
+    println!("cargo:rerun-if-changed=scenarios");
+    println!("cargo:rerun-if-changed=config/gateway.example.toml");
     let fds = protox::compile(protos, ["proto"])?;
     let out = PathBuf::from(std::env::var("OUT_DIR")?);
     // Server reflection and the field-path checks need the encoded descriptor set.

@@ -12,9 +12,9 @@
 //! `CGW_TEST_MYSQL_URL`, else mysql://root@127.0.0.1:3306/mysql), resource on SQLite under
 //! `target/bench-data/`. The bench creates databases `cgw_bench_<n>` on those servers and seeds them once;
 //! later runs reuse them.
-use complaint_gateway::adapters::definition::Definition;
 use complaint_gateway::adapters::registry::Registry;
-use complaint_gateway::adapters::sqltext::Driver;
+use complaint_gateway::adapters::sql::definition::Definition;
+use complaint_gateway::adapters::sql::text::Driver;
 use complaint_gateway::adapters::{Adapter, AdapterError, FetchRequest, SourceData};
 use complaint_gateway::config::Config;
 use complaint_gateway::proto::complaint::v1::complaint_data_service_client::ComplaintDataServiceClient;
@@ -22,8 +22,8 @@ use complaint_gateway::proto::complaint::v1::complaint_data_service_server::{
     ComplaintDataService, ComplaintDataServiceServer,
 };
 use complaint_gateway::proto::complaint::v1::*;
-use complaint_gateway::seed::{self, load};
 use complaint_gateway::testkit;
+use complaint_gateway::tools::seed::{self, load};
 use futures::future::BoxFuture;
 use prost::Message;
 use std::collections::BTreeMap;
@@ -385,7 +385,7 @@ impl DirectSource {
     /// The baseline's pools skip sqlx's ping per acquire, as the gateway's do (`pool_options`), so the
     /// ratio is the gateway's own cost.
     async fn open(system: load::System, url: &str) -> anyhow::Result<DirectSource> {
-        use complaint_gateway::adapters::sql::pool_options;
+        use complaint_gateway::db::pool_options;
         let def = Definition::load(&testkit::adapters_dir().join(system.name()))?;
         let driver = Driver::from_url(url).expect("known scheme");
         let statements = def.entities.iter().map(|e| e.sql.render(driver)).collect();

@@ -5,7 +5,7 @@
 //! `cargo run --example scaffold_accuracy -- [--verbose] [--write DIR] [--subscribers N]` (N demo
 //! subscribers seeded per system, default 300: the scaffold samples at most 200 rows per table and scans
 //! at most 5,000 for code sets, so a larger N changes its run time little and its result not at all).
-use complaint_gateway::adapters::scaffold::accuracy;
+use complaint_gateway::tools::scaffold::accuracy;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {

@@ -13,7 +13,8 @@
 //! - **Stale on error**: an answer is kept past its TTL until `stale_max_age_secs`; when a load fails, it
 //!   is served with state STALE and its age.
 //! - **Invalidation**: [`ViewCache::invalidate`] (the admin `InvalidateSubscriber` RPC) and, for
-//!   PostgreSQL sources with a `notify_channel`, LISTEN/NOTIFY ([`listen_pg`]).
+//!   backends that push changes (PostgreSQL LISTEN/NOTIFY for SQL sources with a `notify_channel`),
+//!   whatever `Adapter::invalidations` yields (followed by `view.rs`).
 use crate::adapters::{AdapterError, SourceData};
 use crate::config::CacheConfig;
 use crate::stack::StackError;
@@ -373,71 +374,6 @@ async fn bounded<T>(budget: Duration, fut: impl Future<Output = Result<T, StackE
         Ok(r) => r,
         Err(_) => Err(AdapterError::Timeout(budget).into()),
     }
-}
-
-/// Follows a PostgreSQL source's notification channel and drops cached answers it names, so a backend can
-/// push invalidations (`NOTIFY channel, '13800138000'`; payload `*` drops the whole source). When the
-/// listening connection is lost, notifications may have been missed: the source's answers are dropped and
-/// the listener reconnects with back-off. Runs until the task is aborted.
-pub async fn listen_pg(pool: sqlx::PgPool, channel: String, source: String, cache: ViewCache) {
-    let mut backoff = Duration::from_millis(500);
-    loop {
-        let mut listener = match sqlx::postgres::PgListener::connect_with(&pool).await {
-            Ok(l) => l,
-            Err(e) => {
-                tracing::warn!(source = %source, channel = %channel, error = %scrub(&e), "cannot listen for invalidations; retrying");
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(Duration::from_secs(30));
-                continue;
-            }
-        };
-        if let Err(e) = listener.listen(&channel).await {
-            tracing::warn!(source = %source, channel = %channel, error = %scrub(&e), "LISTEN failed; retrying");
-            tokio::time::sleep(backoff).await;
-            backoff = (backoff * 2).min(Duration::from_secs(30));
-            continue;
-        }
-        tracing::info!(source = %source, channel = %channel, "listening for cache invalidations");
-        backoff = Duration::from_millis(500);
-        loop {
-            match listener.try_recv().await {
-                Ok(Some(n)) => {
-                    let payload = n.payload().trim();
-                    metrics::counter!("cgw_cache_notifications_total", "source" => source.clone()).increment(1);
-                    if payload == "*" {
-                        cache.invalidate_source(&source);
-                        continue;
-                    }
-                    match crate::msisdn::normalize("payload", payload) {
-                        Ok(m) => {
-                            let n = cache.invalidate(&m, std::slice::from_ref(&source)).await;
-                            tracing::debug!(source = %source, msisdn = %m, removed = n, "invalidated by NOTIFY");
-                        }
-                        Err(e) => {
-                            tracing::warn!(source = %source, channel = %channel, error = %e, "ignoring a notification")
-                        }
-                    }
-                }
-                // The connection dropped: whatever was notified meanwhile is lost.
-                Ok(None) => {
-                    cache.invalidate_source(&source);
-                    tracing::warn!(source = %source, channel = %channel, "notification connection lost; dropped the source's cached answers");
-                }
-                Err(e) => {
-                    cache.invalidate_source(&source);
-                    tracing::warn!(source = %source, channel = %channel, error = %scrub(&e), "notification listener failed; reconnecting");
-                    break;
-                }
-            }
-        }
-        tokio::time::sleep(backoff).await;
-    }
-}
-
-fn scrub(e: &sqlx::Error) -> String {
-    // sqlx errors name hosts and users at most, never passwords; keep them short for the log.
-    let s = e.to_string();
-    s.chars().take(300).collect()
 }
 
 #[cfg(test)]

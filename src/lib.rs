@@ -5,19 +5,24 @@
 //! [`seed`] generates the demo backends.
 pub mod adapters;
 pub mod api;
+pub mod assets;
 pub mod cache;
 pub mod config;
+pub mod db;
 pub mod diagnosis;
 pub mod error;
 pub mod identity;
 pub mod metrics;
 pub mod msisdn;
+pub mod read;
 pub mod schema;
 pub mod secrets;
-pub mod seed;
+pub mod server;
 pub mod stack;
 pub mod store;
+#[cfg(any(test, feature = "testkit"))]
 pub mod testkit;
+pub mod tools;
 pub mod view;
 
 pub mod proto {

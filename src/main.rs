@@ -3,9 +3,9 @@
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use complaint_gateway::adapters::registry::Registry;
-use complaint_gateway::api::{self, Gateway};
 use complaint_gateway::config::{Config, SourceConfig};
-use complaint_gateway::seed::{self, load};
+use complaint_gateway::server;
+use complaint_gateway::tools::seed::{self, load};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -69,9 +69,9 @@ enum Command {
         config: PathBuf,
     },
     /// Issue a signed token (JWT) for an identity with a key of the config's `[auth]`.
-    Token(complaint_gateway::identity::cli::TokenArgs),
+    Token(complaint_gateway::tools::cli::identities::TokenArgs),
     /// Manage identities and their operator IDs in the gateway's store.
-    Identities(complaint_gateway::identity::cli::IdentitiesArgs),
+    Identities(complaint_gateway::tools::cli::identities::IdentitiesArgs),
     /// Classify complaints offline: JSON lines `{"id", "text"}` on stdin → one JSON line each on stdout
     /// `{"id", "category", "confidence", "abstained", "keywords"}`, in input order.
     Classify {
@@ -86,9 +86,9 @@ enum Command {
     /// Print a new API key for a service client and the hash to put in `[[auth.api_keys]]`.
     NewApiKey,
     /// Tools for diagnosis scenario authors: `scenarios check [DIR]`.
-    Scenarios(complaint_gateway::diagnosis::cli::ScenariosArgs),
+    Scenarios(complaint_gateway::tools::cli::scenarios::ScenariosArgs),
     /// Tools for adding a backend: `adapters check [DIR]`, `adapters scaffold --url URL --system NAME`.
-    Adapters(complaint_gateway::adapters::cli::AdaptersArgs),
+    Adapters(complaint_gateway::tools::cli::adapters::AdaptersArgs),
 }
 
 fn init_logs(format: &str, level: &str) {
@@ -111,36 +111,6 @@ fn default_adapters_dir() -> PathBuf {
     } else {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("adapters")
     }
-}
-
-async fn run_server(cfg: Config, banner: impl FnOnce(std::net::SocketAddr)) -> anyhow::Result<()> {
-    let registry = Registry::from_config(&cfg, &|k| std::env::var(k).ok()).map_err(anyhow::Error::msg)?;
-    let listener = tokio::net::TcpListener::bind(cfg.server.listen)
-        .await
-        .with_context(|| format!("binding {}", cfg.server.listen))?;
-    let addr = listener.local_addr()?;
-    tracing::info!(%addr, sources = ?registry.names(), "serving");
-    let identity = complaint_gateway::identity::IdentityServices::open(&cfg, &|k| std::env::var(k).ok())
-        .await
-        .map_err(anyhow::Error::msg)?;
-    tracing::info!(store = %identity.store.redacted_url(), tls = cfg.tls.enabled(), "identity store open");
-    let gw = Arc::new(Gateway {
-        reader: complaint_gateway::view::ViewReader::from_config(registry, &cfg),
-        config: cfg,
-        identity,
-    });
-    if let Some(m) = gw.config.admin.metrics_listen {
-        let (bound, _task) = complaint_gateway::metrics::start(m, gw.reader.clone())
-            .await
-            .with_context(|| format!("binding the metrics endpoint {m}"))?;
-        tracing::info!("metrics on http://{bound}/metrics");
-    }
-    banner(addr);
-    api::serve(gw, listener, async {
-        let _ = tokio::signal::ctrl_c().await;
-        tracing::info!("shutting down");
-    })
-    .await
 }
 
 fn stop_on_ctrl_c() -> Arc<AtomicBool> {
@@ -194,12 +164,12 @@ async fn main() -> anyhow::Result<()> {
         Command::Serve { config } => {
             let cfg = Config::load(&config)?;
             init_logs(&cfg.log.format, &cfg.log.level);
-            run_server(cfg, |addr| eprintln!("complaint-gateway listening on {addr}")).await
+            server::run(cfg, |addr| eprintln!("complaint-gateway listening on {addr}")).await
         }
-        Command::Token(args) => complaint_gateway::identity::cli::token(args).await,
+        Command::Token(args) => complaint_gateway::tools::cli::identities::token(args).await,
         Command::Identities(args) => {
             init_logs("human", "warn");
-            complaint_gateway::identity::cli::identities(args).await
+            complaint_gateway::tools::cli::identities::identities(args).await
         }
         Command::Classify { threshold, corpus } => {
             if !(0.0..=1.0).contains(&threshold) {
@@ -221,13 +191,13 @@ async fn main() -> anyhow::Result<()> {
             }
         }
         Command::NewApiKey => {
-            complaint_gateway::identity::cli::new_api_key();
+            complaint_gateway::tools::cli::identities::new_api_key();
             Ok(())
         }
-        Command::Scenarios(args) => complaint_gateway::diagnosis::cli::run(args),
+        Command::Scenarios(args) => complaint_gateway::tools::cli::scenarios::run(args),
         Command::Adapters(args) => {
             init_logs("human", "warn");
-            complaint_gateway::adapters::cli::run(args).await
+            complaint_gateway::tools::cli::adapters::run(args).await
         }
         Command::CheckConfig { config } => {
             let cfg = Config::load(&config)?;
@@ -322,11 +292,11 @@ async fn main() -> anyhow::Result<()> {
                 });
             }
             // Identities: a demo signing key, handlers per city, a manager, an auditor (see identity::demo).
-            let ids = complaint_gateway::identity::demo::setup(&mut cfg, &data_dir).await?;
+            let ids = complaint_gateway::tools::demo::setup(&mut cfg, &data_dir).await?;
             cfg.validate().map_err(anyhow::Error::msg)?;
             let examples = seed::examples(seeded);
-            run_server(cfg, move |addr| {
-                let number = complaint_gateway::identity::demo::example_in(ids.city, seeded).unwrap_or_default();
+            server::run(cfg, move |addr| {
+                let number = complaint_gateway::tools::demo::example_in(ids.city, seeded).unwrap_or_default();
                 println!("\ncomplaint-gateway demo listening on {addr}\n");
                 for line in ids.lines(addr, &number) {
                     println!("{line}");

@@ -53,11 +53,10 @@ pub fn sample(reader: &ViewReader) {
     ::metrics::gauge!("cgw_cache_capacity_bytes").set(reader.cache().settings().max_bytes as f64);
     for s in &reader.registry().sources {
         let name = s.adapter.name().to_string();
-        if let Some(sql) = &s.sql {
-            let (size, idle) = sql.pool().usage();
-            ::metrics::gauge!("cgw_pool_connections", "source" => name.clone()).set(size as f64);
-            ::metrics::gauge!("cgw_pool_idle_connections", "source" => name.clone()).set(idle as f64);
-            ::metrics::gauge!("cgw_pool_max_connections", "source" => name.clone()).set(s.max_connections as f64);
+        if let Some(pool) = s.adapter.pool_usage() {
+            ::metrics::gauge!("cgw_pool_connections", "source" => name.clone()).set(pool.open as f64);
+            ::metrics::gauge!("cgw_pool_idle_connections", "source" => name.clone()).set(pool.idle as f64);
+            ::metrics::gauge!("cgw_pool_max_connections", "source" => name.clone()).set(pool.max as f64);
         }
         if let Some(stack) = reader.stack(&name) {
             ::metrics::gauge!("cgw_breaker_state", "source" => name).set(stack.breaker().state().gauge());

@@ -83,6 +83,22 @@ impl StoreConfig {
     }
 }
 
+/// Rows committed with an audit event, in its transaction: a call that produces something of its own (a
+/// diagnosis's complaint record) waits for one commit instead of two, and its event is never lost because
+/// the rows failed (see `identity::audit`).
+pub trait Rider: Send + Sync + 'static {
+    /// What it writes, for logs (`complaint record`).
+    fn what(&self) -> &'static str;
+    /// Writes the rows on `conn`, inside the event's transaction.
+    fn write<'c>(
+        &'c self,
+        conn: &'c mut sqlx::AnyConnection,
+    ) -> futures::future::BoxFuture<'c, Result<(), sqlx::Error>>;
+}
+
+/// How a rider fared once its event is committed: `Err` says why its rows were not written.
+pub type RiderResult = Result<(), String>;
+
 /// The engine behind the store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StoreKind {
@@ -150,7 +166,7 @@ impl Store {
         if kind == StoreKind::Sqlite && !memory && !url.contains("mode=") {
             url.push_str(if url.contains('?') { "&mode=rwc" } else { "?mode=rwc" });
         }
-        let mut opts = crate::adapters::sql::pool_options::<sqlx::Any>()
+        let mut opts = crate::db::pool_options::<sqlx::Any>()
             .max_connections(if memory { 1 } else { max_connections.max(1) })
             .acquire_timeout(Duration::from_secs(10));
         if memory {

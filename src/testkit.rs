@@ -1,13 +1,11 @@
 //! Helpers for tests and benchmarks: seed demo backends, build a config, run a real server on
 //! `127.0.0.1:0`. Not used by the server itself.
 use crate::adapters::registry::Registry;
-use crate::api::{self, Gateway};
 use crate::config::{Config, SourceConfig};
-use crate::seed::{self, load};
-use crate::view::ViewReader;
+use crate::server::{self, Gateway};
+use crate::tools::seed::{self, load};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 /// The fixed as-of date of test data, so assertions on dates are stable.
@@ -20,33 +18,12 @@ pub fn adapters_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("adapters")
 }
 
-/// Seeds `subscribers` into each (system, url) pair.
+/// Seeds `subscribers` into each (system, url) pair, as of [`as_of`].
 pub async fn seed(targets: &[(load::System, String)], subscribers: u64) -> anyhow::Result<()> {
-    let mut ts = Vec::new();
-    for (s, u) in targets {
-        ts.push(load::Target::connect(*s, u).await?);
-    }
-    let opts = seed::SeedOptions::new(subscribers, as_of());
-    let r = load::seed(&ts, &opts, true, &AtomicBool::new(false), &|_, _, _| {}).await?;
-    for t in ts {
-        t.close().await;
-    }
-    anyhow::ensure!(!r.stopped && r.subscribers == subscribers, "seeding stopped early");
-    Ok(())
+    load::seed_urls(targets, subscribers, as_of()).await
 }
 
-/// SQLite URLs for the three demo systems in `dir`.
-pub fn sqlite_urls(dir: &Path) -> Vec<(load::System, String)> {
-    load::System::ALL
-        .iter()
-        .map(|s| {
-            (
-                *s,
-                format!("sqlite://{}", dir.join(format!("{}.db", s.name())).display()),
-            )
-        })
-        .collect()
-}
+pub use load::sqlite_urls;
 
 /// A source entry for an adapter folder and URL.
 pub fn source(definition: PathBuf, url: &str, timeout_ms: u64) -> SourceConfig {
@@ -197,14 +174,7 @@ pub async fn spawn_with(mut cfg: Config, registry: Registry) -> anyhow::Result<R
     if cfg.store.url == crate::store::StoreConfig::default().url {
         cfg.store.url = "sqlite::memory:".into();
     }
-    let identity = crate::identity::IdentityServices::open(&cfg, &test_env)
-        .await
-        .map_err(anyhow::Error::msg)?;
-    let gateway = Arc::new(Gateway {
-        reader: ViewReader::from_config(registry, &cfg),
-        config: cfg,
-        identity,
-    });
+    let gateway = Arc::new(Gateway::open(cfg, registry, &test_env).await?);
     let metrics_addr = match gateway.config.admin.metrics_listen {
         Some(m) => Some(crate::metrics::start(m, gateway.reader.clone()).await?.0),
         None => None,
@@ -212,7 +182,7 @@ pub async fn spawn_with(mut cfg: Config, registry: Registry) -> anyhow::Result<R
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let gw = gateway.clone();
     let handle = tokio::spawn(async move {
-        api::serve(gw, listener, async {
+        server::serve(gw, listener, async {
             let _ = rx.await;
         })
         .await
@@ -240,8 +210,8 @@ impl TestDatabase {
         static N: AtomicU32 = AtomicU32::new(0);
         let name = format!("cgw_{tag}_{}_{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed));
         let mut url = url::Url::parse(admin_url)?;
-        match crate::adapters::sqltext::Driver::from_url(admin_url) {
-            Some(crate::adapters::sqltext::Driver::Postgres) => {
+        match crate::adapters::sql::text::Driver::from_url(admin_url) {
+            Some(crate::adapters::sql::text::Driver::Postgres) => {
                 let pool = sqlx::PgPool::connect(admin_url).await?;
                 sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name}")))
                     .execute(&pool)
@@ -251,7 +221,7 @@ impl TestDatabase {
                     .await?;
                 pool.close().await;
             }
-            Some(crate::adapters::sqltext::Driver::MySql) => {
+            Some(crate::adapters::sql::text::Driver::MySql) => {
                 let pool = sqlx::MySqlPool::connect(admin_url).await?;
                 sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name}")))
                     .execute(&pool)

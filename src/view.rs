@@ -5,7 +5,7 @@
 //! Each source is read through the cache (`cache.rs`) and, on a miss, through its resilience stack
 //! (`stack.rs`): the cache sits outside the stack, so a hit takes no permit.
 use crate::adapters::registry::{Registry, Source};
-use crate::adapters::{AdapterError, FetchRequest, SourceData};
+use crate::adapters::{AdapterError, FetchRequest, Invalidation, SourceData};
 use crate::cache::{CacheKey, CacheSettings, ReadPolicy, Served, ViewCache};
 use crate::config::{CacheConfig, Config};
 use crate::error::Error;
@@ -85,42 +85,30 @@ impl ViewReader {
                 s.adapter.clone(),
                 &StackSettings::resolve(&s.stack, s.max_connections, s.timeout),
             );
-            let (ttl, keyed_by_operator) = match &s.sql {
-                Some(sql) => {
-                    let def = sql.definition();
-                    let ttl = def
-                        .entities
-                        .iter()
-                        .filter_map(|e| e.ttl_secs)
-                        .min()
-                        .map(Duration::from_secs)
-                        .unwrap_or(settings.default_ttl);
-                    let keyed = def
-                        .entities
-                        .iter()
-                        .any(|e| e.sql.params.iter().any(|p| p == "operator_id"));
-                    if let (Some(channel), crate::adapters::sql::Pool::Postgres(pool)) =
-                        (def.notify_channel.clone(), sql.pool())
-                    {
-                        let t = tokio::spawn(crate::cache::listen_pg(
-                            pool.clone(),
-                            channel,
-                            def.name.clone(),
-                            cache.clone(),
-                        ));
-                        tasks.push(t.abort_handle());
-                    }
-                    (ttl, keyed)
-                }
-                // A Rust adapter may answer per operator: key by it to be safe.
-                None => (settings.default_ttl, true),
-            };
+            // A source is fetched as one unit, so its answer is as fresh as its most volatile entity needs.
+            let ttl = s
+                .adapter
+                .freshness()
+                .into_iter()
+                .map(|(_, ttl)| ttl)
+                .min()
+                .unwrap_or(settings.default_ttl);
+            if let Some(changes) = s.adapter.invalidations() {
+                tasks.push(
+                    tokio::spawn(follow_invalidations(
+                        s.adapter.name().to_string(),
+                        changes,
+                        cache.clone(),
+                    ))
+                    .abort_handle(),
+                );
+            }
             sources.insert(
                 s.adapter.name().to_string(),
                 SourceRuntime {
                     stack,
                     ttl,
-                    keyed_by_operator,
+                    keyed_by_operator: s.adapter.depends_on_operator(),
                 },
             );
         }
@@ -144,6 +132,17 @@ impl ViewReader {
         self.runtime.sources.get(source).map(|r| &r.stack)
     }
 
+    /// Whether a source's answers depend on the caller's operator ID (its cache key includes it).
+    pub fn depends_on_operator(&self, source: &str) -> bool {
+        match self.runtime.sources.get(source) {
+            Some(rt) => rt.keyed_by_operator,
+            None => self
+                .registry
+                .get(source)
+                .is_none_or(|s| s.adapter.depends_on_operator()),
+        }
+    }
+
     /// The cache TTL of a source's answers.
     pub fn ttl(&self, source: &str) -> Option<Duration> {
         self.runtime.sources.get(source).map(|r| r.ttl)
@@ -163,14 +162,14 @@ impl ViewReader {
                     }
                 }
                 None => {
-                    return Err(Error::invalid(
-                        format!("sources[{i}]"),
-                        format!(
+                    return Err(Error::UnknownSource {
+                        field: format!("sources[{i}]"),
+                        message: format!(
                             "unknown source `{}`; configured sources: {}",
                             truncate(name, 64),
                             self.registry.names().join(", ")
                         ),
-                    ))
+                    })
                 }
             }
         }
@@ -199,7 +198,21 @@ impl ViewReader {
         deadline: Option<Instant>,
         policy: &ReadPolicy,
     ) -> Result<ViewOutcome, Error> {
-        let started = Instant::now();
+        let parts = self.fetch(msisdn, sources, operator_ids, deadline, policy).await;
+        assemble(msisdn, &parts)
+    }
+
+    /// Reads each of `sources` for `msisdn` concurrently, through its cache and stack, each within its own
+    /// time-out and `deadline`: one [`Part`] per source, in order, to be merged by [`assemble`]. A caller
+    /// that must re-read some sources (another operator ID) replaces their parts before assembling.
+    pub async fn fetch(
+        &self,
+        msisdn: &str,
+        sources: &[Source],
+        operator_ids: &(dyn Fn(&str) -> Option<String> + Sync),
+        deadline: Option<Instant>,
+        policy: &ReadPolicy,
+    ) -> Vec<Part> {
         let calls = sources.iter().map(|s| {
             let req = FetchRequest {
                 msisdn: msisdn.to_string(),
@@ -244,98 +257,153 @@ impl ViewReader {
                         },
                     },
                 };
-                (s, served, t0.elapsed())
+                Part::new(s.clone(), served, t0.elapsed(), policy)
             }
         });
-        let results = futures::future::join_all(calls).await;
-        let mut view = SubscriberView {
-            msisdn: msisdn.to_string(),
+        futures::future::join_all(calls).await
+    }
+}
+
+/// One source's answer to one read, before merging.
+pub struct Part {
+    pub source: Source,
+    pub served: Served,
+    pub elapsed: Duration,
+}
+
+impl Part {
+    /// Records the source's metrics and logs a failure or stale answer once, as it is read.
+    fn new(source: Source, served: Served, elapsed: Duration, policy: &ReadPolicy) -> Part {
+        let name = source.adapter.name().to_string();
+        let (state, cache) = match &served {
+            Served::Fresh { entry, hit } => (
+                if entry.data.found {
+                    SourceState::Ok
+                } else {
+                    SourceState::NotFound
+                },
+                if *hit {
+                    "hit"
+                } else if policy.bypass {
+                    "bypass"
+                } else {
+                    "miss"
+                },
+            ),
+            Served::Stale { entry, cause } => {
+                tracing::warn!(source = %name, error = %cause, age_ms = millis(entry.age()), "serving stale data");
+                (SourceState::Stale, "stale")
+            }
+            Served::Failed { cause, .. } => {
+                tracing::warn!(source = %name, error = %cause, "source failed");
+                (failed_state(cause), "miss")
+            }
+        };
+        metrics::counter!("cgw_source_requests_total", "source" => name.clone(), "state" => state_label(state))
+            .increment(1);
+        metrics::histogram!("cgw_source_latency_seconds", "source" => name.clone(), "cache" => cache)
+            .record(elapsed.as_secs_f64());
+        tracing::debug!(source = %name, cache, state = state_label(state), latency_us = elapsed.as_micros() as u64, "source read");
+        Part {
+            source,
+            served,
+            elapsed,
+        }
+    }
+
+    /// The source's name.
+    pub fn name(&self) -> &str {
+        self.source.adapter.name()
+    }
+}
+
+fn failed_state(cause: &StackError) -> SourceState {
+    match cause {
+        StackError::Adapter(AdapterError::Timeout(_)) => SourceState::Timeout,
+        _ => SourceState::Unavailable,
+    }
+}
+
+/// Merges the parts of one read into the view, with one `SourceStatus` per part. NOT_FOUND when every
+/// source that answered says it has no such subscriber.
+pub fn assemble(msisdn: &str, parts: &[Part]) -> Result<ViewOutcome, Error> {
+    let mut view = SubscriberView {
+        msisdn: msisdn.to_string(),
+        ..Default::default()
+    };
+    let mut statuses = Vec::with_capacity(parts.len());
+    let mut not_found = 0;
+    for part in parts {
+        let mut st = SourceStatus {
+            source: part.name().to_string(),
+            fetched_at: Some(now_ts()),
+            latency_ms: part.elapsed.as_millis().min(u32::MAX as u128) as u32,
             ..Default::default()
         };
-        let mut statuses = Vec::with_capacity(results.len());
-        let mut not_found = 0;
-        for (s, served, elapsed) in results {
-            let mut st = SourceStatus {
-                source: s.adapter.name().to_string(),
-                fetched_at: Some(now_ts()),
-                latency_ms: elapsed.as_millis().min(u32::MAX as u128) as u32,
-                ..Default::default()
-            };
-            let (state, cache) = match served {
-                Served::Fresh { entry, hit } => {
-                    if hit {
-                        st.age_ms = millis(entry.age());
-                        st.fetched_at = Some(ts_ago(entry.age()));
-                    }
-                    if entry.data.found {
-                        merge_into(&mut view, &mut st, &entry.data)?;
-                        st.set_state(SourceState::Ok);
-                    } else {
-                        not_found += 1;
-                        st.set_state(SourceState::NotFound);
-                        st.detail = format!("{} has no subscriber {msisdn}", st.source);
-                    }
-                    (
-                        st.state(),
-                        if hit {
-                            "hit"
-                        } else if policy.bypass {
-                            "bypass"
-                        } else {
-                            "miss"
-                        },
-                    )
-                }
-                Served::Stale { entry, cause } => {
-                    merge_into(&mut view, &mut st, &entry.data)?;
-                    st.set_state(SourceState::Stale);
+        match &part.served {
+            Served::Fresh { entry, hit } => {
+                if *hit {
                     st.age_ms = millis(entry.age());
                     st.fetched_at = Some(ts_ago(entry.age()));
-                    let mapped = std::mem::take(&mut st.detail);
-                    st.detail = format!("{cause}; serving the answer cached {} ms ago", st.age_ms);
-                    if !mapped.is_empty() {
-                        st.detail.push_str("; ");
-                        st.detail.push_str(&mapped);
-                    }
-                    tracing::warn!(source = %st.source, error = %cause, age_ms = st.age_ms, "serving stale data");
-                    (SourceState::Stale, "stale")
                 }
-                Served::Failed { cause, too_old } => {
-                    let state = match &cause {
-                        StackError::Adapter(AdapterError::Timeout(_)) => SourceState::Timeout,
-                        _ => SourceState::Unavailable,
-                    };
-                    st.set_state(state);
-                    st.detail = match &cause {
-                        StackError::Adapter(AdapterError::Timeout(d)) => {
-                            format!("no answer within {} ms", d.as_millis())
-                        }
-                        other => other.to_string(),
-                    };
-                    if let Some(age) = too_old {
-                        st.detail.push_str(&format!(
-                            "; the cached answer ({} ms old) is past the stale limit",
-                            millis(age)
-                        ));
-                    }
-                    tracing::warn!(source = %st.source, error = %cause, "source failed");
-                    (state, "miss")
+                if entry.data.found {
+                    merge_into(&mut view, &mut st, &entry.data)?;
+                    st.set_state(SourceState::Ok);
+                } else {
+                    not_found += 1;
+                    st.set_state(SourceState::NotFound);
+                    st.detail = format!("{} has no subscriber {msisdn}", st.source);
                 }
-            };
-            metrics::counter!("cgw_source_requests_total", "source" => st.source.clone(), "state" => state_label(state))
-                .increment(1);
-            metrics::histogram!("cgw_source_latency_seconds", "source" => st.source.clone(), "cache" => cache)
-                .record(elapsed.as_secs_f64());
-            tracing::debug!(source = %st.source, cache, state = state_label(state), latency_us = elapsed.as_micros() as u64, "source read");
-            statuses.push(st);
+            }
+            Served::Stale { entry, cause } => {
+                merge_into(&mut view, &mut st, &entry.data)?;
+                st.set_state(SourceState::Stale);
+                st.age_ms = millis(entry.age());
+                st.fetched_at = Some(ts_ago(entry.age()));
+                let mapped = std::mem::take(&mut st.detail);
+                st.detail = format!("{cause}; serving the answer cached {} ms ago", st.age_ms);
+                if !mapped.is_empty() {
+                    st.detail.push_str("; ");
+                    st.detail.push_str(&mapped);
+                }
+            }
+            Served::Failed { cause, too_old } => {
+                st.set_state(failed_state(cause));
+                st.detail = match cause {
+                    StackError::Adapter(AdapterError::Timeout(d)) => {
+                        format!("no answer within {} ms", d.as_millis())
+                    }
+                    other => other.to_string(),
+                };
+                if let Some(age) = too_old {
+                    st.detail.push_str(&format!(
+                        "; the cached answer ({} ms old) is past the stale limit",
+                        millis(*age)
+                    ));
+                }
+            }
         }
-        // Restore the number (merge keeps the last non-empty scalar).
-        view.msisdn = msisdn.to_string();
-        if !statuses.is_empty() && not_found == statuses.len() {
-            return Err(Error::NotFound(format!("no subscriber {msisdn} in any source")));
+        statuses.push(st);
+    }
+    // Restore the number (merge keeps the last non-empty scalar).
+    view.msisdn = msisdn.to_string();
+    if !statuses.is_empty() && not_found == statuses.len() {
+        return Err(Error::NotFound(format!("no subscriber {msisdn} in any source")));
+    }
+    Ok(ViewOutcome { view, statuses })
+}
+
+/// Drops cached answers as a backend says they changed (see `Adapter::invalidations`).
+async fn follow_invalidations(source: String, mut changes: crate::adapters::InvalidationStream, cache: ViewCache) {
+    use futures::StreamExt;
+    while let Some(change) = changes.next().await {
+        match change {
+            Invalidation::All => cache.invalidate_source(&source),
+            Invalidation::Subscriber(msisdn) => {
+                let removed = cache.invalidate(&msisdn, std::slice::from_ref(&source)).await;
+                tracing::debug!(source = %source, removed, "invalidated by the backend");
+            }
         }
-        tracing::debug!(msisdn = %msisdn, elapsed_ms = started.elapsed().as_millis() as u64, "view assembled");
-        Ok(ViewOutcome { view, statuses })
     }
 }
 

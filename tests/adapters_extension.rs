@@ -2,8 +2,8 @@
 //! naming the file and key.
 use complaint_gateway::adapters::registry::Registry;
 use complaint_gateway::proto::complaint::v1::*;
-use complaint_gateway::seed;
 use complaint_gateway::testkit::{self, req};
+use complaint_gateway::tools::seed;
 use prost_types::value::Kind;
 use std::path::PathBuf;
 

@@ -1,17 +1,17 @@
 //! The adapter toolkit: `adapters check` catches what breaks a definition, `adapters scaffold` proposes
 //! definitions accurately enough to start from, the walkthrough of docs/adapters.md works end to end on
 //! MariaDB, and both the SQL adapter and the HTTP example adapter pass the compliance harness.
-use complaint_gateway::adapters::check::{self, Problem, Target};
-use complaint_gateway::adapters::compliance::{self, Outcome, Probe, Subject};
-use complaint_gateway::adapters::definition::Definition;
 use complaint_gateway::adapters::http::{HttpAdapter, HttpSourceConfig};
 use complaint_gateway::adapters::registry::Registry;
-use complaint_gateway::adapters::scaffold::{self, accuracy};
+use complaint_gateway::adapters::sql::definition::Definition;
 use complaint_gateway::adapters::sql::{PoolSettings, SqlAdapter};
 use complaint_gateway::adapters::{Adapter, UsageQuery};
 use complaint_gateway::proto::complaint::v1::*;
-use complaint_gateway::seed;
 use complaint_gateway::testkit::{self, req, TestDatabase};
+use complaint_gateway::tools::check::{self, Problem, Target};
+use complaint_gateway::tools::compliance::{self, Outcome, Probe, Subject};
+use complaint_gateway::tools::scaffold::{self, accuracy};
+use complaint_gateway::tools::seed;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;

@@ -11,8 +11,8 @@ use complaint_gateway::proto::complaint::v1::{
     GetScenarioRequest, GetSubscriberViewRequest, ListScenariosRequest, PaymentStatus, ServiceOrderStatus,
     ServiceOrderType, SubscriberView,
 };
-use complaint_gateway::seed::{self, Situation};
 use complaint_gateway::testkit::{self, RunningServer};
+use complaint_gateway::tools::seed::{self, Situation};
 use std::collections::BTreeSet;
 use tonic::transport::Channel;
 use tonic::Code;

@@ -391,7 +391,7 @@ async fn two_hundred_concurrent_reads_produce_exactly_two_hundred_audit_events()
             );
         let t = t.clone();
         async move {
-            let mut r = view_req(&complaint_gateway::seed::msisdn(i % SUBSCRIBERS));
+            let mut r = view_req(&complaint_gateway::tools::seed::msisdn(i % SUBSCRIBERS));
             r.purpose = format!("CP-{i}");
             c.get_subscriber_view(with_token(r, &t)).await
         }

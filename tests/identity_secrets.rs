@@ -62,7 +62,7 @@ async fn passwords_keys_and_tokens_appear_in_no_log_error_or_dump() {
     let mut c = data(&env.srv).await;
     let admin = testkit::admin_token();
     let r = c
-        .get_subscriber_view(with_token(view_req(&complaint_gateway::seed::msisdn(1)), &admin))
+        .get_subscriber_view(with_token(view_req(&complaint_gateway::tools::seed::msisdn(1)), &admin))
         .await
         .unwrap()
         .into_inner();
@@ -76,16 +76,19 @@ async fn passwords_keys_and_tokens_appear_in_no_log_error_or_dump() {
         );
     }
     // An API-key call, a refused forged token and a refused unknown key: none of them is logged.
-    let mut k = tonic::Request::new(view_req(&complaint_gateway::seed::msisdn(2)));
+    let mut k = tonic::Request::new(view_req(&complaint_gateway::tools::seed::msisdn(2)));
     k.metadata_mut().insert("x-api-key", api_key.parse().unwrap());
     c.get_subscriber_view(k).await.unwrap();
     let forged = format!("{}x", &admin[..admin.len() - 1]);
     let e = c
-        .get_subscriber_view(with_token(view_req(&complaint_gateway::seed::msisdn(2)), &forged))
+        .get_subscriber_view(with_token(
+            view_req(&complaint_gateway::tools::seed::msisdn(2)),
+            &forged,
+        ))
         .await
         .unwrap_err();
     assert_eq!(e.code(), Code::Unauthenticated);
-    let mut k = tonic::Request::new(view_req(&complaint_gateway::seed::msisdn(2)));
+    let mut k = tonic::Request::new(view_req(&complaint_gateway::tools::seed::msisdn(2)));
     k.metadata_mut()
         .insert("x-api-key", "cgw_WrongKeyMaterial123".parse().unwrap());
     assert_eq!(
@@ -96,7 +99,9 @@ async fn passwords_keys_and_tokens_appear_in_no_log_error_or_dump() {
     // A store that cannot be reached: the error names the store, not its password.
     let mut cfg: Config = env.srv.gateway.config.clone();
     cfg.store.url = "postgres://gateway:StorePw5@127.0.0.1:1/gateway".into();
-    let e = IdentityServices::open(&cfg, &testkit::test_env).await.unwrap_err();
+    let e = IdentityServices::open(&cfg.auth, &cfg.store, &testkit::test_env)
+        .await
+        .unwrap_err();
     assert!(e.contains("127.0.0.1:1") && !e.contains("StorePw5"), "{e}");
     tracing::error!(error = %e, "store failed (as main would log it)");
     // The config dump.

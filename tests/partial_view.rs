@@ -1,7 +1,7 @@
 //! One failing backend never fails the call: its status says why and the rest is returned.
 use complaint_gateway::proto::complaint::v1::*;
-use complaint_gateway::seed;
 use complaint_gateway::testkit::{self, req};
+use complaint_gateway::tools::seed;
 
 #[tokio::test]
 async fn unreachable_backend_is_unavailable_and_the_rest_is_served() {

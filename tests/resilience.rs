@@ -355,7 +355,7 @@ async fn a_100_ms_client_deadline_is_honoured_with_a_slow_backend() {
         .insert(0, testkit::source(pg_sleep_fixture(), &db.url, 5_000));
     let srv = testkit::spawn(cfg).await.unwrap();
     let mut c = testkit::data_client(&srv).await.unwrap();
-    let number = complaint_gateway::seed::msisdn(1);
+    let number = complaint_gateway::tools::seed::msisdn(1);
     let mut request = req(view_req(&number));
     request.set_timeout(Duration::from_millis(100));
     let t0 = Instant::now();

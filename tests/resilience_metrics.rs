@@ -3,8 +3,8 @@
 use complaint_gateway::adapters::registry::Registry;
 use complaint_gateway::adapters::{Adapter, AdapterError, FetchRequest, SourceData};
 use complaint_gateway::proto::complaint::v1::*;
-use complaint_gateway::seed;
 use complaint_gateway::testkit::{self, req};
+use complaint_gateway::tools::seed;
 use futures::future::BoxFuture;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

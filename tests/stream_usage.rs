@@ -1,7 +1,7 @@
 //! StreamUsage over the seeded SQLite billing backend.
 use complaint_gateway::proto::complaint::v1::*;
-use complaint_gateway::seed::{self, Situation};
 use complaint_gateway::testkit::{self, req};
+use complaint_gateway::tools::seed::{self, Situation};
 use tonic::Code;
 
 fn ts(s: &str) -> prost_types::Timestamp {

@@ -2,8 +2,8 @@
 //! time-out; a cancelled usage stream stops its statement at the backend. These tests need
 //! `CGW_TEST_PG_URL` and `CGW_TEST_MYSQL_URL` (mandatory in CI via `CGW_REQUIRE_DBS=1`).
 use complaint_gateway::proto::complaint::v1::*;
-use complaint_gateway::seed::{self, load::System, Situation};
 use complaint_gateway::testkit::{self, req, TestDatabase};
+use complaint_gateway::tools::seed::{self, load::System, Situation};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 

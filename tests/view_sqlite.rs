@@ -1,7 +1,7 @@
 //! End-to-end: the unified view over three seeded SQLite backends, through a real server on 127.0.0.1:0.
 use complaint_gateway::proto::complaint::v1::*;
-use complaint_gateway::seed::{self, Situation};
 use complaint_gateway::testkit::{self, req};
+use complaint_gateway::tools::seed::{self, Situation};
 use tonic::Code;
 
 async fn server(dir: &std::path::Path, n: u64) -> testkit::RunningServer {

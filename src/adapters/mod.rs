@@ -4,17 +4,9 @@
 //! `SubscriberView`, and optionally a stream of usage records. Most backends are SQL and need no Rust: a
 //! folder under `adapters/` with an `adapter.toml` is compiled into a [`sql::SqlAdapter`]. A backend that is
 //! not SQL implements the trait (see `docs/adapters.md`).
-pub mod check;
-pub mod cli;
-pub mod compliance;
-pub mod definition;
 pub mod http;
-pub mod mapping;
 pub mod registry;
-pub mod scaffold;
 pub mod sql;
-pub mod sqltext;
-pub mod value;
 
 use crate::proto::complaint::v1::UsageRecord;
 use bytes::Bytes;
@@ -78,8 +70,57 @@ impl AdapterError {
     }
 }
 
+/// A source's failure as the caller sees it: retryable unavailability with a short reason. The backend's
+/// own text (which may name hosts, users or SQL) goes to the log, not to the caller.
+impl From<AdapterError> for crate::error::Error {
+    fn from(e: AdapterError) -> Self {
+        use crate::error::Error;
+        match e {
+            AdapterError::Unavailable(detail) => {
+                tracing::warn!(error = %detail, "backend unavailable");
+                Error::SourceUnavailable("a backend is unavailable; retry later".into())
+            }
+            AdapterError::Timeout(d) => Error::SourceUnavailable(format!(
+                "a backend did not answer within {} ms; retry later",
+                d.as_millis()
+            )),
+            AdapterError::Query { entity, message } => {
+                tracing::error!(entity = %entity, error = %message, "backend query failed");
+                Error::SourceUnavailable(format!(
+                    "a backend query failed (entity `{entity}`); the gateway log has the details"
+                ))
+            }
+            AdapterError::Unsupported(m) => Error::FailedPrecondition(m),
+        }
+    }
+}
+
 /// A stream of usage records.
 pub type UsageStream = BoxStream<'static, Result<UsageRecord, AdapterError>>;
+
+/// What a backend says has changed, so cached answers go (see [`Adapter::invalidations`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Invalidation {
+    /// One subscriber's data changed (a normalised 11-digit number).
+    Subscriber(String),
+    /// Anything may have changed (a `*` notification, or a lost notification connection during which
+    /// changes may have been missed).
+    All,
+}
+
+/// A stream of invalidations pushed by a backend.
+pub type InvalidationStream = BoxStream<'static, Invalidation>;
+
+/// A connection pool's state, for metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolUsage {
+    /// Connections open.
+    pub open: u32,
+    /// Of those, idle.
+    pub idle: usize,
+    /// The pool's limit.
+    pub max: u32,
+}
 
 /// A backend system.
 pub trait Adapter: Send + Sync + 'static {
@@ -96,5 +137,26 @@ pub trait Adapter: Send + Sync + 'static {
     /// Whether this adapter serves `StreamUsage`.
     fn has_usage_stream(&self) -> bool {
         false
+    }
+    /// How long each entity's data stays fresh (`("bills", 60 s)`). The cache keeps a source's whole answer
+    /// for the shortest of these; empty: the gateway's `[cache] default_ttl_secs`.
+    fn freshness(&self) -> Vec<(String, Duration)> {
+        Vec::new()
+    }
+    /// Whether the answer depends on the caller's operator ID. Then the ID is part of the cache key, and a
+    /// read whose subscriber turns out to be in another city than guessed re-fetches this source with the
+    /// ID of that city. The default, `true`, is the safe answer for an adapter that does not know.
+    fn depends_on_operator(&self) -> bool {
+        true
+    }
+    /// Changes the backend pushes (PostgreSQL LISTEN/NOTIFY for a SQL adapter with `notify_channel`).
+    /// Called once when the gateway starts; the stream ends when the adapter stops following. `None`: this
+    /// backend pushes nothing, and cached answers expire by [`freshness`](Self::freshness) alone.
+    fn invalidations(&self) -> Option<InvalidationStream> {
+        None
+    }
+    /// The adapter's connection pool, where it has one (metrics).
+    fn pool_usage(&self) -> Option<PoolUsage> {
+        None
     }
 }

@@ -1,5 +1,5 @@
 //! Builds the adapters a config names. Every definition is loaded and checked before the server starts.
-use super::definition::Definition;
+use super::sql::definition::Definition;
 use super::sql::{PoolSettings, SqlAdapter};
 use super::Adapter;
 use crate::config::{Config, SourceConfig};
@@ -11,8 +11,6 @@ use std::time::Duration;
 pub struct Source {
     pub adapter: Arc<dyn Adapter>,
     pub timeout: Duration,
-    /// The SQL adapter behind it, where it is one (for `adapters check` and metrics).
-    pub sql: Option<Arc<SqlAdapter>>,
     /// The resilience stack settings of this source (`[sources.stack]`).
     pub stack: crate::config::StackConfig,
     /// The source's connection pool size (the default concurrency limit of its stack).
@@ -47,11 +45,9 @@ impl Registry {
             let name = def.name.clone();
             let adapter =
                 SqlAdapter::new(def, &url, &settings).map_err(|e| format!("key `sources[{i}]` ({name}): {e}"))?;
-            let adapter = Arc::new(adapter);
             sources.push(Source {
-                adapter: adapter.clone(),
+                adapter: Arc::new(adapter),
                 timeout: Duration::from_millis(sc.timeout_ms),
-                sql: Some(adapter),
                 stack: sc.stack.clone(),
                 max_connections: sc.max_connections,
             });
@@ -64,7 +60,6 @@ impl Registry {
         self.sources.push(Source {
             adapter,
             timeout,
-            sql: None,
             stack: Default::default(),
             max_connections: 8,
         });

@@ -1,26 +1,25 @@
 //! `complaint.v1.GatewayAdminService` (cache invalidation) and per-source health reporting.
-use super::Gateway;
 use crate::msisdn;
 use crate::proto::complaint::v1::gateway_admin_service_server::{GatewayAdminService, GatewayAdminServiceServer};
 use crate::proto::complaint::v1::{InvalidateSubscriberRequest, InvalidateSubscriberResponse};
 use crate::stack::BreakerState;
-use std::sync::Arc;
+use crate::view::ViewReader;
 use tonic::{Request, Response, Status};
 
 /// The admin service over the gateway's cache.
 pub struct AdminApi {
-    gw: Arc<Gateway>,
+    reader: ViewReader,
 }
 
 impl AdminApi {
-    pub fn new(gw: Arc<Gateway>) -> AdminApi {
-        AdminApi { gw }
+    pub fn new(reader: ViewReader) -> AdminApi {
+        AdminApi { reader }
     }
 }
 
 /// The admin service, ready to add to a server.
-pub fn admin_server(gw: Arc<Gateway>) -> GatewayAdminServiceServer<AdminApi> {
-    GatewayAdminServiceServer::new(AdminApi::new(gw))
+pub fn admin_server(reader: ViewReader) -> GatewayAdminServiceServer<AdminApi> {
+    GatewayAdminServiceServer::new(AdminApi::new(reader))
 }
 
 #[tonic::async_trait]
@@ -35,13 +34,12 @@ impl GatewayAdminService for AdminApi {
         let req = request.into_inner();
         let msisdn = msisdn::normalize("msisdn", &req.msisdn)?;
         let sources: Vec<String> = self
-            .gw
             .reader
             .select(&req.sources)?
             .iter()
             .map(|s| s.adapter.name().to_string())
             .collect();
-        let removed = self.gw.reader.cache().invalidate(&msisdn, &sources).await;
+        let removed = self.reader.cache().invalidate(&msisdn, &sources).await;
         tracing::info!(msisdn = %msisdn, sources = ?sources, removed, "cache invalidated");
         Ok(Response::new(InvalidateSubscriberResponse {
             entries_removed: removed,

@@ -1,16 +1,15 @@
 //! `complaint.v1.ComplaintDataService`.
-use super::Gateway;
 use crate::adapters::UsageQuery;
 use crate::cache::ReadPolicy;
 use crate::error::Error;
-use crate::identity::reads::AuditNote;
+use crate::identity::audit::AuditNote;
 use crate::identity::{Identity, Permission};
 use crate::msisdn;
 use crate::proto::complaint::v1::complaint_data_service_server::ComplaintDataService;
 use crate::proto::complaint::v1::{
     CacheMode, GetSubscriberViewRequest, GetSubscriberViewResponse, StreamUsageRequest, StreamUsageResponse,
 };
-use crate::view::ViewOutcome;
+use crate::read::Reads;
 use chrono::{DateTime, Utc};
 use futures::stream::BoxStream;
 use futures::StreamExt;
@@ -18,12 +17,17 @@ use std::sync::Arc;
 use tonic::{Request, Response, Status};
 
 pub struct DataApi {
-    gw: Arc<Gateway>,
+    reads: Arc<Reads>,
+    /// Largest time range one `StreamUsage` call may ask for (`[server] max_usage_range_days`).
+    max_usage_range_days: u32,
 }
 
 impl DataApi {
-    pub fn new(gw: Arc<Gateway>) -> DataApi {
-        DataApi { gw }
+    pub fn new(reads: Arc<Reads>, max_usage_range_days: u32) -> DataApi {
+        DataApi {
+            reads,
+            max_usage_range_days,
+        }
     }
 }
 
@@ -33,38 +37,6 @@ fn to_utc(field: &str, ts: Option<&prost_types::Timestamp>) -> Result<DateTime<U
         return Err(Error::invalid(field, "nanos must be in [0, 999999999]"));
     }
     DateTime::from_timestamp(ts.seconds, ts.nanos as u32).ok_or_else(|| Error::invalid(field, "out of range"))
-}
-
-/// The one path every read of subscriber data takes (views, and diagnosis through [`read_view_then`]): the
-/// request's metadata and extensions carry the caller; identity, authorisation, cache policy, masking and
-/// audit hook in here, so no RPC can read around them.
-pub async fn read_view<T>(
-    gw: &Gateway,
-    request: &Request<T>,
-    raw_msisdn: &str,
-    source_filter: &[String],
-    purpose: &str,
-) -> Result<ViewOutcome, Error> {
-    let keep = |outcome| Ok((outcome, None));
-    let (outcome, _) = read_view_then(gw, request, raw_msisdn, source_filter, purpose, keep).await?;
-    Ok(outcome)
-}
-
-/// [`read_view`] for a call that goes on to produce something from the view, committing its own rows
-/// with the read's audit event: see [`crate::identity::reads::guarded_view`].
-pub async fn read_view_then<T, R>(
-    gw: &Gateway,
-    request: &Request<T>,
-    raw_msisdn: &str,
-    source_filter: &[String],
-    purpose: &str,
-    then: impl FnOnce(ViewOutcome) -> crate::identity::reads::Made<R>,
-) -> Result<(R, crate::identity::audit::RiderResult), Error> {
-    let deadline = super::deadline(request);
-    // The caller's cache policy, where the RPC carries one (see `cache_policy`).
-    let policy = request.extensions().get::<ReadPolicy>().cloned().unwrap_or_default();
-    // Authorise (permission, region after the read), bind operator IDs, mask, audit: see identity::reads.
-    crate::identity::reads::guarded_view(gw, request, raw_msisdn, source_filter, purpose, deadline, &policy, then).await
 }
 
 /// The cache policy of a `GetSubscriberView` request, checked.
@@ -93,22 +65,16 @@ pub fn cache_policy(req: &GetSubscriberViewRequest) -> Result<ReadPolicy, Error>
 impl ComplaintDataService for DataApi {
     async fn get_subscriber_view(
         &self,
-        mut request: Request<GetSubscriberViewRequest>,
+        request: Request<GetSubscriberViewRequest>,
     ) -> Result<Response<GetSubscriberViewResponse>, Status> {
-        let policy = match cache_policy(request.get_ref()) {
-            Ok(p) => p,
-            Err(e) => {
-                let r = request.get_ref();
-                return Err(
-                    crate::identity::reads::reject(&self.gw, &request, &r.msisdn, &r.purpose, e)
-                        .await
-                        .into(),
-                );
-            }
-        };
-        request.extensions_mut().insert(policy);
         let req = request.get_ref();
-        let outcome = read_view(&self.gw, &request, &req.msisdn, &req.sources, &req.purpose).await?;
+        let mut read = super::read_request(&request, &req.msisdn, &req.purpose)?;
+        read.sources = req.sources.clone();
+        read.policy = match cache_policy(req) {
+            Ok(p) => p,
+            Err(e) => return Err(self.reads.refuse(&read, e).await.into()),
+        };
+        let outcome = self.reads.view(read).await?;
         Ok(Response::new(GetSubscriberViewResponse {
             view: Some(outcome.view),
             sources: outcome.statuses,
@@ -133,7 +99,7 @@ impl ComplaintDataService for DataApi {
         let result = self.usage_stream(&caller, &note, request.into_inner(), deadline).await;
         // (A stream is not Sync: record the outcome, not the stream.)
         let outcome = result.as_ref().map(|_| ()).map_err(Clone::clone);
-        self.gw.identity.record(note, &outcome).await?;
+        self.reads.record(note, &outcome).await?;
         Ok(Response::new(result?))
     }
 }
@@ -155,7 +121,7 @@ impl DataApi {
         if to <= from {
             return Err(Error::invalid("to", "must be after `from`"));
         }
-        let max_days = i64::from(self.gw.config.server.max_usage_range_days);
+        let max_days = i64::from(self.max_usage_range_days);
         if (to - from).num_days() > max_days {
             return Err(Error::invalid(
                 "to",
@@ -174,11 +140,11 @@ impl DataApi {
                 Ok(_) => kinds.push(*k),
             }
         }
-        let grant = crate::identity::reads::authorise_subscriber(&self.gw, caller, note, &msisdn, deadline).await?;
+        let grant = self.reads.authorise_subscriber(caller, note, &msisdn, deadline).await?;
         let mask = !caller.can(Permission::ReadPii);
         let streams: Vec<_> = self
-            .gw
-            .reader
+            .reads
+            .reader()
             .registry()
             .sources
             .iter()
@@ -213,7 +179,7 @@ impl DataApi {
                             }
                             StreamUsageResponse { record: Some(record) }
                         })
-                        .map_err(|e| Status::unavailable(e.to_string()))
+                        .map_err(|e| Status::from(Error::from(e)))
                     })
                 }
             })

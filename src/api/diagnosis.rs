@@ -1,8 +1,8 @@
 //! `complaint.v1.DiagnosisService`: request validation and proto ⇄ domain translation around
 //! [`crate::diagnosis::Engine`]. The view is read through [`super::data::read_view`], so identity,
 //! masking, cache and audit apply to diagnosis exactly as to `GetSubscriberView`.
-use super::Gateway;
 use crate::classify::{Classifier, ClassifyError};
+use crate::diagnosis::config::DiagnosisConfig;
 use crate::diagnosis::records::ComplaintRecord;
 use crate::diagnosis::run::{RunOutcome, TraceEntry};
 use crate::diagnosis::scenario::{Outcome, Question, Scenario, ScenarioSet};
@@ -14,13 +14,14 @@ use crate::proto::complaint::v1::{
     DiagnoseRequest, DiagnoseResponse, DiagnosisOutcome, Evidence, FieldRead, GetScenarioRequest, GetScenarioResponse,
     ListScenariosRequest, ListScenariosResponse, ScenarioMatch, ScenarioStep, ScenarioSummary, SourceStatus, TraceStep,
 };
+use crate::read::{Made, Reads};
 use std::sync::Arc;
 use std::time::Duration;
 use tonic::{Request, Response, Status};
 
 /// The diagnosis service: the loaded scenarios, and where complaint records go.
 pub struct DiagnosisApi {
-    gw: Arc<Gateway>,
+    reads: Arc<Reads>,
     engine: Arc<Engine>,
     /// Whether each diagnosis is recorded (`[diagnosis] record_complaints`).
     record_complaints: bool,
@@ -31,8 +32,7 @@ pub struct DiagnosisApi {
 impl DiagnosisApi {
     /// Loads the scenarios of `[diagnosis]` (failing start-up on a broken folder, naming every problem),
     /// starts hot reload.
-    pub fn start(gw: Arc<Gateway>) -> anyhow::Result<DiagnosisApi> {
-        let cfg = &gw.config.diagnosis;
+    pub fn start(reads: Arc<Reads>, cfg: &DiagnosisConfig) -> anyhow::Result<DiagnosisApi> {
         let dir = cfg.scenarios_dir.clone().unwrap_or_else(diagnosis::default_dir);
         let engine = Engine::load(&dir, cfg.now)
             .map_err(|e| anyhow::anyhow!("loading the scenarios in {}:\n{e}", dir.display()))?;
@@ -47,15 +47,15 @@ impl DiagnosisApi {
             scenarios = engine.scenarios().scenarios.len(),
             "diagnosis scenarios loaded"
         );
-        let fillable = gw
-            .reader
+        let fillable = reads
+            .reader()
             .registry()
             .sources
             .iter()
             .map(|s| (s.adapter.name().to_string(), s.adapter.entities()))
             .collect();
         Ok(DiagnosisApi {
-            gw,
+            reads,
             engine,
             record_complaints,
             fillable,
@@ -311,10 +311,11 @@ impl DiagnosisApi {
             (req.category.clone(), 1.0, CategorySource::Request, Vec::new(), false)
         };
 
-        let caller = crate::identity::caller(request).map(|c| c.subject).unwrap_or_default();
+        let read = super::read_request(request, &req.msisdn, &complaint_id)?;
+        let caller = read.caller.subject.clone();
         // Synchronous and bounded (see `diagnosis::check`): runs on the view before the read's audit
         // event is recorded, and the complaint record is committed with that event.
-        let make = |outcome: crate::view::ViewOutcome| -> crate::identity::reads::Made<DiagnoseResponse> {
+        let make = |outcome: crate::view::ViewOutcome| -> Made<DiagnoseResponse> {
             let input = DiagnoseInput {
                 category: category.clone(),
                 answers,
@@ -362,8 +363,7 @@ impl DiagnosisApi {
             };
             Ok((resp, Some(Box::new(record))))
         };
-        let (resp, recorded) =
-            super::data::read_view_then(&self.gw, request, &req.msisdn, &[], &complaint_id, make).await?;
+        let (resp, recorded) = self.reads.view_then(read, make).await?;
         // The diagnosis stands even if it cannot be recorded (its audit event is); the log says why.
         if let Err(e) = recorded {
             tracing::error!(error = %e, complaint_id = %resp.complaint_id, "complaint record not written");
@@ -380,11 +380,8 @@ impl DiagnosisService for DiagnosisApi {
             // A request refused before the view read is audited like a refused read.
             Err(e @ Error::InvalidArgument { .. }) => {
                 let r = request.get_ref();
-                Err(
-                    crate::identity::reads::reject(&self.gw, &request, &r.msisdn, &r.complaint_id, e)
-                        .await
-                        .into(),
-                )
+                let read = super::read_request(&request, &r.msisdn, &r.complaint_id)?;
+                Err(self.reads.refuse(&read, e).await.into())
             }
             Err(e) => Err(e.into()),
         }

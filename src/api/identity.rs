@@ -1,12 +1,11 @@
 //! `complaint.v1.IdentityAdminService` and `complaint.v1.AuditService`, and the server's TLS settings.
 //! Every call here is audited like a read.
-use super::Gateway;
 use crate::error::Error;
+use crate::identity::audit::AuditNote;
 use crate::identity::audit::{AuditFilter, Outcome};
 use crate::identity::authz::{is_region_code, Role};
-use crate::identity::config::TlsConfig;
 use crate::identity::directory::{IdentityFields, StoredIdentity};
-use crate::identity::reads::AuditNote;
+use crate::identity::IdentityServices;
 use crate::identity::{self as ident, clip, Identity, Permission};
 use crate::msisdn;
 use crate::proto::complaint::v1 as pb;
@@ -20,35 +19,27 @@ use tonic::{Request, Response, Status};
 const MAX_REQUEST_BYTES: usize = 64 * 1024;
 
 /// The identity-admin and audit services, ready to add to a server.
-pub fn servers(gw: Arc<Gateway>) -> (IdentityAdminServiceServer<IdentityApi>, AuditServiceServer<IdentityApi>) {
+/// `systems` are the configured source names (operator IDs are kept per system).
+pub fn servers(
+    identity: Arc<IdentityServices>,
+    systems: Vec<String>,
+) -> (IdentityAdminServiceServer<IdentityApi>, AuditServiceServer<IdentityApi>) {
+    let api = IdentityApi {
+        identity,
+        systems: Arc::new(systems),
+    };
     (
-        IdentityAdminServiceServer::new(IdentityApi { gw: gw.clone() }).max_decoding_message_size(MAX_REQUEST_BYTES),
-        AuditServiceServer::new(IdentityApi { gw }).max_decoding_message_size(MAX_REQUEST_BYTES),
+        IdentityAdminServiceServer::new(api.clone()).max_decoding_message_size(MAX_REQUEST_BYTES),
+        AuditServiceServer::new(api).max_decoding_message_size(MAX_REQUEST_BYTES),
     )
 }
 
-/// The server's TLS (and mutual TLS) settings from `[tls]`, if it has a certificate.
-pub fn tls_config(cfg: &TlsConfig) -> anyhow::Result<Option<tonic::transport::ServerTlsConfig>> {
-    use anyhow::Context;
-    let (Some(cert), Some(key)) = (&cfg.cert_file, &cfg.key_file) else {
-        return Ok(None);
-    };
-    let read = |p: &std::path::Path, key: &str| {
-        std::fs::read(p).with_context(|| format!("key `tls.{key}`: cannot read {}", p.display()))
-    };
-    let identity = tonic::transport::Identity::from_pem(read(cert, "cert_file")?, read(key, "key_file")?);
-    let mut tls = tonic::transport::ServerTlsConfig::new().identity(identity);
-    if let Some(ca) = &cfg.client_ca_file {
-        tls = tls
-            .client_ca_root(tonic::transport::Certificate::from_pem(read(ca, "client_ca_file")?))
-            .client_auth_optional(!cfg.require_client_cert);
-    }
-    Ok(Some(tls))
-}
-
-/// Both services over the gateway.
+/// Both services over the gateway's identities and audit trail.
+#[derive(Clone)]
 pub struct IdentityApi {
-    gw: Arc<Gateway>,
+    identity: Arc<IdentityServices>,
+    /// The configured source names.
+    systems: Arc<Vec<String>>,
 }
 
 fn role_to_pb(r: Role) -> pb::Role {
@@ -173,13 +164,13 @@ impl IdentityApi {
         let caller = ident::caller(&request)?;
         let note = Arc::new(AuditNote::new(&caller, &ident::call_info(&request), "", ""));
         let result = work(caller, request.into_inner(), note.clone()).await;
-        let note = Arc::try_unwrap(note).map_err(|_| Status::internal("audit note still in use"))?;
-        self.gw.identity.record(note, &result).await?;
+        let note = Arc::try_unwrap(note).map_err(|_| Error::Internal("audit note still in use".into()))?;
+        self.identity.record(note, &result).await?;
         Ok(Response::new(result?))
     }
 
     fn check_system(&self, field: &str, system: &str) -> Result<(), Error> {
-        let names = self.gw.reader.registry().names();
+        let names = &self.systems;
         if names.iter().any(|n| n == system) {
             return Ok(());
         }
@@ -202,7 +193,6 @@ impl IdentityAdminService for IdentityApi {
     ) -> Result<Response<pb::GetCurrentIdentityResponse>, Status> {
         let c = ident::caller(&request)?;
         let registered = self
-            .gw
             .identity
             .directory
             .get(&c.subject)
@@ -225,7 +215,7 @@ impl IdentityAdminService for IdentityApi {
         &self,
         request: Request<pb::CreateIdentityRequest>,
     ) -> Result<Response<pb::CreateIdentityResponse>, Status> {
-        let gw = self.gw.clone();
+        let identity = self.identity.clone();
         self.audited(request, |caller, req, _note| async move {
             caller.require(Permission::ManageIdentities, "CreateIdentity")?;
             check_id("id", &req.id)?;
@@ -235,7 +225,7 @@ impl IdentityAdminService for IdentityApi {
                 regions: regions_from("regions", &req.regions)?,
                 disabled: false,
             };
-            let created = gw.identity.directory.create(&req.id, &fields).await?;
+            let created = identity.directory.create(&req.id, &fields).await?;
             tracing::info!(by = %caller.subject, identity = %created.id, "identity created");
             Ok(pb::CreateIdentityResponse {
                 identity: Some(identity_pb(created)),
@@ -248,7 +238,7 @@ impl IdentityAdminService for IdentityApi {
         &self,
         request: Request<pb::UpdateIdentityRequest>,
     ) -> Result<Response<pb::UpdateIdentityResponse>, Status> {
-        let gw = self.gw.clone();
+        let identity = self.identity.clone();
         self.audited(request, |caller, req, _note| async move {
             caller.require(Permission::ManageIdentities, "UpdateIdentity")?;
             check_id("id", &req.id)?;
@@ -258,7 +248,7 @@ impl IdentityAdminService for IdentityApi {
                 regions: regions_from("regions", &req.regions)?,
                 disabled: req.disabled,
             };
-            let updated = gw.identity.directory.update(&req.id, &fields).await?;
+            let updated = identity.directory.update(&req.id, &fields).await?;
             tracing::info!(by = %caller.subject, identity = %updated.id, disabled = updated.disabled, "identity updated");
             Ok(pb::UpdateIdentityResponse {
                 identity: Some(identity_pb(updated)),
@@ -271,12 +261,11 @@ impl IdentityAdminService for IdentityApi {
         &self,
         request: Request<pb::GetIdentityRequest>,
     ) -> Result<Response<pb::GetIdentityResponse>, Status> {
-        let gw = self.gw.clone();
+        let identity = self.identity.clone();
         self.audited(request, |caller, req, _note| async move {
             caller.require(Permission::ManageIdentities, "GetIdentity")?;
             check_id("id", &req.id)?;
-            let found = gw
-                .identity
+            let found = identity
                 .directory
                 .get(&req.id)
                 .await?
@@ -292,7 +281,7 @@ impl IdentityAdminService for IdentityApi {
         &self,
         request: Request<pb::ListIdentitiesRequest>,
     ) -> Result<Response<pb::ListIdentitiesResponse>, Status> {
-        let gw = self.gw.clone();
+        let identity = self.identity.clone();
         self.audited(request, |caller, req, _note| async move {
             caller.require(Permission::ManageIdentities, "ListIdentities")?;
             let size = match req.page_size {
@@ -303,7 +292,7 @@ impl IdentityAdminService for IdentityApi {
             if !req.page_token.is_empty() {
                 check_id("page_token", &req.page_token)?;
             }
-            let mut page = gw.identity.directory.list(&req.page_token, size + 1).await?;
+            let mut page = identity.directory.list(&req.page_token, size + 1).await?;
             let next = if page.len() > size as usize {
                 page.truncate(size as usize);
                 page.last().map(|i| i.id.clone()).unwrap_or_default()
@@ -322,8 +311,8 @@ impl IdentityAdminService for IdentityApi {
         &self,
         request: Request<pb::SetOperatorIdRequest>,
     ) -> Result<Response<pb::SetOperatorIdResponse>, Status> {
-        let gw = self.gw.clone();
-        let this = IdentityApi { gw: gw.clone() };
+        let identity = self.identity.clone();
+        let this = self.clone();
         self.audited(request, |caller, req, note| async move {
             caller.require(Permission::ManageIdentities, "SetOperatorId")?;
             check_id("identity_id", &req.identity_id)?;
@@ -342,8 +331,7 @@ impl IdentityAdminService for IdentityApi {
             }
             ident::validate_operator_id(&o.operator_id).map_err(|m| Error::invalid("operator_id.operator_id", m))?;
             note.touch([o.system.as_str()]);
-            let updated = gw
-                .identity
+            let updated = identity
                 .directory
                 .set_operator_id(&req.identity_id, &o.system, &o.city, &o.operator_id)
                 .await?;
@@ -358,7 +346,7 @@ impl IdentityAdminService for IdentityApi {
         &self,
         request: Request<pb::DeleteOperatorIdRequest>,
     ) -> Result<Response<pb::DeleteOperatorIdResponse>, Status> {
-        let gw = self.gw.clone();
+        let identity = self.identity.clone();
         self.audited(request, |caller, req, note| async move {
             caller.require(Permission::ManageIdentities, "DeleteOperatorId")?;
             check_id("identity_id", &req.identity_id)?;
@@ -369,8 +357,7 @@ impl IdentityAdminService for IdentityApi {
                 return Err(Error::invalid("city", "must be empty or a city code like 0571"));
             }
             note.touch([req.system.as_str()]);
-            let deleted = gw
-                .identity
+            let deleted = identity
                 .directory
                 .delete_operator_id(&req.identity_id, &req.system, &req.city)
                 .await?;
@@ -386,7 +373,7 @@ impl AuditService for IdentityApi {
         &self,
         request: Request<pb::ListAuditEventsRequest>,
     ) -> Result<Response<pb::ListAuditEventsResponse>, Status> {
-        let gw = self.gw.clone();
+        let identity = self.identity.clone();
         self.audited(request, |caller, req, note| async move {
             caller.require(Permission::ReadAudit, "ListAuditEvents")?;
             let mut f = AuditFilter::default();
@@ -438,7 +425,7 @@ impl AuditService for IdentityApi {
                 }
                 f.before_id = Some(req.page_token.clone());
             }
-            let (events, next) = gw.identity.audit.list(&f).await?;
+            let (events, next) = identity.audit.list(&f).await?;
             Ok(pb::ListAuditEventsResponse {
                 events: events
                     .into_iter()

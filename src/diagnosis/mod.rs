@@ -12,7 +12,6 @@
 //! The gRPC surface is `api::diagnosis`; it reads the view through `api::data::read_view`, the one path
 //! where identity, masking, cache and audit apply.
 pub mod check;
-pub mod cli;
 pub mod config;
 pub mod records;
 pub mod reload;

@@ -7,7 +7,7 @@
 //! A record is written as the [`Rider`] of the diagnosis's audit event: in the same transaction, so the
 //! `Diagnose` call waits for one commit (grouped with other calls') and its read and its record are
 //! committed together.
-use crate::identity::audit::Rider;
+use crate::store::Rider;
 use crate::store::Store;
 use futures::future::BoxFuture;
 use sqlx::Row;

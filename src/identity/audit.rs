@@ -9,12 +9,12 @@
 //! An event can carry a [`Rider`]: rows that belong to the same call (a diagnosis's complaint record),
 //! written in the event's transaction. The call then waits for one commit instead of two, and the event
 //! is never lost because its rider failed (see `write_batch`).
-use super::{CallInfo, Identity};
+use super::{clip, CallInfo, Identity};
 use crate::error::Error;
 use crate::store::{now_us, Store};
-use futures::future::BoxFuture;
 use rand::RngCore;
 use sqlx::{Acquire, Row};
+use std::sync::Mutex;
 use tokio::sync::{mpsc, oneshot};
 
 /// How a read ended.
@@ -53,9 +53,9 @@ impl Outcome {
     /// The outcome of a failed call.
     pub fn of_error(e: &Error) -> Outcome {
         match e {
-            Error::PermissionDenied(_) => Outcome::Denied,
+            e if e.is_denial() => Outcome::Denied,
             Error::NotFound(_) => Outcome::NotFound,
-            Error::InvalidArgument { .. } => Outcome::InvalidArgument,
+            e if e.is_invalid_argument() => Outcome::InvalidArgument,
             _ => Outcome::Error,
         }
     }
@@ -132,16 +132,49 @@ pub struct AuditFilter {
     pub limit: u32,
 }
 
-/// Rows committed with an audit event, in its transaction (see the module docs).
-pub trait Rider: Send + Sync + 'static {
-    /// What it writes, for logs (`complaint record`).
-    fn what(&self) -> &'static str;
-    /// Writes the rows on `conn`, inside the event's transaction.
-    fn write<'c>(&'c self, conn: &'c mut sqlx::AnyConnection) -> BoxFuture<'c, Result<(), sqlx::Error>>;
+pub use crate::store::{Rider, RiderResult};
+
+/// The audit event of a call in progress; the read path fills in what it learns (number, sources, region).
+pub struct AuditNote {
+    event: Mutex<AuditEvent>,
 }
 
-/// How a rider fared once its event is committed: `Err` says why its rows were not written.
-pub type RiderResult = Result<(), String>;
+impl AuditNote {
+    /// A note for `caller`'s call about `raw_msisdn` (recorded as given until it is normalised).
+    pub fn new(caller: &Identity, call: &CallInfo, raw_msisdn: &str, purpose: &str) -> AuditNote {
+        let mut ev = AuditEvent::new(caller, call, Outcome::Ok);
+        ev.msisdn = clip(raw_msisdn.trim(), 32);
+        ev.purpose = clip(purpose, 256);
+        AuditNote { event: Mutex::new(ev) }
+    }
+
+    fn with(&self, f: impl FnOnce(&mut AuditEvent)) {
+        f(&mut self.event.lock().unwrap_or_else(|p| p.into_inner()));
+    }
+
+    pub fn set_msisdn(&self, msisdn: &str) {
+        self.with(|e| e.msisdn = msisdn.to_string());
+    }
+
+    pub fn set_region(&self, region: &str) {
+        self.with(|e| e.region = region.to_string());
+    }
+
+    /// Adds sources touched (each once).
+    pub fn touch<'a>(&self, sources: impl IntoIterator<Item = &'a str>) {
+        self.with(|e| {
+            for s in sources {
+                if !e.sources.iter().any(|x| x == s) {
+                    e.sources.push(s.to_string());
+                }
+            }
+        });
+    }
+
+    pub fn into_event(self) -> AuditEvent {
+        self.event.into_inner().unwrap_or_else(|p| p.into_inner())
+    }
+}
 
 struct Pending {
     event: AuditEvent,
@@ -192,7 +225,7 @@ impl AuditLog {
         let (done, confirmed) = oneshot::channel();
         let unavailable = |why: &str| {
             tracing::error!(error = %why, "audit append failed");
-            Error::Unavailable("the audit trail is unavailable, so the read was not served".into())
+            Error::StoreUnavailable("the audit trail is unavailable, so the read was not served".into())
         };
         self.tx
             .send(Pending { event, rider, done })
@@ -258,7 +291,7 @@ impl AuditLog {
         }
         let rows = q.fetch_all(self.store.pool()).await.map_err(|e| {
             tracing::error!(error = %self.store.error("listing audit events", &e), "audit");
-            Error::Unavailable("the audit trail is unavailable".into())
+            Error::StoreUnavailable("the audit trail is unavailable".into())
         })?;
         let mut events = Vec::with_capacity(rows.len());
         for r in rows.iter().take(limit as usize) {
@@ -275,7 +308,7 @@ impl AuditLog {
         let r = sqlx::query("SELECT COUNT(*) AS n FROM audit_events")
             .fetch_one(self.store.pool())
             .await
-            .map_err(|e| Error::Unavailable(self.store.error("counting audit events", &e).to_string()))?;
+            .map_err(|e| Error::StoreUnavailable(self.store.error("counting audit events", &e).to_string()))?;
         r.try_get::<i64, _>("n").map_err(|e| Error::Internal(e.to_string()))
     }
 }
@@ -473,7 +506,10 @@ mod tests {
             "writing a test row"
         }
 
-        fn write<'c>(&'c self, conn: &'c mut sqlx::AnyConnection) -> BoxFuture<'c, Result<(), sqlx::Error>> {
+        fn write<'c>(
+            &'c self,
+            conn: &'c mut sqlx::AnyConnection,
+        ) -> futures::future::BoxFuture<'c, Result<(), sqlx::Error>> {
             let sql = match self.0 {
                 "t" => "INSERT INTO t (n) VALUES ($1)",
                 _ => "INSERT INTO missing (n) VALUES ($1)",

@@ -9,19 +9,77 @@
 pub mod audit;
 pub mod auth;
 pub mod authz;
-pub mod cli;
 pub mod config;
-pub mod demo;
 pub mod directory;
 pub mod layer;
 pub mod masking;
-pub mod reads;
-
-pub use reads::IdentityServices;
 
 use crate::error::Error;
+use crate::store::{Store, StoreConfig};
+use audit::{AuditLog, AuditNote, Outcome};
+use auth::Authenticator;
 pub use authz::{Permission, Role};
+use config::AuthConfig;
+use directory::Directory;
+use layer::AuthState;
 use std::collections::BTreeSet;
+use std::sync::Arc;
+
+/// The identity side of a running gateway: store, directory, audit trail and the authentication state.
+pub struct IdentityServices {
+    pub store: Store,
+    pub directory: Directory,
+    pub audit: AuditLog,
+    pub auth: Arc<AuthState>,
+}
+
+impl std::fmt::Debug for IdentityServices {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IdentityServices").field("store", &self.store).finish()
+    }
+}
+
+impl IdentityServices {
+    /// Loads the keys of `[auth]`, opens (and migrates) the store of `[store]` and starts the audit writer.
+    pub async fn open(
+        auth_cfg: &AuthConfig,
+        store_cfg: &StoreConfig,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<IdentityServices, String> {
+        let authenticator = Authenticator::from_config(auth_cfg, env)?;
+        if !authenticator.has_credentials() {
+            tracing::warn!(
+                "[auth] configures no JWT key, API key or client certificate: every call except health and reflection will be refused"
+            );
+        }
+        let store = Store::open(store_cfg, env).await.map_err(|e| e.to_string())?;
+        let directory = Directory::new(store.clone());
+        let audit = AuditLog::start(store.clone(), store_cfg.audit_batch_max);
+        let auth = Arc::new(AuthState::new(
+            authenticator,
+            directory.clone(),
+            auth_cfg.require_registered,
+            auth_cfg.rate_limit_per_minute,
+        ));
+        Ok(IdentityServices {
+            store,
+            directory,
+            audit,
+            auth,
+        })
+    }
+
+    /// Appends the note's event with the outcome of `result`. An `Err` here means the event is not
+    /// recorded and the response must not be sent.
+    pub async fn record<R>(&self, note: AuditNote, result: &Result<R, Error>) -> Result<(), Error> {
+        let mut ev = note.into_event();
+        if let Err(e) = result {
+            ev.outcome = Outcome::of_error(e);
+            ev.detail = clip(&e.to_string(), 512);
+        }
+        self.audit.append(ev).await
+    }
+}
 
 /// How the caller proved who they are.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,7 +154,7 @@ impl Identity {
         if self.can(p) {
             return Ok(());
         }
-        Err(Error::PermissionDenied(format!(
+        Err(Error::RoleRequired(format!(
             "{what} needs the `{p}` permission; your roles ({}) do not grant it",
             self.role_names().join(", ")
         )))
@@ -287,7 +345,7 @@ mod tests {
         a.roles = [Role::Auditor].into();
         let e = a.require(Permission::ReadView, "GetSubscriberView").unwrap_err();
         assert!(
-            matches!(&e, Error::PermissionDenied(m) if m.contains("read_view") && m.contains("auditor")),
+            matches!(&e, Error::RoleRequired(m) if m.contains("read_view") && m.contains("auditor")),
             "{e}"
         );
     }

@@ -1,14 +1,14 @@
 //! Shared by the identity and API-security tests: a seeded gateway, clients, tokens, audit queries.
 #![allow(dead_code)]
 use complaint_gateway::config::Config;
-use complaint_gateway::identity::demo;
 use complaint_gateway::identity::Role;
 use complaint_gateway::proto::complaint::v1::audit_service_client::AuditServiceClient;
 use complaint_gateway::proto::complaint::v1::complaint_data_service_client::ComplaintDataServiceClient;
 use complaint_gateway::proto::complaint::v1::identity_admin_service_client::IdentityAdminServiceClient;
 use complaint_gateway::proto::complaint::v1::*;
-use complaint_gateway::seed;
 use complaint_gateway::testkit::{self, RunningServer};
+use complaint_gateway::tools::demo;
+use complaint_gateway::tools::seed;
 use tonic::transport::Channel;
 
 /// Subscribers seeded per test gateway.

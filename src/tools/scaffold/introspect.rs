@@ -1,10 +1,10 @@
 //! Reading a backend's schema: `information_schema` (with the catalog's key and index tables) on
 //! PostgreSQL and MySQL/MariaDB, `sqlite_master` and the `pragma_*` table functions on SQLite; and a
 //! sample of each table's rows for value sniffing.
-use crate::adapters::check::TypeClass;
+use crate::adapters::sql::decode::{DbRow, DbValue};
+use crate::adapters::sql::text::Driver;
 use crate::adapters::sql::{Bind, Pool};
-use crate::adapters::sqltext::Driver;
-use crate::adapters::value::{DbRow, DbValue};
+use crate::tools::check::TypeClass;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 

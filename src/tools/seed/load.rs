@@ -2,7 +2,7 @@
 //! the generator, inserted in multi-row statements with bound values, committed per chunk of subscribers.
 //! Progress is reported as it goes and a stop request ends the run between chunks.
 use super::{reference_rows, subscriber_rows, Batch, SeedOptions, SeedValue, TableRows};
-use crate::adapters::sqltext::Driver;
+use crate::adapters::sql::text::Driver;
 use crate::secrets::redact_url;
 use anyhow::{bail, Context};
 use sqlx::AssertSqlSafe;
@@ -31,9 +31,9 @@ impl System {
     /// The schema, embedded so a binary seeds without the source tree.
     pub fn schema(self) -> &'static str {
         match self {
-            System::Billing => include_str!("../../migrations/backends/billing.sql"),
-            System::Crm => include_str!("../../migrations/backends/crm.sql"),
-            System::Resource => include_str!("../../migrations/backends/resource.sql"),
+            System::Billing => include_str!("../../../migrations/backends/billing.sql"),
+            System::Crm => include_str!("../../../migrations/backends/crm.sql"),
+            System::Resource => include_str!("../../../migrations/backends/resource.sql"),
         }
     }
 
@@ -352,6 +352,42 @@ pub async fn seed(
         stopped,
         seconds: started.elapsed().as_secs_f64(),
     })
+}
+
+/// Seeds `subscribers` as of `as_of` into each (system, url) pair, from scratch, without progress output
+/// (tests, benchmarks, evaluation harnesses).
+pub async fn seed_urls(targets: &[(System, String)], subscribers: u64, as_of: chrono::NaiveDate) -> anyhow::Result<()> {
+    let mut ts = Vec::new();
+    for (s, u) in targets {
+        ts.push(Target::connect(*s, u).await?);
+    }
+    let opts = super::SeedOptions::new(subscribers, as_of);
+    let r = seed(
+        &ts,
+        &opts,
+        true,
+        &std::sync::atomic::AtomicBool::new(false),
+        &|_, _, _| {},
+    )
+    .await?;
+    for t in ts {
+        t.close().await;
+    }
+    anyhow::ensure!(!r.stopped && r.subscribers == subscribers, "seeding stopped early");
+    Ok(())
+}
+
+/// SQLite URLs for the three demo systems in `dir` (`billing.db`, `crm.db`, `resource.db`).
+pub fn sqlite_urls(dir: &std::path::Path) -> Vec<(System, String)> {
+    System::ALL
+        .iter()
+        .map(|s| {
+            (
+                *s,
+                format!("sqlite://{}", dir.join(format!("{}.db", s.name())).display()),
+            )
+        })
+        .collect()
 }
 
 #[cfg(test)]

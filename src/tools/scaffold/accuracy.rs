@@ -2,14 +2,11 @@
 //! column. Ground truth is either a reviewed adapter folder (its SQL is read to find which table each
 //! result column comes from) or a file of `"target.field" = "table.column"` lines.
 use super::Proposal;
-use crate::adapters::definition::Definition;
+use crate::adapters::sql::definition::Definition;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-/// A column of a table: (table, column).
-pub type ColumnRef = (String, String);
-/// Two columns a join condition makes equal.
-pub type Equality = (ColumnRef, ColumnRef);
+pub use super::{ColumnRef, Equality};
 /// A part's target, its SQL text, and its (result column, field path) pairs.
 type Part = (String, String, Vec<(String, String)>);
 
@@ -78,7 +75,7 @@ impl Truth {
     }
 }
 
-fn sql_text(file: Option<&Path>, _t: &crate::adapters::sqltext::SqlTemplate) -> String {
+fn sql_text(file: Option<&Path>, _t: &crate::adapters::sql::text::SqlTemplate) -> String {
     file.and_then(|f| std::fs::read_to_string(f).ok()).unwrap_or_default()
 }
 
@@ -258,7 +255,7 @@ fn equal_by_join(a: &ColumnRef, b: &ColumnRef, eqs: &[Equality]) -> bool {
 
 /// Runs SQL files (statements separated by `;` at line ends) against `url`: how fixtures are loaded.
 pub async fn load_sql_files(url: &str, files: &[&Path]) -> anyhow::Result<()> {
-    use crate::adapters::sqltext::Driver;
+    use crate::adapters::sql::text::Driver;
     let mut statements = Vec::new();
     for f in files {
         let text = std::fs::read_to_string(f).map_err(|e| anyhow::anyhow!("{}: {e}", f.display()))?;
@@ -318,8 +315,9 @@ pub fn fixture_dir(name: &str) -> std::path::PathBuf {
 /// Scaffolds the three demo schemas (seeded with `subscribers` into SQLite under `dir`) and the fixture
 /// schemas, and measures each against its truth.
 pub async fn measure_all(dir: &Path, subscribers: u64) -> anyhow::Result<Vec<(Accuracy, Proposal)>> {
-    let urls = crate::testkit::sqlite_urls(dir);
-    crate::testkit::seed(&urls, subscribers).await?;
+    let urls = crate::tools::seed::load::sqlite_urls(dir);
+    let as_of = chrono::NaiveDate::from_ymd_opt(2026, 11, 28).expect("a valid date");
+    crate::tools::seed::load::seed_urls(&urls, subscribers, as_of).await?;
     let mut out = Vec::new();
     for (system, url) in &urls {
         let started = std::time::Instant::now();
@@ -327,8 +325,12 @@ pub async fn measure_all(dir: &Path, subscribers: u64) -> anyhow::Result<Vec<(Ac
             .await
             .map_err(anyhow::Error::msg)?;
         let secs = started.elapsed().as_secs_f64();
-        let truth =
-            Truth::from_definition(&crate::testkit::adapters_dir().join(system.name())).map_err(anyhow::Error::msg)?;
+        let truth = Truth::from_definition(
+            &Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("adapters")
+                .join(system.name()),
+        )
+        .map_err(anyhow::Error::msg)?;
         let mut acc = evaluate(system.name(), &p, &truth);
         acc.scaffold_secs = secs;
         out.push((acc, p));

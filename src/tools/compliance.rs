@@ -5,7 +5,7 @@
 //! [`run`]. Each check is a MUST or a SHOULD of the contract; [`Report::assert_compliant`] fails the test
 //! on any MUST that fails and prints every outcome. Used by the tests of the SQL adapter and of the HTTP
 //! example adapter alike.
-use super::{Adapter, AdapterError, FetchRequest, SourceData, UsageQuery};
+use crate::adapters::{Adapter, AdapterError, FetchRequest, SourceData, UsageQuery};
 use crate::proto::complaint::v1::{SubscriberView, UsageRecord};
 use futures::future::BoxFuture;
 use futures::StreamExt;

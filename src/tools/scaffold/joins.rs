@@ -4,9 +4,9 @@
 //! else reaches, from value overlap (a sample of `r_fault.ne_no` found in `r_cell.cell_no`).
 use super::introspect::{quote, Schema, Table};
 use super::names;
-use crate::adapters::check::TypeClass;
+use crate::adapters::sql::decode::DbValue;
 use crate::adapters::sql::{Bind, Pool};
-use crate::adapters::value::DbValue;
+use crate::tools::check::TypeClass;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
@@ -226,13 +226,13 @@ async fn overlap(pool: &Pool, schema: &Schema, parent: &Table, column: &str, val
     let d = schema.driver;
     let marks: Vec<String> = (1..=values.len())
         .map(|i| match d {
-            crate::adapters::sqltext::Driver::Postgres => format!("${i}"),
+            crate::adapters::sql::text::Driver::Postgres => format!("${i}"),
             _ => "?".to_string(),
         })
         .collect();
     let col = quote(d, column);
     let cast = match d {
-        crate::adapters::sqltext::Driver::Postgres => format!("CAST({col} AS TEXT)"),
+        crate::adapters::sql::text::Driver::Postgres => format!("CAST({col} AS TEXT)"),
         _ => col.clone(),
     };
     let sql = format!(

@@ -1,9 +1,16 @@
 //! The generic SQL adapter: one [`Definition`] over one sqlx pool, whose driver the URL chooses.
-use super::definition::{CompiledEntity, CompiledStream, Definition, Target};
-use super::mapping::{self, MapReport};
-use super::sqltext::Driver;
-use super::value::{self, DbRow};
+pub mod decode;
+pub mod definition;
+pub mod mapping;
+pub mod notify;
+pub mod text;
+
+use self::decode::DbRow;
+use self::definition::{CompiledEntity, CompiledStream, Definition, Target};
+use self::mapping::MapReport;
+use self::text::Driver;
 use super::{Adapter, AdapterError, FetchRequest, SourceData, UsageQuery, UsageStream};
+use crate::db::pool_options;
 use crate::proto::complaint::v1::{SubscriberView, UsageRecord};
 use crate::secrets;
 use chrono::NaiveDateTime;
@@ -14,26 +21,6 @@ use prost_reflect::DynamicMessage;
 use sqlx::AssertSqlSafe;
 use std::sync::Arc;
 use std::time::Duration;
-
-/// A pooled connection idle longer than this is pinged before it is handed out.
-pub const PING_AFTER_IDLE: Duration = Duration::from_secs(15);
-
-/// sqlx pool options without the round trip sqlx adds to every acquire by default (a ping), which
-/// doubled the statements of a busy pool: a connection is pinged only after sitting idle for
-/// [`PING_AFTER_IDLE`], long enough for a server restart or a firewall to have dropped it. A failed ping
-/// discards the connection and the acquire takes or opens another.
-pub fn pool_options<DB: sqlx::Database>() -> sqlx::pool::PoolOptions<DB> {
-    sqlx::pool::PoolOptions::<DB>::new()
-        .test_before_acquire(false)
-        .before_acquire(|conn, meta| {
-            Box::pin(async move {
-                if meta.idle_for >= PING_AFTER_IDLE {
-                    sqlx::Connection::ping(conn).await?;
-                }
-                Ok(true)
-            })
-        })
-}
 
 /// A connection pool for one of the supported engines.
 #[derive(Clone, Debug)]
@@ -120,9 +107,9 @@ impl Pool {
             }};
         }
         match self {
-            Pool::Postgres(p) => run!(p, value::from_pg),
-            Pool::MySql(p) => run!(p, value::from_mysql),
-            Pool::Sqlite(p) => run!(p, value::from_sqlite),
+            Pool::Postgres(p) => run!(p, decode::from_pg),
+            Pool::MySql(p) => run!(p, decode::from_mysql),
+            Pool::Sqlite(p) => run!(p, decode::from_sqlite),
         }
     }
 
@@ -167,9 +154,9 @@ impl Pool {
             }};
         }
         match self {
-            Pool::Postgres(p) => run!(p, value::from_pg),
-            Pool::MySql(p) => run!(p, value::from_mysql),
-            Pool::Sqlite(p) => run!(p, value::from_sqlite),
+            Pool::Postgres(p) => run!(p, decode::from_pg),
+            Pool::MySql(p) => run!(p, decode::from_mysql),
+            Pool::Sqlite(p) => run!(p, decode::from_sqlite),
         }
     }
 
@@ -202,13 +189,14 @@ pub struct SqlAdapter {
     entities: Arc<Vec<(CompiledEntity, Prepared)>>,
     stream: Option<Arc<(CompiledStream, Prepared)>>,
     secrets: Arc<Vec<String>>,
+    max_connections: u32,
 }
 
 impl SqlAdapter {
     pub fn new(def: Definition, url: &str, settings: &PoolSettings) -> Result<SqlAdapter, String> {
         let pool = Pool::connect_lazy(url, settings)?;
         let driver = pool.driver();
-        let prep = |t: &super::sqltext::SqlTemplate| {
+        let prep = |t: &self::text::SqlTemplate| {
             let (sql, binds) = t.render(driver);
             Prepared {
                 sql: Arc::from(sql),
@@ -227,6 +215,7 @@ impl SqlAdapter {
             entities: Arc::new(entities),
             stream,
             secrets: Arc::new(secrets::secrets_of_url(url)),
+            max_connections: settings.max_connections,
         })
     }
 
@@ -284,6 +273,37 @@ impl Adapter for SqlAdapter {
 
     fn has_usage_stream(&self) -> bool {
         self.stream.is_some()
+    }
+
+    fn freshness(&self) -> Vec<(String, Duration)> {
+        self.def
+            .entities
+            .iter()
+            .filter_map(|e| e.ttl_secs.map(|s| (e.name.clone(), Duration::from_secs(s))))
+            .collect()
+    }
+
+    fn depends_on_operator(&self) -> bool {
+        let binds = |p: &Prepared| p.binds.iter().any(|b| b == "operator_id");
+        self.entities.iter().any(|(_, p)| binds(p))
+    }
+
+    fn invalidations(&self) -> Option<super::InvalidationStream> {
+        match (&self.def.notify_channel, &self.pool) {
+            (Some(channel), Pool::Postgres(pool)) => {
+                Some(notify::follow(pool.clone(), channel.clone(), self.def.name.clone()))
+            }
+            _ => None,
+        }
+    }
+
+    fn pool_usage(&self) -> Option<super::PoolUsage> {
+        let (open, idle) = self.pool.usage();
+        Some(super::PoolUsage {
+            open,
+            idle,
+            max: self.max_connections,
+        })
     }
 
     fn fetch(&self, req: FetchRequest) -> BoxFuture<'static, Result<SourceData, AdapterError>> {

@@ -1,12 +1,12 @@
 //! `complaint-gateway token`, `complaint-gateway identities …` and `complaint-gateway new-api-key`: issuing
 //! tokens and managing identities and operator IDs from the command line. Changes made here are audited
 //! like the admin RPCs, with the operating-system user as the caller.
-use super::audit::{AuditEvent, AuditLog, Outcome};
-use super::auth::TokenIssuer;
-use super::authz::{parse_regions, parse_roles, Role};
-use super::directory::{Directory, IdentityFields, StoredIdentity};
-use super::{validate_operator_id, validate_subject};
 use crate::config::Config;
+use crate::identity::audit::{AuditEvent, AuditLog, Outcome};
+use crate::identity::auth::TokenIssuer;
+use crate::identity::authz::{parse_regions, parse_roles, Role};
+use crate::identity::directory::{Directory, IdentityFields, StoredIdentity};
+use crate::identity::{validate_operator_id, validate_subject};
 use crate::store::Store;
 use clap::{Args, Subcommand};
 
@@ -170,7 +170,7 @@ pub async fn token(args: TokenArgs) -> anyhow::Result<()> {
 
 /// Prints a new API key and its hash.
 pub fn new_api_key() {
-    let (key, hash) = super::auth::new_api_key();
+    let (key, hash) = crate::identity::auth::new_api_key();
     println!("API key (give it to the client; it is not stored): {key}");
     println!("\nAdd to the gateway config:\n");
     println!("[[auth.api_keys]]\nid = \"my-client\"\nsha256 = \"{hash}\"\nsubject = \"svc-my-client\"\nroles = [\"service\"]");
@@ -212,9 +212,9 @@ pub async fn identities(args: IdentitiesArgs) -> anyhow::Result<()> {
     let record = |action: &str, detail: String, sources: Vec<String>| {
         let at_us = crate::store::now_us();
         AuditEvent {
-            event_id: super::audit::new_event_id(at_us),
+            event_id: crate::identity::audit::new_event_id(at_us),
             at_us,
-            caller: format!("cli:{}", super::clip(&user, 32)),
+            caller: format!("cli:{}", crate::identity::clip(&user, 32)),
             auth_method: "cli".into(),
             roles: vec![],
             action: format!("cli/identities {action}"),

@@ -2,8 +2,8 @@
 //! money with two decimals, timestamps including `YYYYMMDDHHMMSS` text, billing cycles, small code sets),
 //! and how well that fits a unified field.
 use super::catalog::{FieldKind, Semantic, UnifiedField};
-use crate::adapters::check::TypeClass;
-use crate::adapters::value::DbValue;
+use crate::adapters::sql::decode::DbValue;
+use crate::tools::check::TypeClass;
 use chrono::{NaiveDate, NaiveDateTime};
 use std::collections::BTreeSet;
 

@@ -3,7 +3,7 @@
 //! A definition says which SQL runs for each entity, which request values it binds, and how each result
 //! column maps onto a field of the unified `SubscriberView`. Every field path is checked against the proto
 //! schema at load, so a misspelt path fails at start-up naming the file, entity and column.
-use super::sqltext::SqlTemplate;
+use super::text::SqlTemplate;
 use prost_reflect::{FieldDescriptor, Kind, MessageDescriptor};
 use serde::Deserialize;
 use std::collections::BTreeMap;

@@ -4,9 +4,9 @@
 //! executed), which reports the result columns with their types. Every mapped column must be among them,
 //! with a type that fits both the `type` its mapping declares and the unified field it fills. Each
 //! problem names the file, the entity and the column, so CI output points at the line to fix.
-use super::definition::{ColumnType, CompiledField, Convert, Definition};
-use super::sql::{Pool, PoolSettings};
-use super::sqltext::{Driver, SqlTemplate};
+use crate::adapters::sql::definition::{ColumnType, CompiledField, Convert, Definition};
+use crate::adapters::sql::text::{Driver, SqlTemplate};
+use crate::adapters::sql::{Pool, PoolSettings};
 use crate::config::Config;
 use crate::secrets;
 use prost_reflect::Kind;
@@ -214,18 +214,18 @@ pub fn targets(dir: Option<&Path>, cfg: Option<&Config>, env: &dyn Fn(&str) -> O
                 dir: s.definition.clone(),
                 url: Definition::load(&s.definition)
                     .map_err(|e| e.to_string())
-                    .and_then(|def| super::registry::resolve_url(i, s, &def, env)),
+                    .and_then(|def| crate::adapters::registry::resolve_url(i, s, &def, env)),
             })
             .collect();
     }
     let dir = dir.map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("adapters"));
     let mut dirs = Vec::new();
-    if dir.join(super::definition::DEFINITION_FILE).exists() {
+    if dir.join(crate::adapters::sql::definition::DEFINITION_FILE).exists() {
         dirs.push(dir.clone());
     } else if let Ok(rd) = std::fs::read_dir(&dir) {
         let mut found: Vec<PathBuf> = rd
             .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.join(super::definition::DEFINITION_FILE).exists())
+            .filter(|p| p.join(crate::adapters::sql::definition::DEFINITION_FILE).exists())
             .collect();
         found.sort();
         dirs = found;
@@ -234,7 +234,7 @@ pub fn targets(dir: Option<&Path>, cfg: Option<&Config>, env: &dyn Fn(&str) -> O
         return vec![Target {
             url: Err(format!(
                 "no {} found in {} or its sub-folders",
-                super::definition::DEFINITION_FILE,
+                crate::adapters::sql::definition::DEFINITION_FILE,
                 dir.display()
             )),
             dir,
@@ -267,7 +267,7 @@ const PREPARE_TIMEOUT: Duration = Duration::from_secs(15);
 pub async fn run(targets: &[Target]) -> CheckReport {
     let mut report = CheckReport::default();
     for t in targets {
-        let file = t.dir.join(super::definition::DEFINITION_FILE);
+        let file = t.dir.join(crate::adapters::sql::definition::DEFINITION_FILE);
         let def = match Definition::load(&t.dir) {
             Ok(d) => d,
             Err(e) => {

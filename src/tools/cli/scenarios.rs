@@ -1,5 +1,5 @@
 //! `complaint-gateway scenarios …`: tools for scenario authors.
-use super::scenario::{self, LoadOptions, ScenarioSet};
+use crate::diagnosis::scenario::{self, LoadOptions, ScenarioSet};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
@@ -24,7 +24,7 @@ pub enum ScenariosCommand {
 pub fn run(args: ScenariosArgs) -> anyhow::Result<()> {
     match args.command {
         ScenariosCommand::Check { dir } => {
-            let dir = dir.unwrap_or_else(super::default_dir);
+            let dir = dir.unwrap_or_else(crate::diagnosis::default_dir);
             match check(&dir) {
                 Ok(summary) => {
                     println!("{summary}");

@@ -1,11 +1,11 @@
 //! The demo's identities: a signing key in the data folder, handlers in each demo city, a handler of two
 //! cities, a manager, an auditor and an admin, with operator IDs in each backend system. Also the helpers
 //! tests use to pick a seeded subscriber of a given city.
-use super::authz::Role;
-use super::config::{AuthConfig, JwtKeyConfig};
-use super::directory::{Directory, DirectoryError, IdentityFields};
-use crate::seed::{self, SeedOptions, SeedValue};
+use crate::identity::authz::Role;
+use crate::identity::config::{AuthConfig, JwtKeyConfig};
+use crate::identity::directory::{Directory, DirectoryError, IdentityFields};
 use crate::store::Store;
+use crate::tools::seed::{self, SeedOptions, SeedValue};
 use std::path::{Path, PathBuf};
 
 /// The key id of the demo signing key.
@@ -104,7 +104,7 @@ pub struct DemoSetup {
 pub fn prepare(data_dir: &Path) -> std::io::Result<DemoSetup> {
     let key_file = data_dir.join("demo-jwt-hs256.key");
     if !key_file.exists() {
-        write_private(&key_file, &super::auth::new_hs256_secret())?;
+        write_private(&key_file, &crate::identity::auth::new_hs256_secret())?;
     }
     let mut auth = AuthConfig::default();
     auth.jwt_keys.push(JwtKeyConfig {
@@ -252,7 +252,7 @@ pub async fn setup(cfg: &mut crate::config::Config, data_dir: &Path) -> anyhow::
     );
     write_private(&config_path, &text)?;
     let secret = std::fs::read_to_string(&d.key_file)?;
-    let issuer = super::auth::TokenIssuer::hs256(
+    let issuer = crate::identity::auth::TokenIssuer::hs256(
         &cfg.auth.issuer,
         &cfg.auth.audience,
         Some(DEMO_KID),
@@ -302,7 +302,7 @@ mod tests {
     #[test]
     fn demo_identities_are_valid() {
         for d in IDENTITIES {
-            super::super::validate_subject(d.id).unwrap();
+            crate::identity::validate_subject(d.id).unwrap();
             for r in d.regions {
                 assert!(seed::CITIES.iter().any(|(c, _, _)| c == r), "{r}");
             }

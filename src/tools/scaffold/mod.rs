@@ -8,7 +8,13 @@
 //! free column, best scores first; the tables a part needs are joined to a table keyed by the
 //! subscriber's number ([`joins`]). Every proposal carries its score and runners-up in a comment, and
 //! proposals below the confidence threshold are written commented out for the team to decide.
+#[cfg(any(test, feature = "testkit"))]
 pub mod accuracy;
+
+/// A column of a table: (table, column).
+pub type ColumnRef = (String, String);
+/// Two columns a join condition makes equal.
+pub type Equality = (ColumnRef, ColumnRef);
 pub mod catalog;
 pub mod introspect;
 pub mod joins;
@@ -19,9 +25,9 @@ use self::catalog::{Catalog, FieldKind, Semantic, UnifiedField};
 use self::introspect::{quote, Schema};
 use self::joins::{Edge, JoinPlan};
 use self::sniff::Profile;
-use super::check::TypeClass;
-use super::sql::{Pool, PoolSettings};
-use super::sqltext::Driver;
+use crate::adapters::sql::text::Driver;
+use crate::adapters::sql::{Pool, PoolSettings};
+use crate::tools::check::TypeClass;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -137,7 +143,7 @@ impl Proposal {
     }
 
     /// Column pairs the proposed queries join on (their values are equal in every row).
-    pub fn join_equalities(&self, target: &str) -> Vec<accuracy::Equality> {
+    pub fn join_equalities(&self, target: &str) -> Vec<Equality> {
         let Some(e) = self.entities.iter().find(|e| e.target == target) else {
             return vec![];
         };
@@ -167,7 +173,7 @@ impl Proposal {
                 written.push(p);
             }
         }
-        let p = dir.join(super::definition::DEFINITION_FILE);
+        let p = dir.join(crate::adapters::sql::definition::DEFINITION_FILE);
         std::fs::write(&p, self.adapter_toml())?;
         written.push(p);
         Ok(written)

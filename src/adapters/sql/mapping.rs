@@ -1,7 +1,7 @@
 //! Rows → unified messages. Each entity's rows become elements of its target, built as dynamic messages
 //! from the schema, so a new backend needs a definition file, not code.
+use super::decode::{DbRow, DbValue};
 use super::definition::{CompiledField, CompiledPath, Convert, Target};
-use super::value::{DbRow, DbValue};
 use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use prost_reflect::{DynamicMessage, FieldDescriptor, Kind, MessageDescriptor, Value};
 use rust_decimal::prelude::ToPrimitive;

@@ -1,6 +1,6 @@
 //! `complaint-gateway adapters …`: the tools a platform team uses to add a backend.
-use super::{check, scaffold};
 use crate::config::Config;
+use crate::tools::{check, scaffold};
 use clap::{Args, Subcommand};
 use std::path::PathBuf;
 
@@ -72,7 +72,7 @@ pub async fn run(args: AdaptersArgs) -> anyhow::Result<()> {
             min_score,
         } => {
             let out = out.unwrap_or_else(|| PathBuf::from("adapters").join(&system));
-            let file = out.join(super::definition::DEFINITION_FILE);
+            let file = out.join(crate::adapters::sql::definition::DEFINITION_FILE);
             if file.exists() && !force {
                 anyhow::bail!(
                     "{} exists: choose another --out, or pass --force to overwrite it",

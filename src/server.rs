@@ -1,0 +1,185 @@
+//! The composition root: builds a gateway from its configuration (sources, store, identity, the audited
+//! read, diagnosis) and serves it: the gRPC services behind the authentication layer, health (overall and
+//! per source), reflection, TLS, and the metrics endpoint.
+use crate::adapters::registry::Registry;
+use crate::api;
+use crate::config::Config;
+use crate::identity::config::TlsConfig;
+use crate::identity::IdentityServices;
+use crate::proto::complaint::v1::complaint_data_service_server::ComplaintDataServiceServer;
+use crate::proto::complaint::v1::diagnosis_service_server::DiagnosisServiceServer;
+use crate::read::Reads;
+use crate::view::ViewReader;
+use anyhow::Context;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+
+/// Largest request the data and diagnosis services accept: a number and a few filters or a complaint
+/// text; anything near tonic's 4 MiB default is abuse, refused early.
+const MAX_REQUEST_BYTES: usize = 64 * 1024;
+
+/// A running gateway's parts, shared by its services.
+pub struct Gateway {
+    pub config: Config,
+    /// The sources, their cache and stacks.
+    pub reader: ViewReader,
+    /// Authentication state, identities, operator IDs and the audit trail.
+    pub identity: Arc<IdentityServices>,
+    /// The one audited read (see `crate::read`).
+    pub reads: Arc<Reads>,
+}
+
+impl Gateway {
+    /// Opens the store (migrating it), starts the audit writer and builds the reader over `registry`.
+    /// `env` resolves secrets named in the config (injectable for tests).
+    pub async fn open(
+        cfg: Config,
+        registry: Registry,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> anyhow::Result<Gateway> {
+        let identity = Arc::new(
+            IdentityServices::open(&cfg.auth, &cfg.store, env)
+                .await
+                .map_err(anyhow::Error::msg)?,
+        );
+        tracing::info!(store = %identity.store.redacted_url(), tls = cfg.tls.enabled(), "identity store open");
+        let reader = ViewReader::from_config(registry, &cfg);
+        let reads = Arc::new(Reads::new(
+            reader.clone(),
+            identity.audit.clone(),
+            Duration::from_millis(cfg.server.request_timeout_ms),
+        ));
+        Ok(Gateway {
+            config: cfg,
+            reader,
+            identity,
+            reads,
+        })
+    }
+}
+
+/// Builds the gateway of `cfg` over its configured sources, binds, starts the metrics endpoint when one is
+/// configured, calls `banner` with the bound address, and serves until Ctrl-C.
+pub async fn run(cfg: Config, banner: impl FnOnce(std::net::SocketAddr)) -> anyhow::Result<()> {
+    let env = |k: &str| std::env::var(k).ok();
+    let registry = Registry::from_config(&cfg, &env).map_err(anyhow::Error::msg)?;
+    let listener = TcpListener::bind(cfg.server.listen)
+        .await
+        .with_context(|| format!("binding {}", cfg.server.listen))?;
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, sources = ?registry.names(), "serving");
+    let gw = Arc::new(Gateway::open(cfg, registry, &env).await?);
+    if let Some(m) = gw.config.admin.metrics_listen {
+        let (bound, _task) = crate::metrics::start(m, gw.reader.clone())
+            .await
+            .with_context(|| format!("binding the metrics endpoint {m}"))?;
+        tracing::info!("metrics on http://{bound}/metrics");
+    }
+    banner(addr);
+    serve(gw, listener, async {
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("shutting down");
+    })
+    .await
+}
+
+/// Serves the gateway on `listener` until `shutdown` resolves.
+pub async fn serve(
+    gateway: Arc<Gateway>,
+    listener: TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let (health, health_service) = tonic_health::server::health_reporter();
+    health
+        .set_serving::<ComplaintDataServiceServer<api::data::DataApi>>()
+        .await;
+    // Scenarios load before serving: a broken scenario folder fails start-up, naming every problem.
+    let diagnosis = DiagnosisServiceServer::new(api::diagnosis::DiagnosisApi::start(
+        gateway.reads.clone(),
+        &gateway.config.diagnosis,
+    )?)
+    .max_decoding_message_size(MAX_REQUEST_BYTES);
+    health
+        .set_serving::<DiagnosisServiceServer<api::diagnosis::DiagnosisApi>>()
+        .await;
+    // The overall status ("") answers plain health checks.
+    health
+        .set_service_status("", tonic_health::ServingStatus::Serving)
+        .await;
+    let reflection_v1 = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(crate::proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()?;
+    let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(crate::proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1alpha()?;
+    // Per-source health: `complaint.v1.source.<name>` is NOT_SERVING while that source's breaker is open.
+    let mut watchers = Vec::new();
+    for s in &gateway.reader.registry().sources {
+        let name = s.adapter.name().to_string();
+        if let Some(stack) = gateway.reader.stack(&name) {
+            watchers.push(tokio::spawn(api::admin::report_breaker(
+                health.clone(),
+                name,
+                stack.breaker().subscribe(),
+            )));
+        }
+    }
+    let admin = api::admin::admin_server(gateway.reader.clone());
+    let data = ComplaintDataServiceServer::new(api::data::DataApi::new(
+        gateway.reads.clone(),
+        gateway.config.server.max_usage_range_days,
+    ))
+    .max_decoding_message_size(MAX_REQUEST_BYTES);
+    let (identity_admin, audit) = api::identity::servers(gateway.identity.clone(), gateway.reader.registry().names());
+    let mut builder = tonic::transport::Server::builder();
+    if let Some(tls) = tls_config(&gateway.config.tls)? {
+        builder = builder.tls_config(tls)?;
+    }
+    let served = builder
+        // One span per RPC; the view reader's per-source events nest under it.
+        .trace_fn(|req| tracing::info_span!("rpc", method = %req.uri().path()))
+        // Every RPC but health and reflection authenticates here, before any service code runs.
+        .layer(crate::identity::layer::AuthLayer::new(gateway.identity.auth.clone()))
+        .add_service(health_service)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
+        .add_service(data)
+        .add_service(diagnosis)
+        .add_service(admin)
+        .add_service(identity_admin)
+        .add_service(audit)
+        // TCP_NODELAY on accepted connections: without it small answers wait ~40 ms for delayed ACKs
+        // (Nagle), which dominated every call's latency. `Server::serve(addr)` sets it; an incoming stream
+        // of our own must too.
+        .serve_with_incoming_shutdown(
+            tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true)),
+            shutdown,
+        )
+        .await;
+    for w in watchers {
+        w.abort();
+    }
+    served?;
+    Ok(())
+}
+
+/// The server's TLS (and mutual TLS) settings from `[tls]`, if it has a certificate.
+pub fn tls_config(cfg: &TlsConfig) -> anyhow::Result<Option<tonic::transport::ServerTlsConfig>> {
+    let (Some(cert), Some(key)) = (&cfg.cert_file, &cfg.key_file) else {
+        return Ok(None);
+    };
+    let read = |p: &std::path::Path, key: &str| {
+        std::fs::read(p).with_context(|| format!("key `tls.{key}`: cannot read {}", p.display()))
+    };
+    let identity = tonic::transport::Identity::from_pem(read(cert, "cert_file")?, read(key, "key_file")?);
+    let mut tls = tonic::transport::ServerTlsConfig::new().identity(identity);
+    if let Some(ca) = &cfg.client_ca_file {
+        tls = tls
+            .client_ca_root(tonic::transport::Certificate::from_pem(read(ca, "client_ca_file")?))
+            .client_auth_optional(!cfg.require_client_cert);
+    }
+    Ok(Some(tls))
+}
