@@ -78,6 +78,10 @@ enum Command {
         /// Below this top probability the answer is marked `abstained` (the category is still the top one).
         #[arg(long, default_value_t = complaint_gateway::classify::DEFAULT_THRESHOLD)]
         threshold: f64,
+        /// Add the categories (`categories.toml`) and labelled examples (`*.jsonl`) of this folder to the
+        /// shipped ones and train on them; the held-out figures are printed on stderr.
+        #[arg(long, value_name = "DIR")]
+        corpus: Option<std::path::PathBuf>,
     },
     /// Print a new API key for a service client and the hash to put in `[[auth.api_keys]]`.
     NewApiKey,
@@ -167,13 +171,24 @@ async fn main() -> anyhow::Result<()> {
             init_logs("human", "warn");
             complaint_gateway::tools::cli::identities::identities(args).await
         }
-        Command::Classify { threshold } => {
+        Command::Classify { threshold, corpus } => {
             if !(0.0..=1.0).contains(&threshold) {
                 anyhow::bail!("--threshold must be between 0 and 1, got {threshold}");
             }
             let stdin = std::io::stdin();
             let stdout = std::io::stdout();
-            complaint_gateway::classify::run_cli(stdin.lock(), std::io::BufWriter::new(stdout.lock()), threshold)
+            let out = std::io::BufWriter::new(stdout.lock());
+            match corpus {
+                None => complaint_gateway::classify::run_cli(stdin.lock(), out, threshold),
+                Some(dir) => {
+                    use complaint_gateway::classify::{Classifier, Corpus};
+                    let mut c = Corpus::embedded()?;
+                    c.extend_from_dir(&dir)?;
+                    let clf = Classifier::train(&c)?;
+                    eprintln!("{}", clf.report().summary());
+                    complaint_gateway::classify::run_cli_with(&clf, stdin.lock(), out, threshold)
+                }
+            }
         }
         Command::NewApiKey => {
             complaint_gateway::tools::cli::identities::new_api_key();

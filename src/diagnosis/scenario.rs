@@ -407,7 +407,7 @@ impl LoadError {
 /// What loading needs besides the files.
 #[derive(Clone)]
 pub struct LoadOptions {
-    /// The 12 category codes scenarios may name.
+    /// The category codes scenarios may name.
     pub categories: Vec<String>,
     /// The time of the sample data templates are rendered against at load.
     pub sample_time: DateTime<FixedOffset>,
@@ -416,7 +416,10 @@ pub struct LoadOptions {
 impl Default for LoadOptions {
     fn default() -> Self {
         LoadOptions {
-            categories: crate::classify::CATEGORIES.iter().map(|c| c.to_string()).collect(),
+            categories: crate::classify::category_codes()
+                .iter()
+                .map(|c| c.to_string())
+                .collect(),
             sample_time: value::beijing()
                 .with_ymd_and_hms(2026, 11, 28, 10, 0, 0)
                 .single()
