@@ -13,15 +13,10 @@ pub fn as_of() -> chrono::NaiveDate {
     chrono::NaiveDate::from_ymd_opt(2026, 11, 28).expect("valid")
 }
 
-/// The checkout the tests were built from (the binary itself never reads it: its shipped files are
+/// The repository's `adapters/` folder (the binary itself never reads it: its shipped files are
 /// embedded, see `crate::assets`).
-pub fn checkout() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).to_path_buf()
-}
-
-/// The repository's `adapters/` folder.
 pub fn adapters_dir() -> PathBuf {
-    checkout().join("adapters")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("adapters")
 }
 
 /// Seeds `subscribers` into each (system, url) pair, as of [`as_of`].

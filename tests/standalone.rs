@@ -424,29 +424,53 @@ async fn the_demo_config_is_served_as_it_is_by_serve_config_from_any_folder() {
 
 #[test]
 fn no_code_of_the_binary_reads_the_build_tree() {
-    // The shipped files are embedded (`src/assets.rs`); only the test kit and `#[cfg(test)]` modules may
-    // name the checkout.
+    // The shipped files are embedded (`src/assets.rs`); only test code may name the checkout: the test
+    // kit, modules compiled only for tests (`#[cfg(any(test, feature = "testkit"))] pub mod x;`) and
+    // `#[cfg(test)] mod tests`.
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
     let mut stack = vec![src.clone()];
-    let mut offenders = Vec::new();
     while let Some(d) = stack.pop() {
         for e in std::fs::read_dir(&d).unwrap() {
             let p = e.unwrap().path();
             if p.is_dir() {
                 stack.push(p);
-                continue;
-            }
-            if p.extension().is_none_or(|x| x != "rs") || p.ends_with("src/testkit.rs") || p.ends_with("tests.rs") {
-                continue;
-            }
-            let text = std::fs::read_to_string(&p).unwrap();
-            let runtime = text.split("#[cfg(test)]\nmod tests").next().unwrap_or_default();
-            for (i, line) in runtime.lines().enumerate() {
-                if line.contains("env!(\"CARGO_MANIFEST_DIR\")") {
-                    offenders.push(format!("{}:{}", p.strip_prefix(&src).unwrap().display(), i + 1));
-                }
+            } else if p.extension().is_some_and(|x| x == "rs") {
+                files.push(p);
             }
         }
     }
+    let mut test_only: Vec<PathBuf> = vec![src.join("testkit.rs")];
+    for f in &files {
+        let text = std::fs::read_to_string(f).unwrap();
+        let dir = if f.ends_with("mod.rs") || f.ends_with("lib.rs") {
+            f.parent().unwrap().to_path_buf()
+        } else {
+            f.with_extension("")
+        };
+        for gated in text.split("#[cfg(any(test, feature = \"testkit\"))]\n").skip(1) {
+            if let Some(name) = gated.strip_prefix("pub mod ").and_then(|r| r.split(';').next()) {
+                test_only.push(dir.join(format!("{name}.rs")));
+                test_only.push(dir.join(name));
+            }
+        }
+    }
+    let mut offenders = Vec::new();
+    for p in &files {
+        if p.ends_with("tests.rs") || test_only.iter().any(|t| p.starts_with(t)) {
+            continue;
+        }
+        let text = std::fs::read_to_string(p).unwrap();
+        let runtime = text.split("#[cfg(test)]\nmod tests").next().unwrap_or_default();
+        for (i, line) in runtime.lines().enumerate() {
+            if line.contains("env!(\"CARGO_MANIFEST_DIR\")") {
+                offenders.push(format!("{}:{}", p.strip_prefix(&src).unwrap().display(), i + 1));
+            }
+        }
+    }
+    assert!(
+        test_only.iter().any(|p| p.ends_with("tools/scaffold/accuracy.rs")),
+        "the gated modules are found: {test_only:?}"
+    );
     assert!(offenders.is_empty(), "reads the build tree at run time: {offenders:?}");
 }

@@ -15,7 +15,8 @@ use std::sync::Arc;
 /// `complaint-gateway demo`.
 #[derive(Debug, clap::Args)]
 pub struct DemoArgs {
-    /// gRPC listen address (port 0: any free port, printed once listening).
+    /// gRPC listen address (port 0: any free port, printed once listening). Written to the demo's
+    /// `gateway.toml`, which is then served as `serve` would: `CGW_LISTEN`, if set, wins.
     #[arg(long, default_value = "127.0.0.1:50051")]
     pub listen: SocketAddr,
     /// Where the backends, the store, the signing key and `gateway.toml` go.

@@ -309,7 +309,7 @@ pub const FIXTURES: &[&str] = &[
 
 /// The folder of a scaffold fixture.
 pub fn fixture_dir(name: &str) -> std::path::PathBuf {
-    crate::testkit::checkout().join("tests/fixtures").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
 }
 
 /// Scaffolds the three demo schemas (seeded with `subscribers` into SQLite under `dir`) and the fixture
@@ -325,8 +325,12 @@ pub async fn measure_all(dir: &Path, subscribers: u64) -> anyhow::Result<Vec<(Ac
             .await
             .map_err(anyhow::Error::msg)?;
         let secs = started.elapsed().as_secs_f64();
-        let truth = Truth::from_definition(&crate::testkit::checkout().join("adapters").join(system.name()))
-            .map_err(anyhow::Error::msg)?;
+        let truth = Truth::from_definition(
+            &Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("adapters")
+                .join(system.name()),
+        )
+        .map_err(anyhow::Error::msg)?;
         let mut acc = evaluate(system.name(), &p, &truth);
         acc.scaffold_secs = secs;
         out.push((acc, p));
