@@ -76,7 +76,17 @@ pub async fn run(cfg: Config, banner: impl FnOnce(std::net::SocketAddr)) -> anyh
         .await
         .with_context(|| format!("binding {}", cfg.server.listen))?;
     let addr = listener.local_addr()?;
-    tracing::info!(%addr, sources = ?registry.names(), "serving");
+    let definitions: Vec<String> = cfg
+        .sources
+        .iter()
+        .filter(|s| s.enabled)
+        .map(|s| {
+            crate::assets::Folder::from_config(&s.definition)
+                .map(|f| f.describe())
+                .unwrap_or_default()
+        })
+        .collect();
+    tracing::info!(%addr, sources = ?registry.names(), ?definitions, "serving");
     let gw = Arc::new(Gateway::open(cfg, registry, &env).await?);
     if let Some(m) = gw.config.admin.metrics_listen {
         let (bound, _task) = crate::metrics::start(m, gw.reader.clone())
