@@ -1,33 +1,62 @@
-//! The gateway's errors and their one mapping to gRPC status codes. Internal details are logged, not sent;
-//! the client gets a stable code and a message it can act on.
+//! The gateway's errors: a small set of domain reasons, each mapped once to a gRPC status code and sent as
+//! a `google.rpc.ErrorInfo` (domain [`DOMAIN`], reason such as `OUT_OF_REGION`) next to the code, so a
+//! client can act on the reason without parsing the message. Invalid arguments also carry a `BadRequest`
+//! field violation naming the field. Internal details are logged, not sent: the client gets a stable
+//! reason and a message it can act on. This file is the only place a `tonic::Status` is built from a
+//! gateway error.
+use std::collections::HashMap;
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
-#[derive(Debug, Clone, thiserror::Error)]
+/// The `domain` of every `ErrorInfo` the gateway sends.
+pub const DOMAIN: &str = "complaint-gateway";
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Error {
     /// A request field is malformed; `field` names it.
     #[error("{field}: {message}")]
     InvalidArgument { field: String, message: String },
-    #[error("{0}")]
-    NotFound(String),
+    /// A subscriber number is not an 11-digit mainland mobile number.
+    #[error("{field}: {message}")]
+    InvalidMsisdn { field: String, message: String },
+    /// A source filter names a source that is not configured.
+    #[error("{field}: {message}")]
+    UnknownSource { field: String, message: String },
+    /// No credential, or one that does not verify.
     #[error("{0}")]
     Unauthenticated(String),
+    /// The caller's roles do not grant what was attempted.
     #[error("{0}")]
-    PermissionDenied(String),
+    RoleRequired(String),
+    /// The subscriber (or the complaint) is in a region the caller may not see.
+    #[error("{0}")]
+    OutOfRegion(String),
+    /// No such subscriber, scenario, identity or event.
+    #[error("{0}")]
+    NotFound(String),
+    /// The request is valid but the state does not allow it (an identity that exists, a source that has no
+    /// usage records, a transition not allowed from the current state).
     #[error("{0}")]
     FailedPrecondition(String),
+    /// The caller sent too many requests; retry later.
     #[error("{0}")]
-    Unavailable(String),
+    RateLimited(String),
+    /// Backends the answer depends on could not be reached; retry later.
+    #[error("{0}")]
+    SourceUnavailable(String),
+    /// The gateway's own store (identities, audit trail) is down, so nothing is served; retry later.
+    #[error("{0}")]
+    StoreUnavailable(String),
+    /// The client's deadline passed before an answer was ready.
     #[error("{0}")]
     DeadlineExceeded(String),
-    #[error("{0}")]
-    ResourceExhausted(String),
     /// Something is wrong inside the gateway. The message is logged; the client sees a generic text.
     #[error("internal error: {0}")]
     Internal(String),
 }
 
 impl Error {
+    /// A malformed request field.
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Error {
         Error::InvalidArgument {
             field: field.into(),
@@ -35,17 +64,49 @@ impl Error {
         }
     }
 
+    /// The reason sent in `ErrorInfo.reason`.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Error::InvalidArgument { .. } => "INVALID_ARGUMENT",
+            Error::InvalidMsisdn { .. } => "INVALID_MSISDN",
+            Error::UnknownSource { .. } => "UNKNOWN_SOURCE",
+            Error::Unauthenticated(_) => "UNAUTHENTICATED",
+            Error::RoleRequired(_) => "ROLE_REQUIRED",
+            Error::OutOfRegion(_) => "OUT_OF_REGION",
+            Error::NotFound(_) => "NOT_FOUND",
+            Error::FailedPrecondition(_) => "FAILED_PRECONDITION",
+            Error::RateLimited(_) => "RATE_LIMITED",
+            Error::SourceUnavailable(_) => "SOURCE_UNAVAILABLE",
+            Error::StoreUnavailable(_) => "STORE_UNAVAILABLE",
+            Error::DeadlineExceeded(_) => "DEADLINE_EXCEEDED",
+            Error::Internal(_) => "INTERNAL",
+        }
+    }
+
+    /// The gRPC status code of the reason.
     pub fn code(&self) -> Code {
         match self {
-            Error::InvalidArgument { .. } => Code::InvalidArgument,
-            Error::NotFound(_) => Code::NotFound,
+            Error::InvalidArgument { .. } | Error::InvalidMsisdn { .. } | Error::UnknownSource { .. } => {
+                Code::InvalidArgument
+            }
             Error::Unauthenticated(_) => Code::Unauthenticated,
-            Error::PermissionDenied(_) => Code::PermissionDenied,
+            Error::RoleRequired(_) | Error::OutOfRegion(_) => Code::PermissionDenied,
+            Error::NotFound(_) => Code::NotFound,
             Error::FailedPrecondition(_) => Code::FailedPrecondition,
-            Error::Unavailable(_) => Code::Unavailable,
+            Error::RateLimited(_) => Code::ResourceExhausted,
+            Error::SourceUnavailable(_) | Error::StoreUnavailable(_) => Code::Unavailable,
             Error::DeadlineExceeded(_) => Code::DeadlineExceeded,
-            Error::ResourceExhausted(_) => Code::ResourceExhausted,
             Error::Internal(_) => Code::Internal,
+        }
+    }
+
+    /// The request field at fault, for invalid arguments.
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            Error::InvalidArgument { field, .. }
+            | Error::InvalidMsisdn { field, .. }
+            | Error::UnknownSource { field, .. } => Some(field),
+            _ => None,
         }
     }
 
@@ -53,47 +114,81 @@ impl Error {
     pub fn is_retryable(&self) -> bool {
         matches!(
             self,
-            Error::Unavailable(_) | Error::DeadlineExceeded(_) | Error::ResourceExhausted(_)
+            Error::SourceUnavailable(_)
+                | Error::StoreUnavailable(_)
+                | Error::DeadlineExceeded(_)
+                | Error::RateLimited(_)
         )
+    }
+
+    /// Whether the caller was refused for who they are (a role or a region), as the audit trail records it.
+    pub fn is_denial(&self) -> bool {
+        matches!(self, Error::RoleRequired(_) | Error::OutOfRegion(_))
+    }
+
+    /// Whether the request itself was malformed.
+    pub fn is_invalid_argument(&self) -> bool {
+        self.code() == Code::InvalidArgument
     }
 }
 
 impl From<Error> for Status {
     fn from(e: Error) -> Status {
-        match &e {
-            Error::InvalidArgument { field, message } => {
-                let details = ErrorDetails::with_bad_request_violation(field.clone(), message.clone());
-                Status::with_error_details(Code::InvalidArgument, e.to_string(), details)
-            }
+        let mut details = ErrorDetails::new();
+        details.set_error_info(e.reason(), DOMAIN, HashMap::new());
+        if let Some(field) = e.field() {
+            let message = match &e {
+                Error::InvalidArgument { message, .. }
+                | Error::InvalidMsisdn { message, .. }
+                | Error::UnknownSource { message, .. } => message.clone(),
+                _ => String::new(),
+            };
+            details.add_bad_request_violation(field, message);
+        }
+        let message = match &e {
             Error::Internal(detail) => {
                 tracing::error!(error = %detail, "internal error");
-                Status::internal("internal error; the gateway log has the details")
+                "internal error; the gateway log has the details".to_string()
             }
-            _ => Status::new(e.code(), e.to_string()),
-        }
+            other => other.to_string(),
+        };
+        Status::with_error_details(e.code(), message, details)
     }
 }
 
-/// Recovers the error from a status (clients and tests).
+/// Recovers the error from a status (clients and tests): by the `ErrorInfo` reason when the gateway sent
+/// one, else by the code.
 impl From<Status> for Error {
     fn from(s: Status) -> Error {
         let m = s.message().to_string();
-        match s.code() {
-            Code::InvalidArgument => {
-                let field = s
-                    .get_details_bad_request()
-                    .and_then(|b| b.field_violations.first().map(|v| v.field.clone()))
-                    .unwrap_or_default();
-                let message = m.strip_prefix(&format!("{field}: ")).unwrap_or(&m).to_string();
-                Error::InvalidArgument { field, message }
-            }
-            Code::NotFound => Error::NotFound(m),
-            Code::Unauthenticated => Error::Unauthenticated(m),
-            Code::PermissionDenied => Error::PermissionDenied(m),
-            Code::FailedPrecondition => Error::FailedPrecondition(m),
-            Code::Unavailable => Error::Unavailable(m),
-            Code::DeadlineExceeded => Error::DeadlineExceeded(m),
-            Code::ResourceExhausted => Error::ResourceExhausted(m),
+        let reason = s.get_details_error_info().map(|i| i.reason).unwrap_or_default();
+        let field = s
+            .get_details_bad_request()
+            .and_then(|b| b.field_violations.first().map(|v| v.field.clone()))
+            .unwrap_or_default();
+        let invalid_message = || m.strip_prefix(&format!("{field}: ")).unwrap_or(&m).to_string();
+        match (reason.as_str(), s.code()) {
+            ("INVALID_MSISDN", _) => Error::InvalidMsisdn {
+                message: invalid_message(),
+                field,
+            },
+            ("UNKNOWN_SOURCE", _) => Error::UnknownSource {
+                message: invalid_message(),
+                field,
+            },
+            (_, Code::InvalidArgument) => Error::InvalidArgument {
+                message: invalid_message(),
+                field,
+            },
+            (_, Code::Unauthenticated) => Error::Unauthenticated(m),
+            ("OUT_OF_REGION", _) => Error::OutOfRegion(m),
+            (_, Code::PermissionDenied) => Error::RoleRequired(m),
+            (_, Code::NotFound) => Error::NotFound(m),
+            (_, Code::FailedPrecondition) => Error::FailedPrecondition(m),
+            (_, Code::ResourceExhausted) => Error::RateLimited(m),
+            ("STORE_UNAVAILABLE", _) => Error::StoreUnavailable(m),
+            (_, Code::Unavailable) => Error::SourceUnavailable(m),
+            (_, Code::DeadlineExceeded) => Error::DeadlineExceeded(m),
             _ => Error::Internal(m),
         }
     }
@@ -104,18 +199,41 @@ mod tests {
     use super::*;
 
     #[test]
-    fn round_trip_through_status() {
+    fn round_trip_through_status_keeps_reason_code_and_message() {
         for e in [
             Error::invalid("msisdn", "must be 11 digits"),
+            Error::InvalidMsisdn {
+                field: "msisdn".into(),
+                message: "must be 11 digits".into(),
+            },
+            Error::UnknownSource {
+                field: "sources[0]".into(),
+                message: "unknown source `x`".into(),
+            },
             Error::NotFound("no subscriber 13800000000".into()),
-            Error::PermissionDenied("region".into()),
-            Error::Unavailable("all sources down".into()),
+            Error::OutOfRegion("not in your regions (0571)".into()),
+            Error::RoleRequired("needs read_view".into()),
+            Error::RateLimited("slow down".into()),
+            Error::SourceUnavailable("all sources down".into()),
+            Error::StoreUnavailable("the audit trail is unavailable".into()),
             Error::DeadlineExceeded("deadline".into()),
         ] {
-            let back: Error = Status::from(e.clone()).into();
-            assert_eq!(back.to_string(), e.to_string());
-            assert_eq!(back.code(), e.code());
+            let status = Status::from(e.clone());
+            assert_eq!(status.get_details_error_info().unwrap().reason, e.reason());
+            assert_eq!(status.get_details_error_info().unwrap().domain, DOMAIN);
+            let back: Error = status.into();
+            assert_eq!(back, e);
         }
+    }
+
+    #[test]
+    fn invalid_arguments_name_the_field() {
+        let s: Status = Error::invalid("text", "at most 4000 characters").into();
+        let v = s.get_details_bad_request().unwrap().field_violations;
+        assert_eq!(
+            (v[0].field.as_str(), v[0].description.as_str()),
+            ("text", "at most 4000 characters")
+        );
     }
 
     #[test]
@@ -123,5 +241,6 @@ mod tests {
         let s: Status = Error::Internal("pool password=xyz".into()).into();
         assert!(!s.message().contains("xyz"));
         assert_eq!(s.code(), Code::Internal);
+        assert_eq!(s.get_details_error_info().unwrap().reason, "INTERNAL");
     }
 }

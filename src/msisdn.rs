@@ -5,17 +5,17 @@ use crate::error::Error;
 /// 11 digits starting with 1.
 pub fn normalize(field: &str, raw: &str) -> Result<String, Error> {
     if raw.len() > 32 {
-        return Err(Error::invalid(
-            field,
-            "too long: expected an 11-digit mobile number such as 13800138000",
-        ));
+        return Err(Error::InvalidMsisdn {
+            field: field.into(),
+            message: "too long: expected an 11-digit mobile number such as 13800138000".into(),
+        });
     }
     let compact: String = raw.chars().filter(|c| !matches!(c, ' ' | '-' | '\u{3000}')).collect();
     if compact.is_empty() {
-        return Err(Error::invalid(
-            field,
-            "required: an 11-digit mobile number such as 13800138000",
-        ));
+        return Err(Error::InvalidMsisdn {
+            field: field.into(),
+            message: "required: an 11-digit mobile number such as 13800138000".into(),
+        });
     }
     let digits = compact
         .strip_prefix("+86")
@@ -29,10 +29,10 @@ pub fn normalize(field: &str, raw: &str) -> Result<String, Error> {
         })
         .unwrap_or(&compact);
     if digits.len() != 11 || !digits.bytes().all(|b| b.is_ascii_digit()) || !digits.starts_with('1') {
-        return Err(Error::invalid(
-            field,
-            "must be an 11-digit mainland mobile number starting with 1, e.g. 13800138000",
-        ));
+        return Err(Error::InvalidMsisdn {
+            field: field.into(),
+            message: "must be an 11-digit mainland mobile number starting with 1, e.g. 13800138000".into(),
+        });
     }
     Ok(digits.to_string())
 }

@@ -305,7 +305,7 @@ fn region_of(outcome: &ViewOutcome) -> Option<String> {
 
 fn outside_regions(caller: &Identity) -> Error {
     let mine: Vec<&str> = caller.regions.iter().map(String::as_str).collect();
-    Error::PermissionDenied(format!(
+    Error::OutOfRegion(format!(
         "permission denied: this subscriber is not in your regions ({})",
         if mine.is_empty() {
             "none".to_string()
@@ -316,7 +316,7 @@ fn outside_regions(caller: &Identity) -> Error {
 }
 
 fn region_unknown() -> Error {
-    Error::PermissionDenied(
+    Error::OutOfRegion(
         "permission denied: the subscriber's region could not be established from the backends, and your roles do not grant every region"
             .into(),
     )

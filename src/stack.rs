@@ -40,6 +40,16 @@ pub enum StackError {
     Overloaded(u32),
 }
 
+/// A stack refusal as the caller sees it: the backend is (made) unavailable for now; retry later.
+impl From<StackError> for crate::error::Error {
+    fn from(e: StackError) -> Self {
+        match e {
+            StackError::Adapter(a) => a.into(),
+            other => crate::error::Error::SourceUnavailable(format!("{other}; retry later")),
+        }
+    }
+}
+
 impl StackError {
     /// A short label for metrics and logs.
     pub fn kind(&self) -> &'static str {

@@ -162,14 +162,14 @@ impl ViewReader {
                     }
                 }
                 None => {
-                    return Err(Error::invalid(
-                        format!("sources[{i}]"),
-                        format!(
+                    return Err(Error::UnknownSource {
+                        field: format!("sources[{i}]"),
+                        message: format!(
                             "unknown source `{}`; configured sources: {}",
                             truncate(name, 64),
                             self.registry.names().join(", ")
                         ),
-                    ))
+                    })
                 }
             }
         }

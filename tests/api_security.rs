@@ -175,11 +175,18 @@ async fn api3_responses_carry_only_what_the_role_may_see() {
     );
     assert_ne!(f.id_number, m.id_number);
     assert!(m.id_number.contains("********") && m.name.ends_with('*') && m.address.ends_with("****"));
-    // A denial is an error and nothing else: no view, no details, nothing from the record in the text.
+    // A denial is an error and nothing else: no view, only its reason in the details, nothing from the
+    // record in the text or the details.
     let e = view(&env.srv, &handler("h-nb", &["0574"]), &number).await.unwrap_err();
-    assert!(e.details().is_empty());
-    for leak in [&f.name, &f.id_number, &f.address, &f.customer_id, &f.city_name] {
+    let details = e.get_error_details();
+    let info = details.error_info().expect("the reason is sent");
+    assert_eq!(info.reason, "OUT_OF_REGION");
+    assert!(info.metadata.is_empty(), "{:?}", info.metadata);
+    assert!(details.bad_request().is_none() && details.debug_info().is_none() && details.help().is_none());
+    let raw = String::from_utf8_lossy(e.details()).to_string();
+    for leak in [&f.name, &f.id_number, &f.address, &f.customer_id, &f.city_name, &number] {
         assert!(!e.message().contains(leak.as_str()));
+        assert!(!raw.contains(leak.as_str()));
     }
     // Mass assignment: a handler cannot grant itself roles, even for its own identity.
     let mut a = admin(&env.srv).await;

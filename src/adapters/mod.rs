@@ -70,6 +70,31 @@ impl AdapterError {
     }
 }
 
+/// A source's failure as the caller sees it: retryable unavailability with a short reason. The backend's
+/// own text (which may name hosts, users or SQL) goes to the log, not to the caller.
+impl From<AdapterError> for crate::error::Error {
+    fn from(e: AdapterError) -> Self {
+        use crate::error::Error;
+        match e {
+            AdapterError::Unavailable(detail) => {
+                tracing::warn!(error = %detail, "backend unavailable");
+                Error::SourceUnavailable("a backend is unavailable; retry later".into())
+            }
+            AdapterError::Timeout(d) => Error::SourceUnavailable(format!(
+                "a backend did not answer within {} ms; retry later",
+                d.as_millis()
+            )),
+            AdapterError::Query { entity, message } => {
+                tracing::error!(entity = %entity, error = %message, "backend query failed");
+                Error::SourceUnavailable(format!(
+                    "a backend query failed (entity `{entity}`); the gateway log has the details"
+                ))
+            }
+            AdapterError::Unsupported(m) => Error::FailedPrecondition(m),
+        }
+    }
+}
+
 /// A stream of usage records.
 pub type UsageStream = BoxStream<'static, Result<UsageRecord, AdapterError>>;
 

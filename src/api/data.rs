@@ -179,7 +179,7 @@ impl DataApi {
                             }
                             StreamUsageResponse { record: Some(record) }
                         })
-                        .map_err(|e| Status::unavailable(e.to_string()))
+                        .map_err(|e| Status::from(Error::from(e)))
                     })
                 }
             })

@@ -164,7 +164,7 @@ impl IdentityApi {
         let caller = ident::caller(&request)?;
         let note = Arc::new(AuditNote::new(&caller, &ident::call_info(&request), "", ""));
         let result = work(caller, request.into_inner(), note.clone()).await;
-        let note = Arc::try_unwrap(note).map_err(|_| Status::internal("audit note still in use"))?;
+        let note = Arc::try_unwrap(note).map_err(|_| Error::Internal("audit note still in use".into()))?;
         self.identity.record(note, &result).await?;
         Ok(Response::new(result?))
     }

@@ -53,9 +53,9 @@ impl Outcome {
     /// The outcome of a failed call.
     pub fn of_error(e: &Error) -> Outcome {
         match e {
-            Error::PermissionDenied(_) => Outcome::Denied,
+            e if e.is_denial() => Outcome::Denied,
             Error::NotFound(_) => Outcome::NotFound,
-            Error::InvalidArgument { .. } => Outcome::InvalidArgument,
+            e if e.is_invalid_argument() => Outcome::InvalidArgument,
             _ => Outcome::Error,
         }
     }
@@ -225,7 +225,7 @@ impl AuditLog {
         let (done, confirmed) = oneshot::channel();
         let unavailable = |why: &str| {
             tracing::error!(error = %why, "audit append failed");
-            Error::Unavailable("the audit trail is unavailable, so the read was not served".into())
+            Error::StoreUnavailable("the audit trail is unavailable, so the read was not served".into())
         };
         self.tx
             .send(Pending { event, rider, done })
@@ -291,7 +291,7 @@ impl AuditLog {
         }
         let rows = q.fetch_all(self.store.pool()).await.map_err(|e| {
             tracing::error!(error = %self.store.error("listing audit events", &e), "audit");
-            Error::Unavailable("the audit trail is unavailable".into())
+            Error::StoreUnavailable("the audit trail is unavailable".into())
         })?;
         let mut events = Vec::with_capacity(rows.len());
         for r in rows.iter().take(limit as usize) {
@@ -308,7 +308,7 @@ impl AuditLog {
         let r = sqlx::query("SELECT COUNT(*) AS n FROM audit_events")
             .fetch_one(self.store.pool())
             .await
-            .map_err(|e| Error::Unavailable(self.store.error("counting audit events", &e).to_string()))?;
+            .map_err(|e| Error::StoreUnavailable(self.store.error("counting audit events", &e).to_string()))?;
         r.try_get::<i64, _>("n").map_err(|e| Error::Internal(e.to_string()))
     }
 }

@@ -47,7 +47,7 @@ impl From<DirectoryError> for crate::error::Error {
             DirectoryError::NotFound(_) => Error::NotFound(e.to_string()),
             DirectoryError::Store(s) => {
                 tracing::error!(error = %s, "identity store");
-                Error::Unavailable("the identity store is unavailable".into())
+                Error::StoreUnavailable("the identity store is unavailable".into())
             }
         }
     }

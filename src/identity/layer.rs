@@ -5,6 +5,7 @@
 use super::auth::{AuthError, Authenticator, Principal};
 use super::directory::Directory;
 use super::{CallInfo, Identity};
+use crate::error::Error;
 use futures::future::BoxFuture;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -55,10 +56,11 @@ impl AuthState {
         let principal = self.principal(headers, peer_cert).map_err(unauthenticated)?;
         let identity = self.resolve(principal).await?;
         if !self.limiter.admit(&identity.subject) {
-            return Err(Status::resource_exhausted(format!(
+            return Err(Error::RateLimited(format!(
                 "rate limit: at most {} requests a minute per caller; slow down",
                 self.limiter.per_minute
-            )));
+            ))
+            .into());
         }
         Ok(identity)
     }
@@ -97,7 +99,7 @@ impl AuthState {
     async fn resolve(&self, p: Principal) -> Result<Identity, Status> {
         let record = self.directory.get(&p.subject).await.map_err(|e| {
             tracing::error!(error = %e, "identity store");
-            Status::unavailable("the identity store is unavailable")
+            Status::from(Error::StoreUnavailable("the identity store is unavailable".into()))
         })?;
         let mut id = Identity {
             subject: p.subject,
@@ -127,7 +129,7 @@ impl AuthState {
 }
 
 fn unauthenticated(e: AuthError) -> Status {
-    Status::unauthenticated(e.to_string())
+    Error::Unauthenticated(e.to_string()).into()
 }
 
 /// A token bucket per caller: `per_minute` requests, refilled continuously.

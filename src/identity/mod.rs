@@ -154,7 +154,7 @@ impl Identity {
         if self.can(p) {
             return Ok(());
         }
-        Err(Error::PermissionDenied(format!(
+        Err(Error::RoleRequired(format!(
             "{what} needs the `{p}` permission; your roles ({}) do not grant it",
             self.role_names().join(", ")
         )))
@@ -345,7 +345,7 @@ mod tests {
         a.roles = [Role::Auditor].into();
         let e = a.require(Permission::ReadView, "GetSubscriberView").unwrap_err();
         assert!(
-            matches!(&e, Error::PermissionDenied(m) if m.contains("read_view") && m.contains("auditor")),
+            matches!(&e, Error::RoleRequired(m) if m.contains("read_view") && m.contains("auditor")),
             "{e}"
         );
     }
