@@ -13,7 +13,8 @@ pub fn as_of() -> chrono::NaiveDate {
     chrono::NaiveDate::from_ymd_opt(2026, 11, 28).expect("valid")
 }
 
-/// The repository's `adapters/` folder.
+/// The repository's `adapters/` folder (the binary itself never reads it: its shipped files are
+/// embedded, see `crate::assets`).
 pub fn adapters_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("adapters")
 }
