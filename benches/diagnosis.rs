@@ -167,7 +167,7 @@ fn engine_only(
     secs: u64,
 ) -> anyhow::Result<Phase> {
     let engine = Arc::new(Engine::load(
-        &complaint_gateway::diagnosis::default_dir(),
+        complaint_gateway::diagnosis::default_dir(),
         Some(chrono::DateTime::parse_from_rfc3339("2026-11-28T10:00:00+08:00")?),
     )?);
     let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);

@@ -15,7 +15,6 @@
 use complaint_gateway::adapters::registry::Registry;
 use complaint_gateway::adapters::sql::definition::Definition;
 use complaint_gateway::adapters::sql::text::Driver;
-use complaint_gateway::adapters::{Adapter, AdapterError, FetchRequest, SourceData};
 use complaint_gateway::config::Config;
 use complaint_gateway::proto::complaint::v1::complaint_data_service_client::ComplaintDataServiceClient;
 use complaint_gateway::proto::complaint::v1::complaint_data_service_server::{
@@ -24,7 +23,6 @@ use complaint_gateway::proto::complaint::v1::complaint_data_service_server::{
 use complaint_gateway::proto::complaint::v1::*;
 use complaint_gateway::testkit;
 use complaint_gateway::tools::seed::{self, load};
-use futures::future::BoxFuture;
 use prost::Message;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -155,24 +153,6 @@ async fn ensure_seeded(backends: &[(load::System, String)], n: u64) -> anyhow::R
 // ---------------------------------------------------------------------------------------------------------
 // The gateway under test, with a fetch counter per source
 
-struct Counting {
-    inner: Arc<dyn Adapter>,
-    calls: Arc<AtomicUsize>,
-}
-
-impl Adapter for Counting {
-    fn name(&self) -> &str {
-        self.inner.name()
-    }
-    fn entities(&self) -> Vec<String> {
-        self.inner.entities()
-    }
-    fn fetch(&self, req: FetchRequest) -> BoxFuture<'static, Result<SourceData, AdapterError>> {
-        self.calls.fetch_add(1, Ordering::Relaxed);
-        self.inner.fetch(req)
-    }
-}
-
 struct Gateway {
     server: testkit::RunningServer,
     counts: BTreeMap<String, Arc<AtomicUsize>>,
@@ -196,15 +176,7 @@ impl Gateway {
             s.timeout_ms = 5_000;
         }
         let mut registry = Registry::from_config(&cfg, &testkit::test_env).map_err(anyhow::Error::msg)?;
-        let mut counts = BTreeMap::new();
-        for s in &mut registry.sources {
-            let calls = Arc::new(AtomicUsize::new(0));
-            counts.insert(s.adapter.name().to_string(), calls.clone());
-            s.adapter = Arc::new(Counting {
-                inner: s.adapter.clone(),
-                calls,
-            });
-        }
+        let counts = testkit::count_fetches(&mut registry);
         let server = testkit::spawn_with(cfg, registry).await?;
         Ok(Gateway { server, counts })
     }

@@ -74,6 +74,14 @@ impl Folder {
         }
     }
 
+    /// How a configuration names this folder: its path, or `embedded:<name>`.
+    pub fn config_path(&self) -> PathBuf {
+        match self {
+            Folder::Disk(p) => p.clone(),
+            Folder::Embedded { dir, .. } => PathBuf::from(format!("{EMBEDDED_PREFIX}{}", dir.path().display())),
+        }
+    }
+
     /// The path of `name` inside the folder, for messages (`embedded:billing/account.sql` when embedded).
     pub fn path_of(&self, name: &str) -> String {
         match self {
@@ -137,6 +145,30 @@ impl Folder {
     }
 }
 
+impl From<&Path> for Folder {
+    fn from(p: &Path) -> Folder {
+        Folder::Disk(p.to_path_buf())
+    }
+}
+
+impl From<PathBuf> for Folder {
+    fn from(p: PathBuf) -> Folder {
+        Folder::Disk(p)
+    }
+}
+
+impl From<&PathBuf> for Folder {
+    fn from(p: &PathBuf) -> Folder {
+        Folder::Disk(p.clone())
+    }
+}
+
+impl From<&Folder> for Folder {
+    fn from(f: &Folder) -> Folder {
+        f.clone()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -148,6 +180,11 @@ mod tests {
         assert!(billing.has("adapter.toml"));
         assert!(billing.read("adapter.toml").unwrap().contains("billing"));
         assert_eq!(billing.path_of("account.sql"), "embedded:billing/account.sql");
+        assert_eq!(billing.config_path(), PathBuf::from("embedded:billing"));
+        assert_eq!(
+            Folder::from_config(&billing.config_path()).unwrap().describe(),
+            "the embedded adapter `billing`"
+        );
         let scenarios = Folder::embedded_scenarios().files("toml").unwrap();
         assert!(scenarios.len() >= 20, "{}", scenarios.len());
         assert!(EXAMPLE_CONFIG.contains("[[sources]]"));

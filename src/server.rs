@@ -63,12 +63,30 @@ impl Gateway {
 /// configured, calls `banner` with the bound address, and serves until Ctrl-C.
 pub async fn run(cfg: Config, banner: impl FnOnce(std::net::SocketAddr)) -> anyhow::Result<()> {
     let env = |k: &str| std::env::var(k).ok();
+    // What `check-config` would report, named in the log before anything fails or a source is found
+    // missing at call time (a source whose SQLite file does not exist answers UNAVAILABLE).
+    for f in cfg.check_environment(&env) {
+        match f.severity {
+            crate::config::check::Severity::Error => tracing::warn!("{}", f.message),
+            crate::config::check::Severity::Note => tracing::info!("{}", f.message),
+        }
+    }
     let registry = Registry::from_config(&cfg, &env).map_err(anyhow::Error::msg)?;
     let listener = TcpListener::bind(cfg.server.listen)
         .await
         .with_context(|| format!("binding {}", cfg.server.listen))?;
     let addr = listener.local_addr()?;
-    tracing::info!(%addr, sources = ?registry.names(), "serving");
+    let definitions: Vec<String> = cfg
+        .sources
+        .iter()
+        .filter(|s| s.enabled)
+        .map(|s| {
+            crate::assets::Folder::from_config(&s.definition)
+                .map(|f| f.describe())
+                .unwrap_or_default()
+        })
+        .collect();
+    tracing::info!(%addr, sources = ?registry.names(), ?definitions, "serving");
     let gw = Arc::new(Gateway::open(cfg, registry, &env).await?);
     if let Some(m) = gw.config.admin.metrics_listen {
         let (bound, _task) = crate::metrics::start(m, gw.reader.clone())

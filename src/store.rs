@@ -16,9 +16,9 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/gatewa
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct StoreConfig {
-    /// `sqlite://gateway.db` (a file, created if missing; relative to the working directory),
+    /// `sqlite://gateway.db` (a file, created if missing; relative to the config file's folder),
     /// `sqlite::memory:` (tests: gone at exit) or `postgres://user@host/db`. Env `CGW_STORE_URL` wins;
-    /// keep passwords there or in `url_env`, not in the file.
+    /// keep passwords there or in `url_env`, not in the file (see `config::load`).
     #[serde(default = "default_url")]
     pub url: String,
     /// Environment variable holding the URL (used when set and `CGW_STORE_URL` is not).
@@ -54,32 +54,32 @@ fn default_audit_batch() -> usize {
 }
 
 impl StoreConfig {
-    /// The URL in force: env `CGW_STORE_URL`, then the variable named by `url_env`, then `url`.
-    pub fn effective_url(&self, env: &dyn Fn(&str) -> Option<String>) -> String {
-        if let Some(u) = env("CGW_STORE_URL").filter(|u| !u.is_empty()) {
-            return u;
+    /// Checks the keys of `[store]`; the error names every bad key, one a line.
+    pub fn validate(&self) -> Result<(), String> {
+        let p = self.problems();
+        if p.is_empty() {
+            Ok(())
+        } else {
+            Err(p.join("\n"))
         }
-        if let Some(u) = self.url_env.as_deref().and_then(env).filter(|u| !u.is_empty()) {
-            return u;
-        }
-        self.url.clone()
     }
 
-    /// Checks the keys of `[store]`.
-    pub fn validate(&self) -> Result<(), String> {
+    /// Every bad key of `[store]`.
+    pub fn problems(&self) -> Vec<String> {
+        let mut out = Vec::new();
         if StoreKind::of(&self.url).is_none() {
-            return Err(format!(
+            out.push(format!(
                 "key `store.url`: `{}` must start with sqlite: or postgres://",
                 secrets::redact_url(&self.url)
             ));
         }
         if self.max_connections == 0 {
-            return Err("key `store.max_connections`: must be > 0".into());
+            out.push("key `store.max_connections`: must be > 0".into());
         }
         if self.audit_batch_max == 0 {
-            return Err("key `store.audit_batch_max`: must be > 0".into());
+            out.push("key `store.audit_batch_max`: must be > 0".into());
         }
-        Ok(())
+        out
     }
 }
 
@@ -142,10 +142,10 @@ impl std::fmt::Debug for Store {
 }
 
 impl Store {
-    /// Connects to the URL in force for `cfg` (see [`StoreConfig::effective_url`]), applies the migrations
-    /// and installs the append-only triggers.
-    pub async fn open(cfg: &StoreConfig, env: &dyn Fn(&str) -> Option<String>) -> Result<Store, StoreError> {
-        Store::connect(&cfg.effective_url(env), cfg.max_connections).await
+    /// Connects to `cfg.url` (environment overrides are already applied by `Config::load`), applies the
+    /// migrations and installs the append-only triggers.
+    pub async fn open(cfg: &StoreConfig) -> Result<Store, StoreError> {
+        Store::connect(&cfg.url, cfg.max_connections).await
     }
 
     /// Connects to `url`, applies the migrations and installs the append-only triggers.
@@ -265,22 +265,6 @@ pub fn now_us() -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn url_precedence() {
-        let cfg = StoreConfig {
-            url_env: Some("MY_STORE".into()),
-            ..Default::default()
-        };
-        assert_eq!(cfg.effective_url(&|_| None), "sqlite://gateway.db");
-        let env = |k: &str| (k == "MY_STORE").then(|| "postgres://a@h/x".to_string());
-        assert_eq!(cfg.effective_url(&env), "postgres://a@h/x");
-        let env = |k: &str| match k {
-            "CGW_STORE_URL" => Some("sqlite::memory:".to_string()),
-            _ => Some("postgres://a@h/x".to_string()),
-        };
-        assert_eq!(cfg.effective_url(&env), "sqlite::memory:");
-    }
 
     #[test]
     fn bad_url_is_named_without_password() {

@@ -13,7 +13,8 @@ pub fn as_of() -> chrono::NaiveDate {
     chrono::NaiveDate::from_ymd_opt(2026, 11, 28).expect("valid")
 }
 
-/// The repository's `adapters/` folder.
+/// The repository's `adapters/` folder (the binary itself never reads it: its shipped files are
+/// embedded, see `crate::assets`).
 pub fn adapters_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("adapters")
 }
@@ -194,6 +195,63 @@ pub async fn spawn_with(mut cfg: Config, registry: Registry) -> anyhow::Result<R
         stop: Some(tx),
         handle: Some(handle),
     })
+}
+
+/// Counts the fetches that reach an adapter (each fetch runs the source's queries once) and forwards
+/// everything else, so the wrapped source keeps its freshness, operator keying, invalidations and pool.
+pub struct Counting {
+    pub inner: Arc<dyn crate::adapters::Adapter>,
+    pub calls: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl crate::adapters::Adapter for Counting {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+    fn entities(&self) -> Vec<String> {
+        self.inner.entities()
+    }
+    fn fetch(
+        &self,
+        req: crate::adapters::FetchRequest,
+    ) -> futures::future::BoxFuture<'static, Result<crate::adapters::SourceData, crate::adapters::AdapterError>> {
+        self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.fetch(req)
+    }
+    fn stream_usage(&self, q: crate::adapters::UsageQuery) -> Option<crate::adapters::UsageStream> {
+        self.inner.stream_usage(q)
+    }
+    fn has_usage_stream(&self) -> bool {
+        self.inner.has_usage_stream()
+    }
+    fn freshness(&self) -> Vec<(String, std::time::Duration)> {
+        self.inner.freshness()
+    }
+    fn depends_on_operator(&self) -> bool {
+        self.inner.depends_on_operator()
+    }
+    fn invalidations(&self) -> Option<crate::adapters::InvalidationStream> {
+        self.inner.invalidations()
+    }
+    fn pool_usage(&self) -> Option<crate::adapters::PoolUsage> {
+        self.inner.pool_usage()
+    }
+}
+
+/// Wraps every source of `registry` in a [`Counting`] adapter; the counters by source name.
+pub fn count_fetches(
+    registry: &mut Registry,
+) -> std::collections::BTreeMap<String, Arc<std::sync::atomic::AtomicUsize>> {
+    let mut counts = std::collections::BTreeMap::new();
+    for s in &mut registry.sources {
+        let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        counts.insert(s.adapter.name().to_string(), calls.clone());
+        s.adapter = Arc::new(Counting {
+            inner: s.adapter.clone(),
+            calls,
+        });
+    }
+    counts
 }
 
 /// A PostgreSQL or MariaDB test database, created fresh and dropped afterwards (best effort).

@@ -2,52 +2,19 @@
 //! herd of callers, hits with their age, the per-request cache policy, admin invalidation, and
 //! PostgreSQL LISTEN/NOTIFY invalidation.
 use complaint_gateway::adapters::registry::Registry;
-use complaint_gateway::adapters::{Adapter, AdapterError, FetchRequest, SourceData};
 use complaint_gateway::proto::complaint::v1::gateway_admin_service_client::GatewayAdminServiceClient;
 use complaint_gateway::proto::complaint::v1::*;
 use complaint_gateway::testkit::{self, req};
 use complaint_gateway::tools::seed::{self, load, Situation};
-use futures::future::BoxFuture;
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tonic::Code;
 
-/// Counts the fetches that reach an adapter (each fetch runs the source's queries once).
-struct Counting {
-    inner: Arc<dyn Adapter>,
-    calls: Arc<AtomicUsize>,
-}
+use testkit::count_fetches;
 
-impl Adapter for Counting {
-    fn name(&self) -> &str {
-        self.inner.name()
-    }
-    fn entities(&self) -> Vec<String> {
-        self.inner.entities()
-    }
-    fn fetch(&self, req: FetchRequest) -> BoxFuture<'static, Result<SourceData, AdapterError>> {
-        self.calls.fetch_add(1, Ordering::SeqCst);
-        self.inner.fetch(req)
-    }
-}
-
-/// Wraps every source of `registry` in a counter.
-fn count_fetches(registry: &mut Registry) -> HashMap<String, Arc<AtomicUsize>> {
-    let mut counts = HashMap::new();
-    for s in &mut registry.sources {
-        let calls = Arc::new(AtomicUsize::new(0));
-        counts.insert(s.adapter.name().to_string(), calls.clone());
-        s.adapter = Arc::new(Counting {
-            inner: s.adapter.clone(),
-            calls,
-        });
-    }
-    counts
-}
-
-fn counts_of(counts: &HashMap<String, Arc<AtomicUsize>>) -> Vec<(String, usize)> {
+fn counts_of(counts: &BTreeMap<String, Arc<AtomicUsize>>) -> Vec<(String, usize)> {
     let mut v: Vec<_> = counts
         .iter()
         .map(|(k, c)| (k.clone(), c.load(Ordering::SeqCst)))
@@ -63,7 +30,7 @@ fn all(n: usize) -> Vec<(String, usize)> {
         .collect()
 }
 
-async fn sqlite_server(dir: &std::path::Path, n: u64) -> (testkit::RunningServer, HashMap<String, Arc<AtomicUsize>>) {
+async fn sqlite_server(dir: &std::path::Path, n: u64) -> (testkit::RunningServer, BTreeMap<String, Arc<AtomicUsize>>) {
     let urls = testkit::sqlite_urls(dir);
     testkit::seed(&urls, n).await.unwrap();
     let cfg = testkit::config(&urls);

@@ -1,16 +1,16 @@
-//! Outside check of the complaint classifier on `../shared/data/complaints-dev.jsonl`
-//! (never used for training), plus checks of the training corpus itself.
+//! Outside check of the complaint classifier on `../shared/data/complaints-dev.jsonl`, a set the
+//! project never trains or tunes on. Skips (with a message) where that file is absent: the project stands
+//! alone, and its own held-out check is `tests/classify_hard.rs`.
 //!
-//! Run with `cargo test --release --test classify_dev`. Skips (with a message) when the
-//! dev file is absent.
+//! Run with `cargo test --release --test classify_dev -- --nocapture`.
 
 use std::path::PathBuf;
 
-use complaint_gateway::classify::{corpus, Classifier, CATEGORIES, DEFAULT_THRESHOLD};
+use complaint_gateway::classify::{category_codes, Classifier, Corpus, DEFAULT_THRESHOLD};
 
-/// Measured 95.6% top-1 accuracy; the floor leaves a few points of slack.
+/// Measured 95–96% top-1 accuracy; the floor leaves a few points of slack.
 const ACCURACY_FLOOR: f64 = 0.91;
-/// Measured 98.8% precision at 94.4% coverage at the default threshold.
+/// Measured ≥ 97.7% precision at ≥ 95% coverage at the default threshold.
 const PRECISION_FLOOR: f64 = 0.95;
 const COVERAGE_FLOOR: f64 = 0.85;
 
@@ -41,7 +41,7 @@ fn dev_accuracy_and_precision_at_threshold() {
     let mut correct = 0usize;
     let (mut answered, mut answered_correct) = (0usize, 0usize);
     for (text, want) in &rows {
-        assert!(CATEGORIES.contains(&want.as_str()), "unknown dev category {want}");
+        assert!(category_codes().contains(&want.as_str()), "unknown dev category {want}");
         let c = clf.classify(text).expect("dev texts are not empty");
         let ok = c.category() == want;
         correct += usize::from(ok);
@@ -63,21 +63,10 @@ fn dev_accuracy_and_precision_at_threshold() {
 }
 
 #[test]
-fn corpus_is_large_balanced_and_valid() {
-    let ex = corpus().expect("corpus parses");
-    assert!(ex.len() >= 700, "{} examples", ex.len());
-    for c in CATEGORIES {
-        let n = ex.iter().filter(|e| e.category == c).count();
-        assert!(n >= 55, "{c}: {n} examples");
-    }
-    assert!(ex.iter().all(|e| CATEGORIES.contains(&e.category.as_str())));
-}
-
-#[test]
 fn corpus_does_not_copy_the_dev_set() {
     let Some(rows) = dev_set() else { return };
-    let ex = corpus().expect("corpus parses");
-    for e in &ex {
+    let corpus = Corpus::embedded().expect("corpus parses");
+    for e in corpus.examples() {
         let t = e.text.trim();
         for (d, _) in &rows {
             let d = d.trim();

@@ -1020,7 +1020,7 @@ async fn invalid(c: &mut DiagnosisServiceClient<Channel>, req: DiagnoseRequest) 
     let s = c.diagnose(testkit::req(req)).await.unwrap_err();
     assert_eq!(s.code(), Code::InvalidArgument, "{s:?}");
     match Error::from(s) {
-        Error::InvalidArgument { field, message } => (field, message),
+        Error::InvalidArgument { field, message } | Error::InvalidMsisdn { field, message } => (field, message),
         other => panic!("{other:?}"),
     }
 }

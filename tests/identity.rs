@@ -187,7 +187,12 @@ async fn a_handler_of_another_city_is_denied_and_the_denial_is_audited() {
     ] {
         assert!(!e.message().contains(leak), "the denial mentions `{leak}`");
     }
-    assert!(e.details().is_empty() && e.metadata().get("grpc-status-details-bin").is_none());
+    // The details hold the reason and nothing about the subscriber.
+    let info = tonic_types::StatusExt::get_details_error_info(&e).expect("the reason is sent");
+    assert_eq!(info.reason, "OUT_OF_REGION");
+    assert!(info.metadata.is_empty());
+    let raw = String::from_utf8_lossy(e.details()).to_string();
+    assert!(!raw.contains(&cust.name) && !raw.contains(&cust.id_number) && !raw.contains(&ningbo));
     // Narrowing the sources to one without the region does not get around the check.
     let mut req = view_req(&ningbo);
     req.sources = vec!["billing".into()];

@@ -24,35 +24,51 @@ pub struct Registry {
 }
 
 impl Registry {
-    /// Loads every enabled source of `cfg`. `env` resolves environment variables (injectable for tests).
+    /// Loads every enabled source of `cfg`, failing on the first that does not load. `env` resolves a
+    /// URL the configuration does not hold yet (a config built in code; `Config::load` has already
+    /// applied the environment).
     pub fn from_config(cfg: &Config, env: &dyn Fn(&str) -> Option<String>) -> Result<Registry, String> {
-        let mut sources = Vec::new();
+        let mut sources: Vec<Source> = Vec::new();
         for (i, sc) in cfg.sources.iter().enumerate() {
             if !sc.enabled {
                 continue;
             }
-            let def = Definition::load(&sc.definition).map_err(|e| e.to_string())?;
-            let url = resolve_url(i, sc, &def, env)?;
-            if sources.iter().any(|s: &Source| s.adapter.name() == def.name) {
-                return Err(format!("key `sources[{i}]`: source `{}` is configured twice", def.name));
+            let source = load_source(i, sc, env)?;
+            if sources.iter().any(|s| s.adapter.name() == source.adapter.name()) {
+                return Err(format!(
+                    "key `sources[{i}]`: source `{}` is configured twice",
+                    source.adapter.name()
+                ));
             }
-            let settings = PoolSettings {
-                max_connections: sc.max_connections,
-                // A refused or unreachable backend must surface as UNAVAILABLE within the source's time-out,
-                // with room for the stack's retries, rather than as a TIMEOUT that hides the cause.
-                connect_timeout: Duration::from_millis(sc.connect_timeout_ms.min((sc.timeout_ms / 4).max(50))),
-            };
-            let name = def.name.clone();
-            let adapter =
-                SqlAdapter::new(def, &url, &settings).map_err(|e| format!("key `sources[{i}]` ({name}): {e}"))?;
-            sources.push(Source {
-                adapter: Arc::new(adapter),
-                timeout: Duration::from_millis(sc.timeout_ms),
-                stack: sc.stack.clone(),
-                max_connections: sc.max_connections,
-            });
+            sources.push(source);
         }
         Ok(Registry { sources })
+    }
+
+    /// Every enabled source's problem (not only the first), for `check-config`, with the names and
+    /// folders of the sources that load.
+    pub fn check(cfg: &Config, env: &dyn Fn(&str) -> Option<String>) -> (Vec<(String, String)>, Vec<String>) {
+        let mut loaded: Vec<(String, String)> = Vec::new();
+        let mut problems = Vec::new();
+        for (i, sc) in cfg.sources.iter().enumerate() {
+            if !sc.enabled {
+                continue;
+            }
+            match load_source(i, sc, env) {
+                Ok(s) if loaded.iter().any(|(n, _)| n == s.adapter.name()) => problems.push(format!(
+                    "key `sources[{i}]`: source `{}` is configured twice",
+                    s.adapter.name()
+                )),
+                Ok(s) => loaded.push((
+                    s.adapter.name().to_string(),
+                    crate::assets::Folder::from_config(&sc.definition)
+                        .map(|f| f.describe())
+                        .unwrap_or_default(),
+                )),
+                Err(e) => problems.push(e),
+            }
+        }
+        (loaded, problems)
     }
 
     /// Adds a source implemented in Rust (a non-SQL backend).
@@ -74,30 +90,35 @@ impl Registry {
     }
 }
 
-/// URL precedence: `CGW_SOURCE_<NAME>_URL`, then `url` in the config, then the config's `url_env`, then the
-/// definition's `url_env`.
+/// Loads source `i` of the configuration: its definition (a folder, or `embedded:<system>`) and adapter.
+fn load_source(i: usize, sc: &SourceConfig, env: &dyn Fn(&str) -> Option<String>) -> Result<Source, String> {
+    let def = Definition::load(&sc.definition).map_err(|e| e.to_string())?;
+    let url = resolve_url(i, sc, &def, env)?;
+    let settings = PoolSettings {
+        max_connections: sc.max_connections,
+        // A refused or unreachable backend must surface as UNAVAILABLE within the source's time-out,
+        // with room for the stack's retries, rather than as a TIMEOUT that hides the cause.
+        connect_timeout: Duration::from_millis(sc.connect_timeout_ms.min((sc.timeout_ms / 4).max(50))),
+    };
+    let name = def.name.clone();
+    let adapter = SqlAdapter::new(def, &url, &settings).map_err(|e| format!("key `sources[{i}]` ({name}): {e}"))?;
+    Ok(Source {
+        adapter: Arc::new(adapter),
+        timeout: Duration::from_millis(sc.timeout_ms),
+        stack: sc.stack.clone(),
+        max_connections: sc.max_connections,
+    })
+}
+
+/// Source `i`'s URL, by the one precedence `crate::config::load::source_url` defines
+/// (`CGW_SOURCE_<NAME>_URL`, then `url`, then the variable named by `url_env` here or in the definition).
 pub fn resolve_url(
     i: usize,
     sc: &SourceConfig,
     def: &Definition,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<String, String> {
-    let override_var = format!("CGW_SOURCE_{}_URL", def.name.to_ascii_uppercase());
-    if let Some(u) = env(&override_var).filter(|u| !u.is_empty()) {
-        return Ok(u);
-    }
-    if let Some(u) = sc.url.clone().filter(|u| !u.is_empty()) {
-        return Ok(u);
-    }
-    let var = sc.url_env.clone().or_else(|| def.url_env.clone());
-    if let Some(v) = &var {
-        if let Some(u) = env(v).filter(|u| !u.is_empty()) {
-            return Ok(u);
-        }
-    }
-    Err(format!(
-        "key `sources[{i}].url` ({}): no URL: set `url`, or the environment variable {}{override_var}",
-        def.name,
-        var.map(|v| format!("{v} or ")).unwrap_or_default()
-    ))
+    crate::config::load::source_url(Some(sc), &def.name, def.url_env.as_deref(), env)
+        .map(|(url, _)| url)
+        .map_err(|why| format!("key `sources[{i}].url` ({}): {why}", def.name))
 }

@@ -36,17 +36,23 @@ impl DiagnosisApi {
     /// Loads the scenarios of `[diagnosis]` (failing start-up on a broken folder, naming every problem),
     /// starts hot reload.
     pub fn start(reads: Arc<Reads>, cfg: &DiagnosisConfig) -> anyhow::Result<DiagnosisApi> {
-        let dir = cfg.scenarios_dir.clone().unwrap_or_else(diagnosis::default_dir);
-        let engine = Engine::load(&dir, cfg.now)
-            .map_err(|e| anyhow::anyhow!("loading the scenarios in {}:\n{e}", dir.display()))?;
+        // A folder named in `[diagnosis] scenarios_dir` wins; else the scenarios embedded in the binary.
+        let folder = cfg
+            .scenarios_dir
+            .clone()
+            .map(crate::assets::Folder::Disk)
+            .unwrap_or_else(diagnosis::default_dir);
+        let engine =
+            Engine::load(&folder, cfg.now).map_err(|e| anyhow::anyhow!("loading {}:\n{e}", folder.describe()))?;
         let engine = Arc::new(engine);
-        if cfg.reload_interval_ms > 0 {
+        // Only a folder on disk can change.
+        if cfg.reload_interval_ms > 0 && matches!(folder, crate::assets::Folder::Disk(_)) {
             // Ends by itself once the engine (held by this service) is dropped.
             reload::spawn(&engine, Duration::from_millis(cfg.reload_interval_ms));
         }
         let record_complaints = cfg.record_complaints;
         tracing::info!(
-            dir = %dir.display(),
+            from = %folder.describe(),
             scenarios = engine.scenarios().scenarios.len(),
             "diagnosis scenarios loaded"
         );

@@ -14,8 +14,17 @@ use super::Classifier;
 /// `text`, or whose text is empty gives `{"id": ..., "line": n, "error": "..."}` (`id` is
 /// the line's id when it has one, else the 1-based line number) and processing goes on.
 /// Blank lines are skipped. Only I/O errors end the run.
-pub fn run_cli(mut input: impl BufRead, mut output: impl Write, threshold: f64) -> anyhow::Result<()> {
-    let clf = Classifier::shared();
+pub fn run_cli(input: impl BufRead, output: impl Write, threshold: f64) -> anyhow::Result<()> {
+    run_cli_with(Classifier::shared(), input, output, threshold)
+}
+
+/// [`run_cli`] with a given classifier (one trained on a configured corpus).
+pub fn run_cli_with(
+    clf: &Classifier,
+    mut input: impl BufRead,
+    mut output: impl Write,
+    threshold: f64,
+) -> anyhow::Result<()> {
     let mut buf = Vec::new();
     let mut line_no = 0u64;
     loop {

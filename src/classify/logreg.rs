@@ -85,8 +85,11 @@ pub(crate) fn softmax(z: &mut [f64]) -> f64 {
     m + s.ln()
 }
 
-/// Mean cross-entropy + L2 and its gradient, at `theta` = [w (d*k), b (k)].
-fn objective<const K: usize>(x: &Csr, y: &[usize], lambda: f64, theta: &[f64], grad: &mut [f64]) -> f64 {
+/// Mean cross-entropy + L2 and its gradient, at `theta` = [w (d*K), b (K)].
+///
+/// `K` is the lane count (a block width the loops unroll for); only the first `k <= K` classes are real:
+/// the padded lanes are masked out of the softmax, so their gradients and weights stay zero.
+fn objective<const K: usize>(x: &Csr, y: &[usize], k: usize, lambda: f64, theta: &[f64], grad: &mut [f64]) -> f64 {
     let d = x.n_cols;
     let n = x.n_rows();
     let (w, b) = theta.split_at(d * K);
@@ -107,6 +110,7 @@ fn objective<const K: usize>(x: &Csr, y: &[usize], lambda: f64, theta: &[f64], g
                 z[c] += v * row[c];
             }
         }
+        z[k..].fill(f64::NEG_INFINITY);
         let zy = z[yi];
         let lse = softmax(&mut z);
         loss += lse - zy;
@@ -163,15 +167,36 @@ fn max_abs(v: &[f64]) -> f64 {
     r.iter().chain(acc.iter()).fold(0.0f64, |m, x| m.max(x.abs()))
 }
 
-/// Trains softmax regression with `K` classes on rows `x` with labels `y` in `0..K`.
+/// Widest class block the trainer unrolls for; more classes are refused (see `corpus::MAX_CATEGORIES`).
+pub(crate) const MAX_CLASSES: usize = 64;
+
+/// Trains softmax regression with `k` classes (`2..=MAX_CLASSES`) on rows `x` with labels `y` in `0..k`.
 ///
+/// The class count picks a fixed lane width (4, 8, 12, 16, 24, 32, 48 or 64) so the inner loops unroll
+/// and vectorise as they would for a compile-time class count; padded lanes are masked out.
+pub(crate) fn train(x: &Csr, y: &[usize], k: usize, opts: TrainOptions) -> Weights {
+    assert!(
+        (1..=MAX_CLASSES).contains(&k),
+        "class count {k} outside 1..={MAX_CLASSES}"
+    );
+    match k {
+        0..=4 => train_lanes::<4>(x, y, k, opts),
+        5..=8 => train_lanes::<8>(x, y, k, opts),
+        9..=12 => train_lanes::<12>(x, y, k, opts),
+        13..=16 => train_lanes::<16>(x, y, k, opts),
+        17..=24 => train_lanes::<24>(x, y, k, opts),
+        25..=32 => train_lanes::<32>(x, y, k, opts),
+        33..=48 => train_lanes::<48>(x, y, k, opts),
+        _ => train_lanes::<64>(x, y, k, opts),
+    }
+}
+
 /// Full-batch L-BFGS (two-loop recursion) with a backtracking Armijo line search, from
 /// zero weights: the objective is strictly convex, so the result does not depend on
-/// row order or any seed.
-pub(crate) fn train<const K: usize>(x: &Csr, y: &[usize], opts: TrainOptions) -> Weights {
-    let k = K;
+/// row order or any seed. Returns weights of the `k` real classes.
+fn train_lanes<const K: usize>(x: &Csr, y: &[usize], k: usize, opts: TrainOptions) -> Weights {
     let d = x.n_cols;
-    let p = d * k + k;
+    let p = d * K + K;
     let mut theta = vec![0.0; p];
     let mut grad = vec![0.0; p];
     if x.n_rows() == 0 {
@@ -181,7 +206,7 @@ pub(crate) fn train<const K: usize>(x: &Csr, y: &[usize], opts: TrainOptions) ->
             b: vec![0.0; k],
         };
     }
-    let mut f = objective::<K>(x, y, opts.lambda, &theta, &mut grad);
+    let mut f = objective::<K>(x, y, k, opts.lambda, &theta, &mut grad);
     let m = opts.memory.max(1);
     // History of (s, y) pairs, oldest first; `spare` recycles the evicted buffers.
     let mut s_hist: Vec<Vec<f64>> = Vec::with_capacity(m);
@@ -234,7 +259,7 @@ pub(crate) fn train<const K: usize>(x: &Csr, y: &[usize], opts: TrainOptions) ->
             for ((nt, &t), &dv) in new_theta.iter_mut().zip(&theta).zip(&dir) {
                 *nt = t + step * dv;
             }
-            new_f = objective::<K>(x, y, opts.lambda, &new_theta, &mut new_grad);
+            new_f = objective::<K>(x, y, k, opts.lambda, &new_theta, &mut new_grad);
             if new_f <= f + 1e-4 * step * slope || tries >= 30 {
                 break;
             }
@@ -268,8 +293,17 @@ pub(crate) fn train<const K: usize>(x: &Csr, y: &[usize], opts: TrainOptions) ->
             break;
         }
     }
-    let b = theta.split_off(d * k);
-    Weights { k, w: theta, b }
+    // Keep the k real classes of each feature's block of K lanes.
+    let (w, b) = theta.split_at(d * K);
+    let mut real = Vec::with_capacity(d * k);
+    for row in w.chunks_exact(K) {
+        real.extend_from_slice(&row[..k]);
+    }
+    Weights {
+        k,
+        w: real,
+        b: b[..k].to_vec(),
+    }
 }
 
 #[cfg(test)]
@@ -292,7 +326,7 @@ mod tests {
             x.indptr.push(x.indices.len());
             y.push(c);
         }
-        let w = train::<3>(&x, &y, TrainOptions::default());
+        let w = train(&x, &y, 3, TrainOptions::default());
         let mut z = vec![0.0; 3];
         for c in 0..3 {
             w.logits(&[c as u32], &[1.0], &mut z);

@@ -8,17 +8,29 @@ fn clf() -> &'static Classifier {
 
 #[test]
 fn corpus_is_valid_and_balanced() {
-    let ex = corpus().unwrap();
-    assert!(ex.len() >= 700, "{} examples", ex.len());
-    for c in CATEGORIES {
-        let n = ex.iter().filter(|e| e.category == c).count();
-        assert!(n >= 55, "{c}: {n} examples");
+    let corpus = Corpus::embedded().unwrap();
+    assert!(corpus.examples().len() >= 700, "{} examples", corpus.examples().len());
+    for (c, n) in corpus.categories().iter().zip(corpus.counts()) {
+        assert!(n >= 55, "{}: {n} examples", c.code);
     }
 }
 
 #[test]
+fn the_shipped_categories_are_listed_with_names_and_descriptions() {
+    let cats = categories();
+    assert_eq!(cats.len(), 12);
+    assert_eq!(cats[0].code, "billing.unexpected_charge");
+    assert_eq!(cats[0].name, "异常扣费");
+    assert!(cats.iter().all(|c| !c.description.is_empty() && !c.keywords.is_empty()));
+    assert_eq!(category_codes().len(), 12);
+    assert!(category_codes().contains(&"marketing.harassment"));
+    let trained: Vec<&str> = clf().categories().iter().map(|c| c.code.as_str()).collect();
+    assert_eq!(trained, category_codes());
+}
+
+#[test]
 fn user_dictionary_loads() {
-    let seg = Segmenter::new().unwrap();
+    let seg = Segmenter::new(categories()).unwrap();
     let words: Vec<&str> = {
         let s = "我要携号转网授权码收不到";
         seg.words(s)
@@ -47,7 +59,7 @@ fn obvious_complaints_are_classified() {
 #[test]
 fn classification_is_well_formed() {
     let c = clf().classify("彩铃不是我开的，每月扣费5元，要求退订").unwrap();
-    assert_eq!(c.top.len(), 12);
+    assert_eq!(c.top.len(), category_codes().len());
     let sum: f64 = c.top.iter().map(|t| t.1).sum();
     assert!((sum - 1.0).abs() < 1e-9);
     assert!(c.top.windows(2).all(|w| w[0].1 >= w[1].1));
@@ -113,7 +125,14 @@ fn training_is_deterministic_and_calibrated() {
     assert!(r.cv_accuracy > 0.8, "cv accuracy {}", r.cv_accuracy);
     assert_eq!(r.cv_predictions.len(), r.examples);
     // Determinism on a quarter of the corpus (cheaper in unoptimised test builds).
-    let subset: Vec<Example> = corpus().unwrap().into_iter().step_by(4).collect();
+    let subset: Vec<Example> = Corpus::embedded()
+        .unwrap()
+        .examples()
+        .iter()
+        .step_by(4)
+        .cloned()
+        .collect();
+    let subset = Corpus::new(categories().to_vec(), subset).unwrap();
     let a = Classifier::train(&subset).unwrap();
     let b = Classifier::train(&subset).unwrap();
     let text = "账单里多了一笔不明费用";
@@ -133,9 +152,20 @@ fn default_threshold_meets_its_cross_validation_rule() {
 }
 
 #[test]
-fn bad_corpus_is_rejected() {
-    assert!(parse_corpus("{\"text\":\"x\",\"category\":\"nope\"}").is_err());
-    assert!(parse_corpus("not json").is_err());
+fn the_training_report_gives_held_out_figures_per_category() {
+    let r = clf().report();
+    assert_eq!(r.per_category.len(), 12);
+    assert_eq!(r.per_category.iter().map(|c| c.examples).sum::<usize>(), r.examples);
+    assert!(
+        r.per_category.iter().all(|c| c.recall > 0.8 && c.precision > 0.8),
+        "{}",
+        r.summary()
+    );
+    let s = r.summary();
+    assert!(
+        s.contains("held-out accuracy") && s.contains("marketing.harassment"),
+        "{s}"
+    );
 }
 
 #[test]

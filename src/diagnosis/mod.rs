@@ -34,6 +34,7 @@ pub use load as scenario;
 
 pub use conclude::{ActionOut, Conclusion};
 
+use crate::assets::Folder;
 use crate::error::Error;
 use crate::proto::complaint::v1::{SourceStatus, SubscriberView};
 use crate::view::ViewOutcome;
@@ -54,6 +55,9 @@ pub const MAX_ANSWERS: usize = 32;
 /// The loaded scenarios and the clock they run against.
 pub struct Engine {
     set: RwLock<Arc<ScenarioSet>>,
+    /// Where the scenarios come from: a folder on disk, or the set embedded in the binary.
+    folder: Folder,
+    /// The folder on disk (hot reload polls it), or what is embedded.
     dir: PathBuf,
     opts: LoadOptions,
     /// A fixed `now` (tests, demos over data of a fixed date); the system clock otherwise.
@@ -98,25 +102,35 @@ impl Diagnosis {
 }
 
 impl Engine {
-    /// Loads `dir`; `clock` fixes `now` (else the system clock).
-    pub fn load(dir: &Path, clock: Option<DateTime<FixedOffset>>) -> Result<Engine, LoadErrors> {
+    /// Loads `folder` (a path on disk, or the embedded set); `clock` fixes `now` (else the system clock).
+    pub fn load(folder: impl Into<Folder>, clock: Option<DateTime<FixedOffset>>) -> Result<Engine, LoadErrors> {
+        let folder = folder.into();
         let opts = LoadOptions {
             sample_time: clock.unwrap_or_else(|| Utc::now().with_timezone(&value::beijing())),
             ..LoadOptions::default()
         };
-        let mut set = load::load_dir(dir, &opts)?;
+        let mut set = load::load_folder(&folder, &opts)?;
         set.generation = 1;
         Ok(Engine {
             set: RwLock::new(Arc::new(set)),
-            dir: dir.to_path_buf(),
+            dir: match &folder {
+                Folder::Disk(p) => p.clone(),
+                Folder::Embedded { .. } => PathBuf::from(folder.describe()),
+            },
+            folder,
             opts,
             clock,
         })
     }
 
-    /// The scenario folder.
+    /// The scenario folder (for an embedded set, what it is).
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// Where the scenarios come from.
+    pub fn folder(&self) -> &Folder {
+        &self.folder
     }
 
     /// The set in force.
@@ -127,7 +141,7 @@ impl Engine {
     /// Reloads the folder. On success the new set replaces the old one at once (calls under way keep the
     /// set they started with) and its generation is returned; on failure the old set stays.
     pub fn reload(&self) -> Result<u64, LoadErrors> {
-        let mut set = load::load_dir(&self.dir, &self.opts)?;
+        let mut set = load::load_folder(&self.folder, &self.opts)?;
         let mut guard = self.set.write().unwrap_or_else(|p| p.into_inner());
         set.generation = guard.generation + 1;
         let generation = set.generation;
@@ -301,15 +315,9 @@ fn clip(s: &str, n: usize) -> String {
     }
 }
 
-/// The default scenario folder: `scenarios/` in the working directory if it exists, else the one in the
-/// source tree.
-pub fn default_dir() -> PathBuf {
-    let local = PathBuf::from("scenarios");
-    if local.is_dir() {
-        local
-    } else {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios")
-    }
+/// The scenarios used when no folder is named: the set embedded in the binary.
+pub fn default_dir() -> Folder {
+    Folder::embedded_scenarios()
 }
 
 #[cfg(test)]

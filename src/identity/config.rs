@@ -141,77 +141,113 @@ pub struct TlsConfig {
 }
 
 impl AuthConfig {
-    /// Checks the keys of `[auth]`, naming the first bad one.
+    /// Checks the keys of `[auth]`; the error names every bad key, one a line.
     pub fn validate(&self) -> Result<(), String> {
+        joined(self.problems())
+    }
+
+    /// Every bad key of `[auth]`, each message naming its key.
+    pub fn problems(&self) -> Vec<String> {
+        let mut out = Vec::new();
         if self.issuer.trim().is_empty() {
-            return Err("key `auth.issuer`: must not be empty".into());
+            out.push("key `auth.issuer`: must not be empty".into());
         }
         if self.audience.trim().is_empty() {
-            return Err("key `auth.audience`: must not be empty".into());
+            out.push("key `auth.audience`: must not be empty".into());
         }
         for (i, k) in self.jwt_keys.iter().enumerate() {
             let at = format!("auth.jwt_keys[{i}]");
             match k.algorithm.as_str() {
                 "HS256" => {
                     if k.secret_env.is_none() && k.secret_file.is_none() {
-                        return Err(format!(
+                        out.push(format!(
                             "key `{at}.secret_env`: HS256 needs `secret_env` or `secret_file`"
                         ));
                     }
                     if k.public_key_file.is_some() || k.public_key_env.is_some() {
-                        return Err(format!(
+                        out.push(format!(
                             "key `{at}.public_key_file`: HS256 uses a shared secret, not a public key"
                         ));
                     }
                 }
                 "RS256" | "ES256" => {
                     if k.public_key_file.is_none() && k.public_key_env.is_none() {
-                        return Err(format!(
+                        out.push(format!(
                             "key `{at}.public_key_file`: {} needs `public_key_file` or `public_key_env`",
                             k.algorithm
                         ));
                     }
                     if k.secret_env.is_some() || k.secret_file.is_some() {
-                        return Err(format!(
+                        out.push(format!(
                             "key `{at}.secret_env`: {} uses a public key, not a secret",
                             k.algorithm
                         ));
                     }
                 }
-                other => {
-                    return Err(format!(
-                        "key `{at}.algorithm`: `{}` must be HS256, RS256 or ES256",
-                        super::clip(other, 16)
-                    ))
-                }
+                other => out.push(format!(
+                    "key `{at}.algorithm`: `{}` must be HS256, RS256 or ES256",
+                    super::clip(other, 16)
+                )),
             }
         }
         for (i, k) in self.api_keys.iter().enumerate() {
             let at = format!("auth.api_keys[{i}]");
             if k.id.trim().is_empty() {
-                return Err(format!("key `{at}.id`: must not be empty"));
+                out.push(format!("key `{at}.id`: must not be empty"));
             }
             if parse_hex32(&k.sha256).is_none() {
-                return Err(format!(
+                out.push(format!(
                     "key `{at}.sha256`: must be 64 hex digits (the SHA-256 of the key)"
                 ));
             }
-            super::validate_subject(&k.subject).map_err(|m| format!("key `{at}.subject`: {m}"))?;
-            parse_roles(&k.roles).map_err(|m| format!("key `{at}.roles`: {m}"))?;
-            parse_regions(&k.regions).map_err(|m| format!("key `{at}.regions`: {m}"))?;
+            mapping_problems(&at, &k.subject, &k.roles, &k.regions, &mut out);
         }
         for (i, c) in self.client_certs.iter().enumerate() {
             let at = format!("auth.client_certs[{i}]");
             if parse_hex32(&c.sha256).is_none() {
-                return Err(format!(
+                out.push(format!(
                     "key `{at}.sha256`: must be a SHA-256 fingerprint (64 hex digits)"
                 ));
             }
-            super::validate_subject(&c.subject).map_err(|m| format!("key `{at}.subject`: {m}"))?;
-            parse_roles(&c.roles).map_err(|m| format!("key `{at}.roles`: {m}"))?;
-            parse_regions(&c.regions).map_err(|m| format!("key `{at}.regions`: {m}"))?;
+            mapping_problems(&at, &c.subject, &c.roles, &c.regions, &mut out);
         }
-        Ok(())
+        out
+    }
+
+    /// The secrets and key files `[auth]` names that cannot be found (an unset environment variable with no
+    /// file to fall back on, a missing file), each naming its key and the variable or file. The values
+    /// are never read into the message. Signing keys (`private_key_file`, used only by `token`) are not
+    /// needed to serve and are not checked here.
+    pub fn missing_material(&self, env: &dyn Fn(&str) -> Option<String>) -> Vec<String> {
+        let mut out = Vec::new();
+        for (i, k) in self.jwt_keys.iter().enumerate() {
+            let at = format!("auth.jwt_keys[{i}]");
+            let (var, file, var_key, file_key) = if k.algorithm == "HS256" {
+                (&k.secret_env, &k.secret_file, "secret_env", "secret_file")
+            } else {
+                (
+                    &k.public_key_env,
+                    &k.public_key_file,
+                    "public_key_env",
+                    "public_key_file",
+                )
+            };
+            if let Some(v) = var {
+                if env(v).is_some_and(|x| !x.trim().is_empty()) {
+                    continue;
+                }
+                if file.is_none() {
+                    out.push(format!("key `{at}.{var_key}`: environment variable {v} is not set"));
+                    continue;
+                }
+            }
+            if let Some(f) = file {
+                if !f.is_file() {
+                    out.push(format!("key `{at}.{file_key}`: no file {}", f.display()));
+                }
+            }
+        }
+        out
     }
 
     /// Resolves relative key-file paths against the config file's folder.
@@ -230,20 +266,41 @@ impl AuthConfig {
 }
 
 impl TlsConfig {
-    /// Checks the keys of `[tls]`.
+    /// Checks the keys of `[tls]`; the error names every bad key, one a line.
     pub fn validate(&self) -> Result<(), String> {
+        joined(self.problems())
+    }
+
+    /// Every bad key of `[tls]`.
+    pub fn problems(&self) -> Vec<String> {
+        let mut out = Vec::new();
         match (&self.cert_file, &self.key_file) {
-            (Some(_), None) => return Err("key `tls.key_file`: needed with `tls.cert_file`".into()),
-            (None, Some(_)) => return Err("key `tls.cert_file`: needed with `tls.key_file`".into()),
+            (Some(_), None) => out.push("key `tls.key_file`: needed with `tls.cert_file`".into()),
+            (None, Some(_)) => out.push("key `tls.cert_file`: needed with `tls.key_file`".into()),
             _ => {}
         }
         if self.client_ca_file.is_some() && self.cert_file.is_none() {
-            return Err("key `tls.client_ca_file`: mutual TLS needs `tls.cert_file` and `tls.key_file`".into());
+            out.push("key `tls.client_ca_file`: mutual TLS needs `tls.cert_file` and `tls.key_file`".into());
         }
         if self.require_client_cert && self.client_ca_file.is_none() {
-            return Err("key `tls.require_client_cert`: needs `tls.client_ca_file`".into());
+            out.push("key `tls.require_client_cert`: needs `tls.client_ca_file`".into());
         }
-        Ok(())
+        out
+    }
+
+    /// The certificate and key files `[tls]` names that do not exist, each naming its key and file.
+    pub fn missing_files(&self) -> Vec<String> {
+        [
+            ("cert_file", &self.cert_file),
+            ("key_file", &self.key_file),
+            ("client_ca_file", &self.client_ca_file),
+        ]
+        .into_iter()
+        .filter_map(|(key, f)| {
+            let f = f.as_ref()?;
+            (!f.is_file()).then(|| format!("key `tls.{key}`: no file {}", f.display()))
+        })
+        .collect()
     }
 
     /// Whether the server speaks TLS.
@@ -261,6 +318,28 @@ impl TlsConfig {
                 *p = base.join(&*p);
             }
         }
+    }
+}
+
+/// The problems of an identity mapping (API key or client certificate) at `at`.
+fn mapping_problems(at: &str, subject: &str, roles: &[String], regions: &[String], out: &mut Vec<String>) {
+    if let Err(m) = super::validate_subject(subject) {
+        out.push(format!("key `{at}.subject`: {m}"));
+    }
+    if let Err(m) = parse_roles(roles) {
+        out.push(format!("key `{at}.roles`: {m}"));
+    }
+    if let Err(m) = parse_regions(regions) {
+        out.push(format!("key `{at}.regions`: {m}"));
+    }
+}
+
+/// `Ok` for no problems, else every problem, one a line.
+fn joined(problems: Vec<String>) -> Result<(), String> {
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems.join("\n"))
     }
 }
 

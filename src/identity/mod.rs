@@ -52,7 +52,7 @@ impl IdentityServices {
                 "[auth] configures no JWT key, API key or client certificate: every call except health and reflection will be refused"
             );
         }
-        let store = Store::open(store_cfg, env).await.map_err(|e| e.to_string())?;
+        let store = Store::open(store_cfg).await.map_err(|e| e.to_string())?;
         let directory = Directory::new(store.clone());
         let audit = AuditLog::start(store.clone(), store_cfg.audit_batch_max);
         let auth = Arc::new(AuthState::new(

@@ -194,8 +194,9 @@ pub struct Target {
 }
 
 /// Which definitions to check. With a config: its enabled sources (only those under `dir`, if given),
-/// with URLs resolved as the server resolves them. Without: `dir` is one adapter folder or a folder of
-/// them, and URLs come from `CGW_SOURCE_<NAME>_URL` or the definition's `url_env`.
+/// with URLs as the server takes them. Without: `dir` is one adapter folder or a folder of them (`None`:
+/// the adapters embedded in the binary), and URLs come from `CGW_SOURCE_<NAME>_URL` or the definition's
+/// `url_env`.
 pub fn targets(dir: Option<&Path>, cfg: Option<&Config>, env: &dyn Fn(&str) -> Option<String>) -> Vec<Target> {
     let within = |p: &Path| match dir {
         None => true,
@@ -218,7 +219,10 @@ pub fn targets(dir: Option<&Path>, cfg: Option<&Config>, env: &dyn Fn(&str) -> O
             })
             .collect();
     }
-    let dir = dir.map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("adapters"));
+    let Some(dir) = dir else {
+        return embedded_targets(env);
+    };
+    let dir = dir.to_path_buf();
     let mut dirs = Vec::new();
     if dir.join(crate::adapters::sql::definition::DEFINITION_FILE).exists() {
         dirs.push(dir.clone());
@@ -242,22 +246,40 @@ pub fn targets(dir: Option<&Path>, cfg: Option<&Config>, env: &dyn Fn(&str) -> O
     }
     dirs.into_iter()
         .map(|d| {
-            let url = Definition::load(&d).map_err(|e| e.to_string()).and_then(|def| {
-                let var = format!("CGW_SOURCE_{}_URL", def.name.to_ascii_uppercase());
-                env(&var)
-                    .filter(|u| !u.is_empty())
-                    .or_else(|| def.url_env.as_deref().and_then(env).filter(|u| !u.is_empty()))
-                    .ok_or_else(|| {
-                        format!(
-                            "no URL for `{}`: set {var}{}, or pass --config",
-                            def.name,
-                            def.url_env.as_deref().map(|v| format!(" or {v}")).unwrap_or_default()
-                        )
-                    })
-            });
+            let url = Definition::load(&d)
+                .map_err(|e| e.to_string())
+                .and_then(|def| env_url(&def, env));
             Target { dir: d, url }
         })
         .collect()
+}
+
+/// The adapters embedded in the binary (`embedded:<system>`), with URLs from the environment.
+fn embedded_targets(env: &dyn Fn(&str) -> Option<String>) -> Vec<Target> {
+    crate::assets::Folder::embedded_adapter_names()
+        .into_iter()
+        .filter_map(|n| crate::assets::Folder::embedded_adapter(&n))
+        .map(|f| Target {
+            dir: f.config_path(),
+            url: Definition::load_folder(&f)
+                .map_err(|e| e.to_string())
+                .and_then(|def| env_url(&def, env)),
+        })
+        .collect()
+}
+
+/// A definition's URL when no config names one: `CGW_SOURCE_<NAME>_URL`, else its `url_env`.
+fn env_url(def: &Definition, env: &dyn Fn(&str) -> Option<String>) -> Result<String, String> {
+    crate::config::load::source_url(None, &def.name, def.url_env.as_deref(), env)
+        .map(|(url, _)| url)
+        .map_err(|_| {
+            format!(
+                "no URL for `{}`: set {}{}, or pass --config",
+                def.name,
+                crate::config::load::source_override_var(&def.name),
+                def.url_env.as_deref().map(|v| format!(" or {v}")).unwrap_or_default()
+            )
+        })
 }
 
 /// How long one statement may take to prepare.

@@ -92,35 +92,32 @@ pub const IDENTITIES: &[DemoIdentity] = &[
     },
 ];
 
-/// The demo's signing key file and store in `data_dir`.
-pub struct DemoSetup {
-    pub key_file: PathBuf,
-    pub store_url: String,
-    pub auth: AuthConfig,
-}
+/// The file name of the demo's signing key, in the data folder.
+pub const KEY_FILE: &str = "demo-jwt-hs256.key";
 
-/// Creates (first run) or reuses the demo signing key in `data_dir` and returns the `[auth]` section that
-/// trusts it and the store URL.
-pub fn prepare(data_dir: &Path) -> std::io::Result<DemoSetup> {
-    let key_file = data_dir.join("demo-jwt-hs256.key");
+/// Creates the demo signing key in `data_dir` on the first run (readable by its owner only) and returns
+/// its path.
+pub fn prepare_key(data_dir: &Path) -> std::io::Result<PathBuf> {
+    let key_file = data_dir.join(KEY_FILE);
     if !key_file.exists() {
         write_private(&key_file, &crate::identity::auth::new_hs256_secret())?;
     }
+    Ok(key_file)
+}
+
+/// The `[auth]` section that trusts the demo key at `key_file` (as the config names it).
+pub fn auth_config(key_file: &Path) -> AuthConfig {
     let mut auth = AuthConfig::default();
     auth.jwt_keys.push(JwtKeyConfig {
         kid: Some(DEMO_KID.into()),
         algorithm: "HS256".into(),
         secret_env: None,
-        secret_file: Some(key_file.clone()),
+        secret_file: Some(key_file.to_path_buf()),
         public_key_file: None,
         public_key_env: None,
         private_key_file: None,
     });
-    Ok(DemoSetup {
-        store_url: format!("sqlite://{}", data_dir.join("gateway.db").display()),
-        key_file,
-        auth,
-    })
+    auth
 }
 
 /// Writes a file readable by its owner only.
@@ -186,21 +183,87 @@ pub fn subscriber_in(city: &str, limit: u64, skip: usize) -> Option<u64> {
     (0..limit).filter(|i| city_of(*i) == city).nth(skip)
 }
 
-/// What the demo prints about identities once it listens.
-pub struct DemoBanner {
-    /// The handler the ready-made token is for.
-    pub subject: &'static str,
-    pub city: &'static str,
-    pub token: String,
-    /// The config file written for `complaint-gateway token` and `serve`.
-    pub config_path: PathBuf,
-    pub key_file: PathBuf,
+/// The demo handler of exactly one city, `city`.
+pub fn handler_of(city: &str) -> Option<&'static DemoIdentity> {
+    IDENTITIES
+        .iter()
+        .find(|d| d.roles == [Role::Handler] && d.regions == [city])
 }
 
-impl DemoBanner {
-    /// Lines to print: the identities, the token and how to pass it.
-    pub fn lines(&self, addr: std::net::SocketAddr, msisdn: &str) -> Vec<String> {
-        let mut out = vec![format!("Identities (signing key {}):", self.key_file.display())];
+/// A token for one city's handler.
+pub struct CityToken {
+    pub city: &'static str,
+    pub city_name: &'static str,
+    pub subject: &'static str,
+    pub token: String,
+}
+
+impl CityToken {
+    /// The shell variable the demo prints it as: `TOKEN_0571`.
+    pub fn var(&self) -> String {
+        format!("TOKEN_{}", self.city)
+    }
+}
+
+/// A token, valid `ttl_secs`, for the handler of each demo city, signed with the first key of `auth`
+/// (the demo key), carrying the regions the handler is registered with, so the server narrows nothing.
+pub fn city_tokens(
+    auth: &AuthConfig,
+    env: &dyn Fn(&str) -> Option<String>,
+    ttl_secs: u64,
+) -> Result<Vec<CityToken>, String> {
+    let issuer = crate::identity::auth::TokenIssuer::from_config(auth, 0, env)?;
+    let mut out = Vec::new();
+    for (city, name, _) in seed::CITIES {
+        let h = handler_of(city).ok_or_else(|| format!("no demo handler of {city}"))?;
+        let regions: Vec<String> = h.regions.iter().map(|r| r.to_string()).collect();
+        out.push(CityToken {
+            city,
+            city_name: name,
+            subject: h.id,
+            token: issuer.issue(h.id, h.roles, &regions, ttl_secs)?,
+        });
+    }
+    Ok(out)
+}
+
+/// The city name of a city code (`杭州` for `0571`).
+pub fn city_name(code: &str) -> &'static str {
+    seed::CITIES
+        .iter()
+        .find(|(c, _, _)| *c == code)
+        .map(|(_, n, _)| *n)
+        .unwrap_or("?")
+}
+
+/// What the demo prints once it listens: where its files are, the identities, one token per city,
+/// ready-to-run calls, and each seeded situation's number with its city and the token that reads it.
+pub struct Banner {
+    pub config_path: PathBuf,
+    pub key_file: PathBuf,
+    /// Which adapters and scenarios the demo serves (`the embedded adapters`, a folder).
+    pub adapters: String,
+    pub scenarios: String,
+    pub tokens: Vec<CityToken>,
+    /// Seeded subscribers: (situation, number, city code), one per situation.
+    pub examples: Vec<(seed::Situation, String, String)>,
+}
+
+impl Banner {
+    /// The lines to print for a server listening on `addr`.
+    pub fn lines(&self, addr: std::net::SocketAddr) -> Vec<String> {
+        let var = |city: &str| format!("$TOKEN_{city}");
+        let mut out = vec![
+            format!("complaint-gateway demo listening on {addr}"),
+            format!("configuration: {}", self.config_path.display()),
+            format!(
+                "  (serve it again with: complaint-gateway serve --config {})",
+                self.config_path.display()
+            ),
+            format!("adapters: {}; scenarios: {}", self.adapters, self.scenarios),
+            String::new(),
+            format!("Identities (signing key {}):", self.key_file.display()),
+        ];
         for d in IDENTITIES {
             out.push(format!(
                 "  {:<10} {:<8} {:<10} {}",
@@ -215,73 +278,74 @@ impl DemoBanner {
             ));
         }
         out.push(String::new());
-        out.push(format!(
-            "A token for {} (handler, {}), valid 8 hours:",
-            self.subject, self.city
-        ));
-        out.push(format!("  export TOKEN={}", self.token));
-        out.push(String::new());
-        out.push("Try (buf from npm, or grpcurl):".into());
-        out.push(format!(
-            "  npx buf curl --protocol grpc --http2-prior-knowledge -H \"authorization: Bearer $TOKEN\" -d '{{\"msisdn\":\"{msisdn}\"}}' http://{addr}/complaint.v1.ComplaintDataService/GetSubscriberView"
-        ));
-        out.push(format!(
-            "  grpcurl -plaintext -H \"authorization: Bearer $TOKEN\" -d '{{\"msisdn\":\"{msisdn}\"}}' {addr} complaint.v1.ComplaintDataService/GetSubscriberView"
-        ));
+        out.push("Tokens, one per city (a handler reads only subscribers of their own cities), valid 8 hours:".into());
+        for t in &self.tokens {
+            out.push(format!(
+                "  export {}={}   # {}: handler, {} {}",
+                t.var(),
+                t.token,
+                t.subject,
+                t.city,
+                t.city_name
+            ));
+        }
         out.push(format!(
             "Tokens for the others: complaint-gateway token --config {} --subject m-hz-01",
             self.config_path.display()
         ));
+        let first = self
+            .examples
+            .iter()
+            .find(|(s, _, _)| *s != seed::Situation::Normal)
+            .or(self.examples.first());
+        if let Some((_, number, city)) = first {
+            out.push(String::new());
+            out.push("Try (grpcurl, or buf from npm):".into());
+            let h = format!("-H \"authorization: Bearer {}\"", var(city));
+            out.push(format!(
+                "  grpcurl -plaintext {h} -d '{{\"msisdn\":\"{number}\"}}' {addr} complaint.v1.ComplaintDataService/GetSubscriberView"
+            ));
+            out.push(format!(
+                "  npx buf curl --protocol grpc --http2-prior-knowledge {h} -d '{{\"msisdn\":\"{number}\"}}' http://{addr}/complaint.v1.ComplaintDataService/GetSubscriberView"
+            ));
+        }
+        if let Some((_, number, city)) = self
+            .examples
+            .iter()
+            .find(|(s, _, _)| *s == seed::Situation::PaidStillSuspended)
+        {
+            out.push(format!(
+                "  grpcurl -plaintext -H \"authorization: Bearer {}\" -d '{{\"msisdn\":\"{number}\",\"text\":\"我已经交了钱为什么还停机\"}}' {addr} complaint.v1.DiagnosisService/Diagnose",
+                var(city)
+            ));
+        }
+        out.push(String::new());
+        out.push("Seeded subscribers by situation: the number, its city, and the token that reads it:".into());
+        for (s, number, city) in &self.examples {
+            out.push(format!(
+                "  {number}  {city} {}  {:<12} {:<26} {}",
+                city_name(city),
+                var(city),
+                s.name(),
+                s.describe()
+            ));
+        }
+        out.push(
+            "Any of them works in the calls above: put the number in \"msisdn\" and use the token of its city.".into(),
+        );
+        out.push(String::new());
+        out.push("Ctrl-C stops the server.".into());
         out
     }
 }
 
-/// Sets up the demo's identity side on `cfg`: the signing key and store in `data_dir`, the identities
-/// registered, a config file for `complaint-gateway token`, and a handler's token.
-pub async fn setup(cfg: &mut crate::config::Config, data_dir: &Path) -> anyhow::Result<DemoBanner> {
-    let d = prepare(data_dir)?;
-    cfg.auth = d.auth.clone();
-    cfg.store.url = d.store_url.clone();
-    let store = Store::connect(&d.store_url, 2).await?;
-    register(&store).await?;
-    store.close().await;
-    let config_path = data_dir.join("gateway.toml");
-    let text = format!(
-        "## Written by `complaint-gateway demo`: the demo's sources, signing key and store.\n{}",
-        toml::to_string_pretty(&*cfg)?
-    );
-    write_private(&config_path, &text)?;
-    let secret = std::fs::read_to_string(&d.key_file)?;
-    let issuer = crate::identity::auth::TokenIssuer::hs256(
-        &cfg.auth.issuer,
-        &cfg.auth.audience,
-        Some(DEMO_KID),
-        secret.trim().as_bytes(),
-    )
-    .map_err(anyhow::Error::msg)?;
-    let h = &IDENTITIES[0];
-    let regions: Vec<String> = h.regions.iter().map(|r| r.to_string()).collect();
-    let token = issuer
-        .issue(h.id, h.roles, &regions, 8 * 3600)
-        .map_err(anyhow::Error::msg)?;
-    Ok(DemoBanner {
-        subject: h.id,
-        city: h.regions[0],
-        token,
-        config_path,
-        key_file: d.key_file,
-    })
-}
-
-/// The first example subscriber (by situation) in `city`, for the demo's ready-to-run command.
-pub fn example_in(city: &str, subscribers: u64) -> Option<String> {
+/// One seeded subscriber per situation (as [`seed::examples`]) with its city code.
+pub fn examples_with_cities(subscribers: u64) -> Vec<(seed::Situation, String, String)> {
     seed::SITUATIONS
         .iter()
-        .map(|s| s.first_index())
-        .filter(|i| *i < subscribers)
-        .find(|i| city_of(*i) == city)
-        .or_else(|| subscriber_in(city, subscribers.min(400), 0))
-        .map(seed::msisdn)
+        .filter(|s| s.first_index() < subscribers)
+        .map(|s| (*s, seed::msisdn(s.first_index()), city_of(s.first_index())))
+        .collect()
 }
 
 #[cfg(test)]
@@ -308,6 +372,10 @@ mod tests {
             }
         }
         assert!(IDENTITIES.iter().any(|d| d.roles.contains(&Role::Manager)));
+        // Every city the seed uses has a handler of its own, so the demo can print a token per city.
+        for (code, _, _) in seed::CITIES {
+            assert_eq!(handler_of(code).map(|h| h.regions), Some(&[code][..]), "{code}");
+        }
         assert!(IDENTITIES.iter().any(|d| d.roles.contains(&Role::Auditor)));
     }
 }

@@ -4,6 +4,7 @@
 //! column maps onto a field of the unified `SubscriberView`. Every field path is checked against the proto
 //! schema at load, so a misspelt path fails at start-up naming the file, entity and column.
 use super::text::SqlTemplate;
+use crate::assets::Folder;
 use crate::schema::{self, Items, PathErrorKind, PathStep, SelectError};
 use prost_reflect::{FieldDescriptor, Kind, MessageDescriptor};
 use serde::Deserialize;
@@ -246,19 +247,31 @@ pub struct Definition {
 }
 
 impl Definition {
-    /// Loads `DIR/adapter.toml` and compiles it against the view schema.
+    /// Loads `DIR/adapter.toml` and compiles it against the view schema. `DIR` may be
+    /// `embedded:<system>`, an adapter folder shipped in the binary.
     pub fn load(dir: &Path) -> Result<Definition, DefinitionError> {
-        let file = dir.join(DEFINITION_FILE);
+        let folder = Folder::from_config(dir).map_err(|message| DefinitionError {
+            file: dir.to_path_buf(),
+            message,
+        })?;
+        Self::load_folder(&folder)
+    }
+
+    /// Loads and compiles the definition in `folder` (on disk or embedded).
+    pub fn load_folder(folder: &Folder) -> Result<Definition, DefinitionError> {
+        let file = PathBuf::from(folder.path_of(DEFINITION_FILE));
         let err = |message: String| DefinitionError {
             file: file.clone(),
             message,
         };
-        let text = std::fs::read_to_string(&file).map_err(|e| err(format!("cannot read: {e}")))?;
+        let text = folder
+            .read(DEFINITION_FILE)
+            .map_err(|e| err(format!("cannot read: {e}")))?;
         let def: DefinitionFile = toml::from_str(&text).map_err(|e| err(e.to_string()))?;
-        Self::compile(dir, &file, def)
+        Self::compile(folder, &file, def)
     }
 
-    fn compile(dir: &Path, file: &Path, def: DefinitionFile) -> Result<Definition, DefinitionError> {
+    fn compile(dir: &Folder, file: &Path, def: DefinitionFile) -> Result<Definition, DefinitionError> {
         let err = |message: String| DefinitionError {
             file: file.to_path_buf(),
             message,
@@ -399,7 +412,7 @@ impl Definition {
             });
         }
         Ok(Definition {
-            dir: dir.to_path_buf(),
+            dir: dir.config_path(),
             file: file.to_path_buf(),
             name: def.name,
             description: def.description,
@@ -413,11 +426,13 @@ impl Definition {
     }
 }
 
-fn load_sql(dir: &Path, file: Option<&str>, inline: Option<&str>) -> Result<(String, Option<PathBuf>), String> {
+fn load_sql(dir: &Folder, file: Option<&str>, inline: Option<&str>) -> Result<(String, Option<PathBuf>), String> {
     match (file, inline) {
         (Some(f), None) => {
-            let p = dir.join(f);
-            let text = std::fs::read_to_string(&p).map_err(|e| format!("sql: cannot read `{}`: {e}", p.display()))?;
+            let p = PathBuf::from(dir.path_of(f));
+            let text = dir
+                .read(f)
+                .map_err(|e| format!("sql: cannot read `{}`: {e}", p.display()))?;
             Ok((text, Some(p)))
         }
         (None, Some(q)) => Ok((q.to_string(), None)),

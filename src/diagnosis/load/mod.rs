@@ -6,8 +6,9 @@
 //! every reply template and renders it once against a sample view ([`templates`]). Every problem is
 //! reported, not just the first, as file:line:col: scenario `id`, step `id`: message ([`errors`]).
 //!
-//! Files come from a folder ([`load_dir`]) or as (name, text) pairs ([`load_texts`]), so a set can be
-//! loaded from anywhere its files are kept.
+//! Files come from a folder on disk ([`load_dir`]), a [`Folder`] on disk or embedded in the binary
+//! ([`load_folder`]), or as (name, text) pairs ([`load_texts`]), so a set can be loaded from anywhere its
+//! files are kept.
 mod causes;
 pub mod check;
 mod compile;
@@ -20,6 +21,7 @@ pub use errors::{LoadError, LoadErrors};
 
 use super::model::{Question, Scenario, ScenarioSet};
 use super::value;
+use crate::assets::Folder;
 use chrono::{DateTime, FixedOffset, TimeZone};
 use errors::Source;
 use std::collections::{BTreeMap, HashMap};
@@ -29,7 +31,7 @@ use std::sync::Arc;
 /// What loading needs besides the files.
 #[derive(Clone)]
 pub struct LoadOptions {
-    /// The 12 category codes scenarios may name.
+    /// The category codes scenarios may name.
     pub categories: Vec<String>,
     /// The time of the sample data templates are rendered against at load.
     pub sample_time: DateTime<FixedOffset>,
@@ -38,7 +40,10 @@ pub struct LoadOptions {
 impl Default for LoadOptions {
     fn default() -> Self {
         LoadOptions {
-            categories: crate::classify::CATEGORIES.iter().map(|c| c.to_string()).collect(),
+            categories: crate::classify::category_codes()
+                .iter()
+                .map(|c| c.to_string())
+                .collect(),
             sample_time: value::beijing()
                 .with_ymd_and_hms(2026, 11, 28, 10, 0, 0)
                 .single()
@@ -90,6 +95,20 @@ pub fn load_dir(dir: &Path, opts: &LoadOptions) -> Result<ScenarioSet, LoadError
         texts.push((name, text));
     }
     load_texts(&texts, dir, opts)
+}
+
+/// Loads, checks and compiles every scenario of `folder` (on disk: a folder, searched recursively, or
+/// one file; embedded: the shipped set). Every problem is reported.
+pub fn load_folder(folder: &Folder, opts: &LoadOptions) -> Result<ScenarioSet, LoadErrors> {
+    match folder {
+        Folder::Disk(dir) => load_dir(dir, opts),
+        Folder::Embedded { .. } => {
+            let files = folder
+                .files("toml")
+                .map_err(|e| LoadErrors(vec![LoadError::of_file(folder.describe(), format!("cannot read: {e}"))]))?;
+            load_texts(&files, &PathBuf::from(folder.describe()), opts)
+        }
+    }
 }
 
 /// Loads scenarios from (file name, text) pairs; `dir` is recorded in the set.

@@ -2,7 +2,7 @@
 use crate::config::Config;
 use crate::tools::{check, scaffold};
 use clap::{Args, Subcommand};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// `adapters` and its subcommands.
 #[derive(Debug, Args)]
@@ -17,7 +17,8 @@ pub enum AdaptersCommand {
     /// column exists with a compatible type. Prints one line per problem (file, entity, column) and exits
     /// 1 if there is any: for CI.
     Check {
-        /// One adapter folder, or a folder of them (default `adapters`). With --config: only the
+        /// One adapter folder, or a folder of them. Default: the config's sources with --config, else
+        /// `./adapters` if there is one, else the adapters embedded in the binary. With --config: only the
         /// config's sources under this folder.
         dir: Option<PathBuf>,
         /// Take the sources and URLs from a gateway config (as `serve` would). Without it, URLs come
@@ -47,6 +48,50 @@ pub enum AdaptersCommand {
     },
 }
 
+/// The folder `adapters check` reads, said on stderr: DIR if named (it must hold adapter folders), else
+/// with a config its sources, else `./adapters` if there is one, else the embedded adapters (`None`).
+fn pick_folder(dir: Option<PathBuf>, config: Option<&Path>) -> anyhow::Result<Option<PathBuf>> {
+    use crate::adapters::sql::definition::DEFINITION_FILE;
+    let holds = |d: &Path| {
+        d.join(DEFINITION_FILE).is_file()
+            || std::fs::read_dir(d).is_ok_and(|rd| rd.flatten().any(|e| e.path().join(DEFINITION_FILE).is_file()))
+    };
+    match (dir, config) {
+        (Some(d), _) => {
+            if !d.exists() {
+                anyhow::bail!(
+                    "{}: no such folder; name an adapter folder (holding {DEFINITION_FILE}) or a folder of them",
+                    d.display()
+                );
+            }
+            if config.is_none() && !holds(&d) {
+                anyhow::bail!(
+                    "{}: holds no {DEFINITION_FILE}, nor do its sub-folders; name an adapter folder or a folder of them",
+                    d.display()
+                );
+            }
+            eprintln!("checking the adapters in {}", d.display());
+            Ok(Some(d))
+        }
+        (None, Some(c)) => {
+            eprintln!("checking the sources of {}", c.display());
+            Ok(None)
+        }
+        (None, None) if holds(Path::new("adapters")) => {
+            eprintln!("checking the adapters in ./adapters");
+            Ok(Some(PathBuf::from("adapters")))
+        }
+        (None, None) => {
+            let names = crate::assets::Folder::embedded_adapter_names();
+            eprintln!(
+                "no ./adapters here: checking the adapters embedded in the binary ({}); their URLs come from CGW_SOURCE_<NAME>_URL or each definition's url_env, or pass --config",
+                names.join(", ")
+            );
+            Ok(None)
+        }
+    }
+}
+
 /// Runs an `adapters` subcommand. `check` exits the process with status 1 when it finds a problem.
 pub async fn run(args: AdaptersArgs) -> anyhow::Result<()> {
     match args.command {
@@ -56,6 +101,7 @@ pub async fn run(args: AdaptersArgs) -> anyhow::Result<()> {
                 None => None,
             };
             let env = |k: &str| std::env::var(k).ok();
+            let dir = pick_folder(dir, config.as_deref())?;
             let targets = check::targets(dir.as_deref(), cfg.as_ref(), &env);
             let report = check::run(&targets).await;
             print!("{}", report.render());

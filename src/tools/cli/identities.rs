@@ -110,34 +110,35 @@ fn key_index(cfg: &Config, key: Option<&str>) -> anyhow::Result<usize> {
     }
 }
 
-/// Issues a token; prints it on stdout.
+/// Issues a token; prints it on stdout, and on stderr what it carries and what the server will make of
+/// it: a registered identity caps the token's roles and regions to its own (see `identity::layer`), so
+/// the token is narrowed, or refused when the identity is disabled or, with `require_registered`, unknown.
 pub async fn token(args: TokenArgs) -> anyhow::Result<()> {
     let cfg = Config::load(&args.config)?;
     validate_subject(&args.subject).map_err(|m| anyhow::anyhow!("--subject: {m}"))?;
     let issuer =
         TokenIssuer::from_config(&cfg.auth, key_index(&cfg, args.key.as_deref())?, &env).map_err(anyhow::Error::msg)?;
-    let (roles, regions) = if args.roles.is_empty() {
-        let store = Store::open(&cfg.store, &env).await?;
-        let found = Directory::new(store.clone()).get(&args.subject).await?;
-        store.close().await;
-        let found = found.ok_or_else(|| {
-            anyhow::anyhow!(
+    let registered = registered(&cfg, &args.subject).await?;
+    let (roles, regions): (Vec<Role>, Vec<String>) = if args.roles.is_empty() {
+        let found = match &registered {
+            Lookup::Found(found) => found,
+            _ => anyhow::bail!(
                 "`{}` is not registered; give --roles (and --regions) or register it with `identities add`",
                 args.subject
-            )
-        })?;
+            ),
+        };
         if found.disabled {
             anyhow::bail!("`{}` is disabled", args.subject);
         }
         let regions = if args.regions.is_empty() {
-            found.regions.into_iter().collect()
+            found.regions.iter().cloned().collect()
         } else {
             parse_regions(&args.regions)
                 .map_err(|m| anyhow::anyhow!("--regions: {m}"))?
                 .into_iter()
                 .collect()
         };
-        (found.roles.into_iter().collect::<Vec<Role>>(), regions)
+        (found.roles.iter().copied().collect(), regions)
     } else {
         (
             parse_roles(&args.roles)
@@ -157,15 +158,100 @@ pub async fn token(args: TokenArgs) -> anyhow::Result<()> {
     eprintln!(
         "token for {} (roles: {}; regions: {}), valid {} s. Send it as `authorization: Bearer <token>`.",
         args.subject,
-        roles.iter().map(|r| r.name()).collect::<Vec<_>>().join(","),
-        if regions.is_empty() {
-            "none".into()
-        } else {
-            regions.join(",")
-        },
+        names(roles.iter().map(|r| r.name())),
+        names(regions.iter().map(String::as_str)),
         args.ttl_secs
     );
+    if let Some(note) = narrowing(
+        &args.subject,
+        &roles,
+        &regions,
+        &registered,
+        cfg.auth.require_registered,
+    ) {
+        eprintln!("{note}");
+    }
     Ok(())
+}
+
+/// What the store says of an identity.
+enum Lookup {
+    Found(StoredIdentity),
+    NotRegistered,
+    /// The store was not consulted (why).
+    Unknown(String),
+}
+
+/// Looks `subject` up in the store without creating it: a SQLite store that does not exist yet holds
+/// nobody.
+async fn registered(cfg: &Config, subject: &str) -> anyhow::Result<Lookup> {
+    if let Some(f) = crate::config::load::sqlite_file(&cfg.store.url) {
+        if !f.is_file() {
+            return Ok(Lookup::NotRegistered);
+        }
+    }
+    let store = match Store::open(&cfg.store).await {
+        Ok(s) => s,
+        Err(e) => return Ok(Lookup::Unknown(e.to_string())),
+    };
+    let found = Directory::new(store.clone()).get(subject).await;
+    store.close().await;
+    Ok(match found? {
+        Some(f) => Lookup::Found(f),
+        None => Lookup::NotRegistered,
+    })
+}
+
+/// The note `token` prints when the server will not take the token as issued: the registered identity's
+/// roles and regions cap the token's (their intersection is what the server uses), a disabled identity
+/// is refused, and with `require_registered` so is an unknown one.
+fn narrowing(
+    subject: &str,
+    roles: &[Role],
+    regions: &[String],
+    registered: &Lookup,
+    require_registered: bool,
+) -> Option<String> {
+    match registered {
+        Lookup::Found(r) if r.disabled => Some(format!(
+            "note: `{subject}` is disabled in the store: the server refuses this token"
+        )),
+        Lookup::Found(r) => {
+            let kept_roles: Vec<&str> = roles.iter().filter(|x| r.roles.contains(x)).map(|x| x.name()).collect();
+            let kept_regions: Vec<&str> = regions
+                .iter()
+                .filter(|x| r.regions.contains(*x))
+                .map(String::as_str)
+                .collect();
+            if kept_roles.len() == roles.len() && kept_regions.len() == regions.len() {
+                return None;
+            }
+            Some(format!(
+                "note: `{subject}` is registered with roles {} and regions {}: the server narrows this token to roles {} and regions {}",
+                names(r.roles.iter().map(|x| x.name())),
+                names(r.regions.iter().map(String::as_str)),
+                names(kept_roles.into_iter()),
+                names(kept_regions.into_iter()),
+            ))
+        }
+        Lookup::NotRegistered if require_registered => Some(format!(
+            "note: `{subject}` is not registered and `auth.require_registered` is on: the server refuses this token until `identities add` registers it"
+        )),
+        Lookup::NotRegistered => None,
+        Lookup::Unknown(why) => Some(format!(
+            "note: could not look `{subject}` up in the store ({why}); if it is registered there, the server narrows this token to its roles and regions"
+        )),
+    }
+}
+
+/// Comma-separated, or `none`.
+fn names<'a>(it: impl Iterator<Item = &'a str>) -> String {
+    let v: Vec<&str> = it.collect();
+    if v.is_empty() {
+        "none".into()
+    } else {
+        v.join(",")
+    }
 }
 
 /// Prints a new API key and its hash.
@@ -205,7 +291,7 @@ fn check_city(city: &str) -> anyhow::Result<()> {
 /// Runs an `identities` action against the configured store.
 pub async fn identities(args: IdentitiesArgs) -> anyhow::Result<()> {
     let cfg = Config::load(&args.config)?;
-    let store = Store::open(&cfg.store, &env).await?;
+    let store = Store::open(&cfg.store).await?;
     let dir = Directory::new(store.clone());
     let audit = AuditLog::start(store.clone(), 16);
     let user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());

@@ -1,4 +1,7 @@
-//! Command-line front ends: `adapters …`, `token` / `identities …`, `scenarios …`.
+//! Command-line front ends: `adapters …`, `check-config` / `config …`, `demo` / `seed`, `token` /
+//! `identities …`, `scenarios …`.
 pub mod adapters;
+pub mod config;
+pub mod demo;
 pub mod identities;
 pub mod scenarios;

@@ -1,4 +1,5 @@
 //! `complaint-gateway scenarios …`: tools for scenario authors.
+use crate::assets::Folder;
 use crate::diagnosis::load::{self, LoadErrors, LoadOptions};
 use crate::diagnosis::model::ScenarioSet;
 use std::collections::BTreeSet;
@@ -13,8 +14,9 @@ pub struct ScenariosArgs {
 
 #[derive(clap::Subcommand, Debug)]
 pub enum ScenariosCommand {
-    /// Load and check every scenario file of DIR (default: ./scenarios): CEL expressions compiled, field
-    /// paths checked against the view's schema, templates compiled and rendered against a sample view.
+    /// Load and check every scenario file of DIR: CEL expressions compiled, field paths checked against
+    /// the view's schema, templates compiled and rendered against a sample view. Without DIR: ./scenarios
+    /// if there is one, else the scenarios embedded in the binary. Says which it checked.
     Check {
         /// A scenario folder or one scenario file.
         dir: Option<PathBuf>,
@@ -25,25 +27,45 @@ pub enum ScenariosCommand {
 pub fn run(args: ScenariosArgs) -> anyhow::Result<()> {
     match args.command {
         ScenariosCommand::Check { dir } => {
-            let dir = dir.unwrap_or_else(crate::diagnosis::default_dir);
-            match check(&dir) {
+            let folder = pick(dir);
+            match check_folder(&folder) {
                 Ok(summary) => {
                     println!("{summary}");
                     Ok(())
                 }
                 Err(problems) => {
                     eprintln!("{problems}");
-                    anyhow::bail!("{}: {} problem(s)", dir.display(), problems.0.len())
+                    anyhow::bail!("{}: {} problem(s)", folder.describe(), problems.0.len())
                 }
             }
         }
     }
 }
 
-/// Loads `dir` and summarises it.
-pub fn check(dir: &Path) -> Result<String, LoadErrors> {
-    let set = load::load_dir(dir, &LoadOptions::default())?;
-    Ok(summary(&set, &LoadOptions::default().categories))
+/// The folder `scenarios check` reads: DIR if named, else `./scenarios` if it is a folder, else the
+/// embedded set.
+pub fn pick(dir: Option<PathBuf>) -> Folder {
+    match dir {
+        Some(d) => Folder::Disk(d),
+        None if Path::new("scenarios").is_dir() => Folder::Disk(PathBuf::from("scenarios")),
+        None => crate::diagnosis::default_dir(),
+    }
+}
+
+/// Loads `folder` and summarises it: the counts, then which folder (or embedded set) it was and its
+/// files.
+pub fn check_folder(folder: &Folder) -> Result<String, LoadErrors> {
+    let set = load::load_folder(folder, &LoadOptions::default())?;
+    let mut files: Vec<&str> = set.scenarios.iter().map(|s| s.file.as_str()).collect();
+    files.sort();
+    files.dedup();
+    Ok(format!(
+        "{}\nchecked {}: {} file(s): {}",
+        summary(&set, &LoadOptions::default().categories),
+        folder.describe(),
+        files.len(),
+        files.join(", ")
+    ))
 }
 
 /// `ok: 26 scenarios, 40 causes, 8 questions; categories 12/12`, with the categories no scenario covers.

@@ -1,8 +1,14 @@
-//! Gateway configuration: defaults, then the TOML file, then environment overrides, then validation.
-//! Mistakes fail at start-up naming the file and key. See `config/gateway.example.toml`.
+//! Gateway configuration: defaults, then the TOML file (relative paths resolved against its folder), then
+//! environment overrides (all applied in [`load`]), then validation, which names every bad key at once.
+//! [`check`] then looks for what the file names but the machine lacks: secrets, key files, SQLite files.
+//! See `config/gateway.example.toml`.
+pub mod check;
+pub mod load;
+
+pub use load::EnvOverride;
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// The whole configuration file.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -33,6 +39,9 @@ pub struct Config {
     /// Backends, in the order their statuses are reported.
     #[serde(default)]
     pub sources: Vec<SourceConfig>,
+    /// The environment overrides [`Config::apply_env`] applied, for `check-config` (not a key).
+    #[serde(skip)]
+    pub overrides: Vec<EnvOverride>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -41,7 +50,9 @@ pub struct ServerConfig {
     /// gRPC listen address. Env: `CGW_LISTEN`.
     #[serde(default = "default_listen")]
     pub listen: SocketAddr,
-    /// Upper bound on a whole view read, whatever the per-source time-outs, in milliseconds.
+    /// Upper bound on one read of a subscriber (every source, the re-read for operator IDs, and a
+    /// diagnosis's read), whatever the per-source time-outs and the client's `grpc-timeout`, in
+    /// milliseconds. Sources still running then are reported as TIMEOUT.
     #[serde(default = "default_request_timeout")]
     pub request_timeout_ms: u64,
     /// Largest time range one `StreamUsage` call may ask for, in days.
@@ -227,9 +238,12 @@ fn default_breaker_cooldown() -> u64 {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct SourceConfig {
-    /// The adapter folder (holding `adapter.toml`), relative to this config file.
+    /// The adapter folder (holding `adapter.toml`), relative to this config file's folder; or
+    /// `embedded:<system>` for an adapter shipped in the binary (`embedded:billing`, `embedded:crm`,
+    /// `embedded:resource`).
     pub definition: PathBuf,
-    /// Connection URL. Prefer `url_env` for URLs with passwords. Env `CGW_SOURCE_<NAME>_URL` wins.
+    /// Connection URL. Prefer `url_env` for URLs with passwords. Env `CGW_SOURCE_<NAME>_URL` wins. A
+    /// relative SQLite file (`sqlite://billing.db`) is relative to this config file's folder.
     #[serde(default)]
     pub url: Option<String>,
     /// Environment variable holding the URL (overrides the definition's `url_env`).
@@ -252,6 +266,23 @@ pub struct SourceConfig {
     pub stack: StackConfig,
 }
 
+impl SourceConfig {
+    /// A source of the adapter at `definition` with every other key at its default (configs built in
+    /// code: the demo, tests).
+    pub fn new(definition: PathBuf) -> SourceConfig {
+        SourceConfig {
+            definition,
+            url: None,
+            url_env: None,
+            timeout_ms: default_source_timeout(),
+            max_connections: default_max_connections(),
+            connect_timeout_ms: default_connect_timeout(),
+            enabled: true,
+            stack: StackConfig::default(),
+        }
+    }
+}
+
 fn default_source_timeout() -> u64 {
     2_000
 }
@@ -265,139 +296,107 @@ fn yes() -> bool {
     true
 }
 
-/// A configuration error, naming the file and key.
+/// Why a configuration cannot be used: every problem found, each naming its key.
 #[derive(Debug, thiserror::Error)]
-#[error("{file}: {message}")]
+#[error("{file}: {}", problems.join(&format!("\n{file}: ")))]
 pub struct ConfigError {
     pub file: String,
-    pub message: String,
+    /// One message per problem, each naming the key (`key `server.listen`: …`) or the variable.
+    pub problems: Vec<String>,
 }
 
 impl Config {
-    /// Reads, applies env overrides and validates. Relative definition paths are resolved against the
-    /// config file's folder.
-    pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let file = path.display().to_string();
-        let err = |message: String| ConfigError {
-            file: file.clone(),
-            message,
-        };
-        let text = std::fs::read_to_string(path).map_err(|e| err(format!("cannot read: {e}")))?;
-        let mut cfg = Config::parse(&text).map_err(err)?;
-        let base = path.parent().unwrap_or(Path::new("."));
-        for s in &mut cfg.sources {
-            if s.definition.is_relative() {
-                s.definition = base.join(&s.definition);
-            }
-        }
-        cfg.auth.resolve_paths(base);
-        cfg.tls.resolve_paths(base);
-        if let Some(d) = &mut cfg.diagnosis.scenarios_dir {
-            if d.is_relative() {
-                *d = base.join(&*d);
-            }
-        }
-        cfg.apply_env(|k| std::env::var(k).ok()).map_err(|m| ConfigError {
-            file: file.clone(),
-            message: m,
-        })?;
-        cfg.validate().map_err(|m| ConfigError { file, message: m })?;
-        Ok(cfg)
-    }
-
-    /// Parses TOML text (no env, no validation).
+    /// Parses TOML text (no paths resolved, no environment, no validation).
     pub fn parse(text: &str) -> Result<Config, String> {
         toml::from_str(text).map_err(|e| e.to_string())
     }
 
-    /// Environment overrides: `CGW_LISTEN`, `CGW_LOG_FORMAT`, `CGW_METRICS_LISTEN`.
-    pub fn apply_env(&mut self, env: impl Fn(&str) -> Option<String>) -> Result<(), String> {
-        if let Some(l) = env("CGW_LISTEN") {
-            self.server.listen = l
-                .parse()
-                .map_err(|_| format!("env CGW_LISTEN: `{l}` is not an address like 127.0.0.1:50051"))?;
+    /// Checks every key; the error names every bad key, one a line.
+    pub fn validate(&self) -> Result<(), String> {
+        let problems = self.problems();
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems.join("\n"))
         }
-        if let Some(f) = env("CGW_LOG_FORMAT") {
-            self.log.format = f;
-        }
-        if let Some(l) = env("CGW_METRICS_LISTEN") {
-            self.admin.metrics_listen = Some(
-                l.parse()
-                    .map_err(|_| format!("env CGW_METRICS_LISTEN: `{l}` is not an address like 127.0.0.1:9464"))?,
-            );
-        }
-        Ok(())
     }
 
-    pub fn validate(&self) -> Result<(), String> {
-        self.auth.validate()?;
-        self.tls.validate()?;
-        self.store.validate()?;
-        self.diagnosis.validate()?;
+    /// Every bad key of the configuration (not only the first), each naming its key.
+    pub fn problems(&self) -> Vec<String> {
+        let mut out = self.auth.problems();
+        out.extend(self.tls.problems());
+        out.extend(self.store.problems());
+        if let Err(e) = self.diagnosis.validate() {
+            out.push(e);
+        }
         if !matches!(self.log.format.as_str(), "human" | "json") {
-            return Err(format!(
+            out.push(format!(
                 "key `log.format`: `{}` must be \"human\" or \"json\"",
                 self.log.format
             ));
         }
         if self.server.request_timeout_ms == 0 {
-            return Err("key `server.request_timeout_ms`: must be > 0".into());
+            out.push("key `server.request_timeout_ms`: must be > 0".into());
         }
         for (i, s) in self.sources.iter().enumerate() {
+            let mut bad = |key: &str, why: String| out.push(format!("key `sources[{i}].{key}`: {why}"));
             if s.timeout_ms == 0 {
-                return Err(format!("key `sources[{i}].timeout_ms`: must be > 0"));
+                bad("timeout_ms", "must be > 0".into());
             }
             if s.max_connections == 0 {
-                return Err(format!("key `sources[{i}].max_connections`: must be > 0"));
+                bad("max_connections", "must be > 0".into());
             }
             if s.stack.breaker_failures == 0 {
-                return Err(format!("key `sources[{i}].stack.breaker_failures`: must be > 0"));
+                bad("stack.breaker_failures", "must be > 0".into());
             }
             if s.stack.breaker_cooldown_ms == 0 {
-                return Err(format!("key `sources[{i}].stack.breaker_cooldown_ms`: must be > 0"));
+                bad("stack.breaker_cooldown_ms", "must be > 0".into());
             }
             if s.stack.retry_budget_percent > 1000 {
-                return Err(format!(
-                    "key `sources[{i}].stack.retry_budget_percent`: {} is more than 1000",
-                    s.stack.retry_budget_percent
-                ));
+                bad(
+                    "stack.retry_budget_percent",
+                    format!("{} is more than 1000", s.stack.retry_budget_percent),
+                );
             }
             if s.stack.max_retries > 10 {
-                return Err(format!(
-                    "key `sources[{i}].stack.max_retries`: {} is more than 10",
-                    s.stack.max_retries
-                ));
+                bad("stack.max_retries", format!("{} is more than 10", s.stack.max_retries));
             }
         }
         if self.cache.enabled && self.cache.max_size_mib == 0 {
-            return Err("key `cache.max_size_mib`: must be > 0 while `cache.enabled` is true".into());
+            out.push("key `cache.max_size_mib`: must be > 0 while `cache.enabled` is true".into());
         }
-        Ok(())
+        out
     }
 
-    /// The configuration as TOML with every URL's password redacted, for `config show`.
+    /// The configuration as TOML with every URL's password redacted (`check-config`), headed by the
+    /// environment overrides in effect.
     pub fn redacted_toml(&self) -> String {
         let mut c = self.clone();
         for s in &mut c.sources {
             s.url = s.url.as_deref().map(crate::secrets::redact_url);
         }
         c.store.url = crate::secrets::redact_url(&c.store.url);
-        toml::to_string_pretty(&c).unwrap_or_default()
+        let mut out = String::new();
+        for o in &self.overrides {
+            out.push_str(&format!("## `{}` from the environment variable {}\n", o.key, o.var));
+        }
+        out.push_str(&toml::to_string_pretty(&c).unwrap_or_default());
+        out
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
 
     #[test]
     fn example_config_parses_and_validates() {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/gateway.example.toml");
-        let text = std::fs::read_to_string(&path).unwrap();
-        let cfg = Config::parse(&text).unwrap();
+        let cfg = Config::parse(crate::assets::EXAMPLE_CONFIG).unwrap();
         cfg.validate().unwrap();
         assert_eq!(cfg.sources.len(), 3);
         assert_eq!(cfg.server.listen.port(), 50051);
+        assert_eq!(cfg.sources[0].definition, PathBuf::from("embedded:billing"));
     }
 
     #[test]
@@ -407,15 +406,135 @@ mod tests {
     }
 
     #[test]
-    fn env_overrides_listen() {
-        let mut c = Config::parse("").unwrap();
-        c.apply_env(|k| (k == "CGW_LISTEN").then(|| "0.0.0.0:9000".to_string()))
-            .unwrap();
+    fn env_overrides_are_applied_and_recorded() {
+        let mut c = Config::parse("[store]\nurl_env = \"MY_STORE\"\n").unwrap();
+        let env = |k: &str| match k {
+            "CGW_LISTEN" => Some("0.0.0.0:9000".to_string()),
+            "CGW_METRICS_LISTEN" => Some("127.0.0.1:9999".to_string()),
+            "MY_STORE" => Some("postgres://gw:pw@db/gw".to_string()),
+            _ => None,
+        };
+        assert!(c.apply_env(&env).is_empty());
         assert_eq!(c.server.listen.port(), 9000);
-        let e = c
-            .apply_env(|k| (k == "CGW_LISTEN").then(|| "nope".to_string()))
-            .unwrap_err();
-        assert!(e.contains("CGW_LISTEN"), "{e}");
+        assert_eq!(c.admin.metrics_listen.map(|a| a.port()), Some(9999));
+        assert_eq!(c.store.url, "postgres://gw:pw@db/gw");
+        let keys: Vec<(&str, &str)> = c.overrides.iter().map(|o| (o.key.as_str(), o.var.as_str())).collect();
+        assert_eq!(
+            keys,
+            vec![
+                ("server.listen", "CGW_LISTEN"),
+                ("admin.metrics_listen", "CGW_METRICS_LISTEN"),
+                ("store.url", "MY_STORE")
+            ]
+        );
+        let dump = c.redacted_toml();
+        assert!(
+            dump.starts_with("## `server.listen` from the environment variable CGW_LISTEN\n"),
+            "{dump}"
+        );
+        assert!(
+            dump.contains("listen = \"0.0.0.0:9000\"") && !dump.contains(":pw@"),
+            "{dump}"
+        );
+        // CGW_STORE_URL wins over the variable `url_env` names.
+        let env2 = |k: &str| {
+            (k == "CGW_STORE_URL")
+                .then(|| "sqlite::memory:".to_string())
+                .or_else(|| env(k))
+        };
+        c.apply_env(&env2);
+        assert_eq!(c.store.url, "sqlite::memory:");
+        let e = c.apply_env(&|k| (k == "CGW_LISTEN").then(|| "nope".to_string()));
+        assert_eq!(e, vec!["env CGW_LISTEN: `nope` is not an address like 127.0.0.1:50051"]);
+    }
+
+    #[test]
+    fn every_bad_key_is_reported_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("gateway.toml");
+        std::fs::write(
+            &path,
+            "[server]\nrequest_timeout_ms = 0\n[log]\nformat = \"xml\"\n[store]\nmax_connections = 0\n\
+             [[auth.jwt_keys]]\nalgorithm = \"none\"\n[[sources]]\ndefinition = \"a\"\ntimeout_ms = 0\n",
+        )
+        .unwrap();
+        let e = Config::load_with_env(&path, &|k| (k == "CGW_LISTEN").then(|| "x".into())).unwrap_err();
+        let keys = [
+            "CGW_LISTEN",
+            "auth.jwt_keys[0].algorithm",
+            "store.max_connections",
+            "log.format",
+            "server.request_timeout_ms",
+            "sources[0].timeout_ms",
+        ];
+        assert_eq!(e.problems.len(), keys.len(), "{e}");
+        for (p, k) in e.problems.iter().zip(keys) {
+            assert!(p.contains(k), "{p} should name {k}");
+        }
+        assert!(
+            e.to_string()
+                .lines()
+                .all(|l| l.starts_with(&path.display().to_string())),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn relative_paths_in_a_file_are_relative_to_its_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let sub = dir.path().join("conf");
+        std::fs::create_dir(&sub).unwrap();
+        let path = sub.join("gateway.toml");
+        std::fs::write(
+            &path,
+            "[store]\nurl = \"sqlite://state/gw.db\"\n[diagnosis]\nscenarios_dir = \"../scenarios\"\n\
+             [tls]\ncert_file = \"tls/s.pem\"\nkey_file = \"/abs/s.key\"\n\
+             [[auth.jwt_keys]]\nalgorithm = \"HS256\"\nsecret_file = \"k.key\"\n\
+             [[sources]]\ndefinition = \"adapters/billing\"\nurl = \"sqlite://billing.db\"\n\
+             [[sources]]\ndefinition = \"embedded:crm\"\nurl = \"sqlite:///abs/crm.db\"\n",
+        )
+        .unwrap();
+        let c = Config::load_with_env(&path, &|_| None).unwrap();
+        let sub = std::path::absolute(&sub).unwrap();
+        assert_eq!(c.store.url, format!("sqlite://{}", sub.join("state/gw.db").display()));
+        assert_eq!(c.diagnosis.scenarios_dir, Some(sub.join("../scenarios")));
+        assert_eq!(c.tls.cert_file, Some(sub.join("tls/s.pem")));
+        assert_eq!(c.tls.key_file.as_deref(), Some(Path::new("/abs/s.key")));
+        assert_eq!(c.auth.jwt_keys[0].secret_file, Some(sub.join("k.key")));
+        assert_eq!(c.sources[0].definition, sub.join("adapters/billing"));
+        assert_eq!(
+            c.sources[0].url,
+            Some(format!("sqlite://{}", sub.join("billing.db").display()))
+        );
+        assert_eq!(c.sources[1].definition, PathBuf::from("embedded:crm"));
+        assert_eq!(c.sources[1].url.as_deref(), Some("sqlite:///abs/crm.db"));
+    }
+
+    #[test]
+    fn a_source_url_override_is_found_by_the_definition_name() {
+        let mut c = Config::parse(
+            "[[sources]]\ndefinition = \"embedded:billing\"\nurl = \"sqlite://file.db\"\n\
+             [[sources]]\ndefinition = \"embedded:crm\"\n",
+        )
+        .unwrap();
+        let env = |k: &str| match k {
+            "CGW_SOURCE_BILLING_URL" => Some("postgres://u:secret@h/bss".to_string()),
+            // The embedded crm definition's `url_env`.
+            "CGW_CRM_URL" => Some("mysql://h/crm".to_string()),
+            _ => None,
+        };
+        assert!(c.apply_env(&env).is_empty());
+        assert_eq!(c.sources[0].url.as_deref(), Some("postgres://u:secret@h/bss"));
+        assert_eq!(c.sources[1].url.as_deref(), Some("mysql://h/crm"));
+        let dump = c.redacted_toml();
+        assert!(
+            dump.contains("## `sources[0].url` from the environment variable CGW_SOURCE_BILLING_URL"),
+            "{dump}"
+        );
+        assert!(
+            dump.contains("postgres://u:***@h/bss") && !dump.contains("secret"),
+            "{dump}"
+        );
     }
 
     #[test]
@@ -431,10 +550,6 @@ mod tests {
         assert!(c.validate().unwrap_err().starts_with("key `cache.max_size_mib`"));
         let e = Config::parse("[cache]\nmax_size = 1\n").unwrap_err();
         assert!(e.contains("max_size"), "{e}");
-        let mut c = Config::parse("").unwrap();
-        c.apply_env(|k| (k == "CGW_METRICS_LISTEN").then(|| "127.0.0.1:9999".to_string()))
-            .unwrap();
-        assert_eq!(c.admin.metrics_listen.map(|a| a.port()), Some(9999));
     }
 
     #[test]
