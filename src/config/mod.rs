@@ -3,6 +3,7 @@
 //! [`check`] then looks for what the file names but the machine lacks: secrets, key files, SQLite files.
 //! See `config/gateway.example.toml`.
 pub mod check;
+pub mod diagnosis;
 pub mod load;
 
 pub use load::EnvOverride;
@@ -35,7 +36,7 @@ pub struct Config {
     pub store: crate::store::StoreConfig,
     /// Diagnosis: the scenario folder, hot reload, complaint records.
     #[serde(default)]
-    pub diagnosis: crate::diagnosis::config::DiagnosisConfig,
+    pub diagnosis: diagnosis::DiagnosisConfig,
     /// Backends, in the order their statuses are reported.
     #[serde(default)]
     pub sources: Vec<SourceConfig>,
