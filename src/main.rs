@@ -114,7 +114,7 @@ async fn main() -> anyhow::Result<()> {
             cli::identities::new_api_key();
             Ok(())
         }
-        Command::Scenarios(args) => cli::scenarios::run(args),
+        Command::Scenarios(args) => cli::scenarios::run(args).await,
         Command::Adapters(args) => {
             init_logs("human", "warn");
             cli::adapters::run(args).await

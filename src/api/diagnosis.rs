@@ -66,6 +66,9 @@ impl DiagnosisApi {
     }
 }
 
+/// What the audit trail's action of a dry-run diagnosis ends with: nothing is recorded but the read.
+pub const DRY_RUN_SUFFIX: &str = " (dry run)";
+
 /// Complaint ids: what the ticketing systems use, nothing that needs escaping anywhere.
 fn check_complaint_id(id: &str) -> Result<(), Error> {
     if id.len() > 64 || !id.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
@@ -276,7 +279,11 @@ impl DiagnosisApi {
             Routing::requested(&req.category)
         };
 
-        let read = super::read_request(request, &req.msisdn, &complaint_id)?;
+        let mut read = super::read_request(request, &req.msisdn, &complaint_id)?;
+        if req.dry_run {
+            read.call.method = format!("{}{DRY_RUN_SUFFIX}", read.call.method);
+        }
+        let record_complaints = self.record_complaints && !req.dry_run;
         let caller = read.caller.subject.clone();
         // Synchronous and bounded (see `diagnosis::check`): runs on the view before the read's audit
         // event is recorded, and the complaint record is committed with that event.
@@ -288,7 +295,7 @@ impl DiagnosisApi {
                 msisdn: outcome.view.msisdn.clone(),
             };
             let d = self.engine.diagnose_read(set, &input, &outcome, &self.coverage)?;
-            let record = self.record_complaints.then(|| {
+            let record = record_complaints.then(|| {
                 let region = outcome
                     .view
                     .customer

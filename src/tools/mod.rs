@@ -6,4 +6,5 @@ pub mod cli;
 pub mod compliance;
 pub mod demo;
 pub mod scaffold;
+pub mod scenario_cases;
 pub mod seed;

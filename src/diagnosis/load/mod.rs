@@ -20,6 +20,7 @@ pub mod templates;
 pub use errors::{LoadError, LoadErrors};
 
 use super::model::{Question, Scenario, ScenarioSet};
+use super::testcases::is_case_file;
 use super::value;
 use crate::assets::Folder;
 use chrono::{DateTime, FixedOffset, TimeZone};
@@ -52,8 +53,17 @@ impl Default for LoadOptions {
     }
 }
 
-/// The scenario files of `dir` (`*.toml`, sub-folders included), sorted; or `dir` itself if it is a file.
+/// The scenario files of `dir` (`*.toml` but not test cases, `*.cases.toml`; sub-folders included),
+/// sorted; or `dir` itself if it is a file.
 pub fn scenario_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    Ok(toml_files(dir)?
+        .into_iter()
+        .filter(|p| !is_case_file(&p.to_string_lossy()))
+        .collect())
+}
+
+/// Every `*.toml` of `dir` (scenarios and their test cases), sorted; or `dir` itself if it is a file.
+pub fn toml_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     if dir.is_file() {
         return Ok(vec![dir.to_path_buf()]);
     }
@@ -76,13 +86,19 @@ pub fn scenario_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
 /// Loads, checks and compiles every scenario under `dir` (a folder or one file). All problems are
 /// reported, not just the first.
 pub fn load_dir(dir: &Path, opts: &LoadOptions) -> Result<ScenarioSet, LoadErrors> {
+    let texts: Vec<(String, String)> = dir_texts(dir)?.into_iter().filter(|(n, _)| !is_case_file(n)).collect();
+    load_texts(&texts, dir, opts)
+}
+
+/// Every `*.toml` under `dir` (a folder or one file) as (name relative to the folder, text).
+fn dir_texts(dir: &Path) -> Result<Vec<(String, String)>, LoadErrors> {
     let io_err = |file: &Path, e: std::io::Error| {
         LoadErrors(vec![LoadError::of_file(
             file.display().to_string(),
             format!("cannot read: {e}"),
         )])
     };
-    let files = scenario_files(dir).map_err(|e| io_err(dir, e))?;
+    let files = toml_files(dir).map_err(|e| io_err(dir, e))?;
     let base = if dir.is_file() {
         dir.parent().unwrap_or(Path::new(".")).to_path_buf()
     } else {
@@ -94,7 +110,17 @@ pub fn load_dir(dir: &Path, opts: &LoadOptions) -> Result<ScenarioSet, LoadError
         let name = f.strip_prefix(&base).unwrap_or(f).display().to_string();
         texts.push((name, text));
     }
-    load_texts(&texts, dir, opts)
+    Ok(texts)
+}
+
+/// Every `*.toml` of `folder` (scenarios and test cases) as (name, text), sorted by name.
+pub fn folder_texts(folder: &Folder) -> Result<Vec<(String, String)>, LoadErrors> {
+    match folder {
+        Folder::Disk(dir) => dir_texts(dir),
+        Folder::Embedded { .. } => folder
+            .files("toml")
+            .map_err(|e| LoadErrors(vec![LoadError::of_file(folder.describe(), format!("cannot read: {e}"))])),
+    }
 }
 
 /// Loads, checks and compiles every scenario of `folder` (on disk: a folder, searched recursively, or
@@ -103,9 +129,10 @@ pub fn load_folder(folder: &Folder, opts: &LoadOptions) -> Result<ScenarioSet, L
     match folder {
         Folder::Disk(dir) => load_dir(dir, opts),
         Folder::Embedded { .. } => {
-            let files = folder
-                .files("toml")
-                .map_err(|e| LoadErrors(vec![LoadError::of_file(folder.describe(), format!("cannot read: {e}"))]))?;
+            let files: Vec<(String, String)> = folder_texts(folder)?
+                .into_iter()
+                .filter(|(n, _)| !is_case_file(n))
+                .collect();
             load_texts(&files, &PathBuf::from(folder.describe()), opts)
         }
     }

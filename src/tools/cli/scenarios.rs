@@ -2,6 +2,7 @@
 use crate::assets::Folder;
 use crate::diagnosis::load::{self, LoadErrors, LoadOptions};
 use crate::diagnosis::model::ScenarioSet;
+use crate::tools::scenario_cases;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
@@ -20,24 +21,63 @@ pub enum ScenariosCommand {
     Check {
         /// A scenario folder or one scenario file.
         dir: Option<PathBuf>,
+        /// The folder in force before (e.g. the shipped set): its test cases and DIR's own are replayed
+        /// against DIR's scenarios, and any case whose outcome DIR changes is reported (a regression).
+        #[arg(long, value_name = "OLD_DIR")]
+        against: Option<PathBuf>,
+    },
+    /// Run the test cases beside the scenarios (`*.cases.toml`) of DIR (default as for `check`): each
+    /// case's demo number or written view, text and answers, against its expected category, scenario,
+    /// cause or question and reply figures. Nothing is recorded or audited. Prints each failing case with
+    /// the differences, then which causes, questions and step branches the cases exercise.
+    Test {
+        /// A scenario folder.
+        dir: Option<PathBuf>,
     },
 }
 
 /// Runs a `scenarios` subcommand: prints a summary, or every problem (one a line) and fails.
-pub fn run(args: ScenariosArgs) -> anyhow::Result<()> {
+pub async fn run(args: ScenariosArgs) -> anyhow::Result<()> {
     match args.command {
-        ScenariosCommand::Check { dir } => {
+        ScenariosCommand::Check { dir, against } => {
             let folder = pick(dir);
             match check_folder(&folder) {
-                Ok(summary) => {
-                    println!("{summary}");
-                    Ok(())
-                }
+                Ok(summary) => println!("{summary}"),
                 Err(problems) => {
                     eprintln!("{problems}");
                     anyhow::bail!("{}: {} problem(s)", folder.describe(), problems.0.len())
                 }
             }
+            if let Some(old) = against {
+                let old = Folder::Disk(old);
+                let regressions = scenario_cases::regressions(&old, &folder).await?;
+                if !regressions.is_empty() {
+                    eprintln!("{}", regressions.join("\n"));
+                    anyhow::bail!(
+                        "{}: {} test case(s) of {} or {} change outcome",
+                        folder.describe(),
+                        regressions.len(),
+                        old.describe(),
+                        folder.describe()
+                    );
+                }
+                println!(
+                    "no regression: every test case of {} and {} passes",
+                    old.describe(),
+                    folder.describe()
+                );
+            }
+            Ok(())
+        }
+        ScenariosCommand::Test { dir } => {
+            let folder = pick(dir);
+            let report = scenario_cases::test_folder(&folder).await?;
+            print!("{}", report.render());
+            let failed = report.failed().len();
+            if failed > 0 {
+                anyhow::bail!("{}: {failed} test case(s) failed", folder.describe());
+            }
+            Ok(())
         }
     }
 }
