@@ -18,7 +18,7 @@ use crate::identity::audit::{AuditLog, AuditNote, Outcome};
 use crate::identity::{masking, validate_free_text, CallInfo, Identity, Permission};
 use crate::msisdn;
 use crate::store::{Rider, RiderResult};
-use crate::view::{self, ViewOutcome, ViewReader};
+use crate::view::{ViewOutcome, ViewReader};
 use std::time::{Duration, Instant};
 
 /// One read of a subscriber's data, as the API layer hands it over.
@@ -183,11 +183,11 @@ impl Reads {
                         .reader
                         .fetch(&msisdn, &probe, &ids_hint, deadline, &req.policy)
                         .await;
-                    Some(view::assemble(&msisdn, &parts))
+                    Some(self.reader.assemble(&msisdn, &parts))
                 }
             }
         );
-        let main = view::assemble(&msisdn, &parts);
+        let main = self.reader.assemble(&msisdn, &parts);
         let region = match &probed {
             Some(Ok(p)) => region_of(p),
             Some(Err(_)) => None,
@@ -229,7 +229,7 @@ impl Reads {
                 for (i, part) in again.into_iter().zip(fresh) {
                     parts[i] = part;
                 }
-                outcome = view::assemble(&msisdn, &parts)?;
+                outcome = self.reader.assemble(&msisdn, &parts)?;
                 if caller.region_scoped() && region_of(&outcome).as_deref().is_some_and(|r2| r2 != r) {
                     return Err(outside_regions(caller));
                 }
