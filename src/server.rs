@@ -44,6 +44,16 @@ impl Gateway {
                 .map_err(anyhow::Error::msg)?,
         );
         tracing::info!(store = %identity.store.redacted_url(), tls = cfg.tls.enabled(), "identity store open");
+        // An owner must be a configured source: a typo would silently leave the field unowned.
+        let names = registry.names();
+        for (path, owners) in cfg.owners() {
+            if let Some(o) = owners.iter().find(|o| !names.iter().any(|n| n == *o)) {
+                anyhow::bail!(
+                    "key `owners.\"{path}\"`: `{o}` is not a configured source; configured sources: {}",
+                    names.join(", ")
+                );
+            }
+        }
         let reader = ViewReader::from_config(registry, &cfg);
         let reads = Arc::new(
             Reads::new(
