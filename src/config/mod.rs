@@ -109,6 +109,34 @@ pub struct ServerConfig {
     /// Largest time range one `StreamUsage` call may ask for, in days.
     #[serde(default = "default_max_range")]
     pub max_usage_range_days: u32,
+    /// Connections open at once; one more is accepted and closed at once.
+    #[serde(default = "default_max_connections_server")]
+    pub max_connections: u32,
+    /// HTTP/2 streams (calls) at once on one connection (SETTINGS_MAX_CONCURRENT_STREAMS).
+    #[serde(default = "default_max_streams")]
+    pub max_concurrent_streams: u32,
+    /// A connection that sends nothing (no HTTP/2 preface, no TLS ClientHello; for TLS also the whole
+    /// TLS handshake) within this many milliseconds is closed.
+    #[serde(default = "default_handshake_timeout")]
+    pub handshake_timeout_ms: u64,
+    /// A connection with no traffic either way for this many seconds is closed; 0: never.
+    #[serde(default = "default_idle_timeout")]
+    pub idle_timeout_secs: u64,
+    /// HTTP/2 keep-alive: a PING every this many seconds on each connection; 0: none. A peer that
+    /// does not answer within `keepalive_timeout_secs` is disconnected. Pings count as traffic, so an
+    /// interval shorter than `idle_timeout_secs` keeps idle connections open.
+    #[serde(default = "default_keepalive_interval")]
+    pub keepalive_interval_secs: u64,
+    #[serde(default = "default_keepalive_timeout")]
+    pub keepalive_timeout_secs: u64,
+    /// Calls per minute from one peer address that fail authentication, and reflection calls (which
+    /// need none); past that, such calls — and, for a peer over the limit, every call until it
+    /// recovers — are refused at once (RESOURCE_EXHAUSTED). 0: no limit.
+    #[serde(default = "default_unauthenticated_per_minute")]
+    pub unauthenticated_per_minute: u32,
+    /// Serve gRPC server reflection (schema discovery for grpcurl and buf curl, no credential needed).
+    #[serde(default = "yes")]
+    pub reflection: bool,
 }
 
 impl Default for ServerConfig {
@@ -117,6 +145,14 @@ impl Default for ServerConfig {
             listen: default_listen(),
             request_timeout_ms: default_request_timeout(),
             max_usage_range_days: default_max_range(),
+            max_connections: default_max_connections_server(),
+            max_concurrent_streams: default_max_streams(),
+            handshake_timeout_ms: default_handshake_timeout(),
+            idle_timeout_secs: default_idle_timeout(),
+            keepalive_interval_secs: default_keepalive_interval(),
+            keepalive_timeout_secs: default_keepalive_timeout(),
+            unauthenticated_per_minute: default_unauthenticated_per_minute(),
+            reflection: true,
         }
     }
 }
@@ -129,6 +165,27 @@ fn default_request_timeout() -> u64 {
 }
 fn default_max_range() -> u32 {
     366
+}
+fn default_max_connections_server() -> u32 {
+    1_000
+}
+fn default_max_streams() -> u32 {
+    100
+}
+fn default_handshake_timeout() -> u64 {
+    5_000
+}
+fn default_idle_timeout() -> u64 {
+    120
+}
+fn default_keepalive_interval() -> u64 {
+    300
+}
+fn default_keepalive_timeout() -> u64 {
+    20
+}
+fn default_unauthenticated_per_minute() -> u32 {
+    120
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -418,6 +475,27 @@ impl Config {
             if o.sources().is_empty() {
                 out.push(format!("key `owners.\"{path}\"`: name at least one source"));
             }
+        }
+        for (key, v) in [
+            ("server.max_connections", self.server.max_connections as u64),
+            (
+                "server.max_concurrent_streams",
+                self.server.max_concurrent_streams as u64,
+            ),
+            ("server.handshake_timeout_ms", self.server.handshake_timeout_ms),
+        ] {
+            if v == 0 {
+                out.push(format!("key `{key}`: must be > 0"));
+            }
+        }
+        if self.server.max_concurrent_streams > 10_000 {
+            out.push(format!(
+                "key `server.max_concurrent_streams`: {} is more than 10000",
+                self.server.max_concurrent_streams
+            ));
+        }
+        if self.server.keepalive_interval_secs > 0 && self.server.keepalive_timeout_secs == 0 {
+            out.push("key `server.keepalive_timeout_secs`: must be > 0 while `keepalive_interval_secs` is set".into());
         }
         for (i, s) in self.sources.iter().enumerate() {
             let mut bad = |key: &str, why: String| out.push(format!("key `sources[{i}].{key}`: {why}"));
