@@ -44,6 +44,7 @@ impl DiagnosisApi {
             .unwrap_or_else(diagnosis::default_dir);
         let engine =
             Engine::load(&folder, cfg.now).map_err(|e| anyhow::anyhow!("loading {}:\n{e}", folder.describe()))?;
+        engine.set_refuse_regressions(cfg.reload_refuses_broken_cases);
         let engine = Arc::new(engine);
         // Only a folder on disk can change.
         if cfg.reload_interval_ms > 0 && matches!(folder, crate::assets::Folder::Disk(_)) {

@@ -21,6 +21,10 @@ pub struct DiagnosisConfig {
     /// Record every diagnosis in the gateway's store (`complaints`).
     #[serde(default = "yes")]
     pub record_complaints: bool,
+    /// Refuse a reloaded folder that changes the outcome of a test case (`*.cases.toml`) of the folder in
+    /// force or of its own; the previous scenarios stay and the log names each case.
+    #[serde(default = "yes")]
+    pub reload_refuses_broken_cases: bool,
 }
 
 impl Default for DiagnosisConfig {
@@ -30,6 +34,7 @@ impl Default for DiagnosisConfig {
             reload_interval_ms: default_reload_ms(),
             now: None,
             record_complaints: true,
+            reload_refuses_broken_cases: true,
         }
     }
 }
@@ -61,6 +66,7 @@ mod tests {
         assert_eq!(cfg.diagnosis.scenarios_dir, None);
         assert_eq!(cfg.diagnosis.reload_interval_ms, 2_000);
         assert!(cfg.diagnosis.record_complaints && cfg.diagnosis.now.is_none());
+        assert!(cfg.diagnosis.reload_refuses_broken_cases);
     }
 
     #[test]
