@@ -15,6 +15,7 @@ pub mod identity;
 pub mod metrics;
 pub mod msisdn;
 pub mod read;
+pub mod region;
 pub mod schema;
 pub mod secrets;
 pub mod server;
@@ -23,6 +24,7 @@ pub mod store;
 #[cfg(any(test, feature = "testkit"))]
 pub mod testkit;
 pub mod tools;
+pub mod usage;
 pub mod view;
 
 pub mod proto {

@@ -45,11 +45,16 @@ impl Gateway {
         );
         tracing::info!(store = %identity.store.redacted_url(), tls = cfg.tls.enabled(), "identity store open");
         let reader = ViewReader::from_config(registry, &cfg);
-        let reads = Arc::new(Reads::new(
-            reader.clone(),
-            identity.audit.clone(),
-            Duration::from_millis(cfg.server.request_timeout_ms),
-        ));
+        let reads = Arc::new(
+            Reads::new(
+                reader.clone(),
+                identity.audit.clone(),
+                Duration::from_millis(cfg.server.request_timeout_ms),
+            )
+            .remembering(crate::region::RegionMemory::new(Duration::from_secs(
+                cfg.cache.region_max_age_secs,
+            ))),
+        );
         Ok(Gateway {
             config: cfg,
             reader,
@@ -145,7 +150,7 @@ pub async fn serve(
             )));
         }
     }
-    let admin = api::admin::admin_server(gateway.reader.clone());
+    let admin = api::admin::admin_server(gateway.reads.clone());
     let data = ComplaintDataServiceServer::new(api::data::DataApi::new(
         gateway.reads.clone(),
         gateway.config.server.max_usage_range_days,

@@ -10,7 +10,7 @@ use crate::cache::{CacheKey, CacheSettings, ReadPolicy, Served, ViewCache};
 use crate::config::{CacheConfig, Config};
 use crate::error::Error;
 use crate::proto::complaint::v1::{SourceState, SourceStatus, SubscriberView};
-use crate::stack::{Stack, StackError, StackSettings};
+use crate::stack::{Lane, Stack, StackError, StackSettings};
 use prost::Message;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -213,7 +213,23 @@ impl ViewReader {
         deadline: Option<Instant>,
         policy: &ReadPolicy,
     ) -> Vec<Part> {
+        self.fetch_in(msisdn, sources, operator_ids, deadline, policy, &|_| Lane::Normal)
+            .await
+    }
+
+    /// [`fetch`](Self::fetch) with each source's lane through its stack: identity-critical reads (the
+    /// region that authorises a handler) are not shed when the queue is full.
+    pub async fn fetch_in(
+        &self,
+        msisdn: &str,
+        sources: &[Source],
+        operator_ids: &(dyn Fn(&str) -> Option<String> + Sync),
+        deadline: Option<Instant>,
+        policy: &ReadPolicy,
+        lane: &(dyn Fn(&Source) -> Lane + Sync),
+    ) -> Vec<Part> {
         let calls = sources.iter().map(|s| {
+            let lane = lane(s);
             let req = FetchRequest {
                 msisdn: msisdn.to_string(),
                 operator_id: operator_ids(s.adapter.name()),
@@ -238,7 +254,7 @@ impl ViewReader {
                         };
                         let call_deadline = Instant::now() + budget;
                         let stack = &rt.stack;
-                        let load = || stack.call(req.clone(), call_deadline);
+                        let load = || stack.call_in(req.clone(), call_deadline, lane);
                         self.runtime.cache.read(key, rt.ttl, policy, budget, load).await
                     }
                     // A source handed in from outside the registry: no cache, no stack.

@@ -3,7 +3,7 @@
 //! masking, cache and audit apply to diagnosis exactly as to `GetSubscriberView`; the diagnosis, its
 //! evidence and its complaint record are built in [`crate::diagnosis`].
 use crate::classify::{Classifier, ClassifyError};
-use crate::diagnosis::config::DiagnosisConfig;
+use crate::config::diagnosis::DiagnosisConfig;
 use crate::diagnosis::evidence::{Coverage, Evidence};
 use crate::diagnosis::model::{Outcome, Question, Scenario, ScenarioSet};
 use crate::diagnosis::records::ComplaintRecord;

@@ -3,6 +3,7 @@
 //! [`check`] then looks for what the file names but the machine lacks: secrets, key files, SQLite files.
 //! See `config/gateway.example.toml`.
 pub mod check;
+pub mod diagnosis;
 pub mod load;
 
 pub use load::EnvOverride;
@@ -35,7 +36,7 @@ pub struct Config {
     pub store: crate::store::StoreConfig,
     /// Diagnosis: the scenario folder, hot reload, complaint records.
     #[serde(default)]
-    pub diagnosis: crate::diagnosis::config::DiagnosisConfig,
+    pub diagnosis: diagnosis::DiagnosisConfig,
     /// Backends, in the order their statuses are reported.
     #[serde(default)]
     pub sources: Vec<SourceConfig>,
@@ -126,6 +127,11 @@ pub struct CacheConfig {
     /// When a backend fails, its last answer is served as STALE up to this age, in seconds (0: never).
     #[serde(default = "default_stale_max_age")]
     pub stale_max_age_secs: u64,
+    /// How long the gateway remembers the region a backend reported for a number, in seconds (0: not
+    /// at all). While the customer source is down, a handler's read is authorised by the remembered
+    /// region (its age is in the answer and the audit trail); without one it is UNAVAILABLE.
+    #[serde(default = "default_region_max_age")]
+    pub region_max_age_secs: u64,
 }
 
 impl Default for CacheConfig {
@@ -136,6 +142,7 @@ impl Default for CacheConfig {
             default_ttl_secs: default_ttl(),
             not_found_ttl_secs: default_not_found_ttl(),
             stale_max_age_secs: default_stale_max_age(),
+            region_max_age_secs: default_region_max_age(),
         }
     }
 }
@@ -151,6 +158,9 @@ fn default_not_found_ttl() -> u64 {
 }
 fn default_stale_max_age() -> u64 {
     300
+}
+fn default_region_max_age() -> u64 {
+    86_400
 }
 
 /// The admin side of the gateway.
@@ -194,6 +204,10 @@ pub struct StackConfig {
     /// How long the breaker stays open before one probe call is let through, in milliseconds.
     #[serde(default = "default_breaker_cooldown")]
     pub breaker_cooldown_ms: u64,
+    /// Calls at once kept for identity-critical reads (a region-scoped caller's region lookup): when the
+    /// queue is full they go through these instead of being shed. 0: none.
+    #[serde(default = "default_reserved")]
+    pub reserved_concurrency: u32,
 }
 
 impl Default for StackConfig {
@@ -208,6 +222,7 @@ impl Default for StackConfig {
             retry_backoff_ms: default_retry_backoff(),
             breaker_failures: default_breaker_failures(),
             breaker_cooldown_ms: default_breaker_cooldown(),
+            reserved_concurrency: default_reserved(),
         }
     }
 }
@@ -232,6 +247,9 @@ fn default_breaker_failures() -> u32 {
 }
 fn default_breaker_cooldown() -> u64 {
     5_000
+}
+fn default_reserved() -> u32 {
+    2
 }
 
 /// One backend.
@@ -356,6 +374,12 @@ impl Config {
                 bad(
                     "stack.retry_budget_percent",
                     format!("{} is more than 1000", s.stack.retry_budget_percent),
+                );
+            }
+            if s.stack.reserved_concurrency > 64 {
+                bad(
+                    "stack.reserved_concurrency",
+                    format!("{} is more than 64", s.stack.reserved_concurrency),
                 );
             }
             if s.stack.max_retries > 10 {

@@ -17,7 +17,7 @@
 //! `records`, `reload`. The gRPC surface is `api::diagnosis`; it reads the view through
 //! `read::Reads::view_then`, the one path where identity, masking, cache and audit apply.
 pub mod conclude;
-pub mod config;
+pub use crate::config::diagnosis as config;
 pub mod evidence;
 pub mod load;
 pub mod model;

@@ -1,6 +1,7 @@
 //! Command-line front ends: `adapters …`, `check-config` / `config …`, `demo` / `seed`, `token` /
-//! `identities …`, `scenarios …`.
+//! `identities …`, `scenarios …`, `audit verify` / `store migrate`.
 pub mod adapters;
+pub mod audit;
 pub mod config;
 pub mod demo;
 pub mod identities;
