@@ -42,8 +42,16 @@ impl DiagnosisApi {
             .clone()
             .map(crate::assets::Folder::Disk)
             .unwrap_or_else(diagnosis::default_dir);
-        let engine =
-            Engine::load(&folder, cfg.now).map_err(|e| anyhow::anyhow!("loading {}:\n{e}", folder.describe()))?;
+        let categories = match &cfg.corpus_dir {
+            Some(dir) => retrain_classifier(dir)?,
+            None => crate::classify::category_codes()
+                .iter()
+                .map(|c| c.to_string())
+                .collect(),
+        };
+        let engine = Engine::load_with_categories(&folder, cfg.now, categories)
+            .map_err(|e| anyhow::anyhow!("loading {}:\n{e}", folder.describe()))?;
+        engine.set_refuse_regressions(cfg.reload_refuses_broken_cases);
         let engine = Arc::new(engine);
         // Only a folder on disk can change.
         if cfg.reload_interval_ms > 0 && matches!(folder, crate::assets::Folder::Disk(_)) {
@@ -64,6 +72,28 @@ impl DiagnosisApi {
             coverage,
         })
     }
+}
+
+/// Trains the classifier on the shipped corpus plus `dir` (`[diagnosis] corpus_dir`), logs its held-out
+/// accuracy, makes it the one `Classify` and `Diagnose` use, and returns its category codes.
+fn retrain_classifier(dir: &std::path::Path) -> anyhow::Result<Vec<String>> {
+    let mut corpus = crate::classify::Corpus::embedded().map_err(|e| anyhow::anyhow!("the shipped corpus: {e}"))?;
+    corpus
+        .extend_from_dir(dir)
+        .map_err(|e| anyhow::anyhow!("key `diagnosis.corpus_dir` ({}): {e}", dir.display()))?;
+    let clf = Classifier::train(&corpus).map_err(|e| anyhow::anyhow!("training the classifier: {e}"))?;
+    let report = clf.report();
+    tracing::info!(
+        corpus = %dir.display(),
+        categories = clf.categories().len(),
+        "classifier retrained with the extra corpus; held-out accuracy:\n{}",
+        report.summary()
+    );
+    let codes: Vec<String> = clf.categories().iter().map(|c| c.code.clone()).collect();
+    Classifier::install_shared(clf).map_err(|_| {
+        anyhow::anyhow!("key `diagnosis.corpus_dir`: the classifier was already in use in this process; it is trained once, at start")
+    })?;
+    Ok(codes)
 }
 
 /// What the audit trail's action of a dry-run diagnosis ends with: nothing is recorded but the read.

@@ -119,10 +119,20 @@ impl Diagnosis {
 impl Engine {
     /// Loads `folder` (a path on disk, or the embedded set); `clock` fixes `now` (else the system clock).
     pub fn load(folder: impl Into<Folder>, clock: Option<DateTime<FixedOffset>>) -> Result<Engine, LoadErrors> {
+        Engine::load_with_categories(folder, clock, LoadOptions::default().categories)
+    }
+
+    /// [`Engine::load`] with the category codes scenarios may name (the shipped ones and any a deployment's
+    /// classifier corpus adds).
+    pub fn load_with_categories(
+        folder: impl Into<Folder>,
+        clock: Option<DateTime<FixedOffset>>,
+        categories: Vec<String>,
+    ) -> Result<Engine, LoadErrors> {
         let folder = folder.into();
         let opts = LoadOptions {
             sample_time: clock.unwrap_or_else(|| Utc::now().with_timezone(&value::beijing())),
-            ..LoadOptions::default()
+            categories,
         };
         let mut set = load::load_folder(&folder, &opts)?;
         set.generation = 1;

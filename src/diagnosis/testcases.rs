@@ -204,7 +204,7 @@ pub struct Got {
     pub cause: Option<String>,
     pub question: Option<String>,
     pub reply: String,
-    /// (scenario, step, branch taken: `then`, `else` or `ask`) of the chosen scenario's steps.
+    /// (scenario, step, branch taken: `then`, `else` or `ask`) of the steps of every scenario that ran.
     pub branches: Vec<(String, String, String)>,
     /// Errors of scenarios of the category that failed at run time (`scenario: step: message`).
     pub errors: Vec<String>,
@@ -269,6 +269,9 @@ pub fn run_case(
                         Ok(d) => {
                             if let Some(run) = d.chosen_run() {
                                 got.scenario = run.scenario.id.clone();
+                            }
+                            // Every scenario of the category ran: each step's branch counts.
+                            for run in &d.runs {
                                 for t in &run.trace {
                                     let branch = match (t.result.as_deref(), t.outcome.as_str()) {
                                         (_, o) if o.starts_with("ask ") => "ask",
@@ -405,7 +408,8 @@ impl CoverageTable {
                         all_branches.push(format!("{}:ask", st.id));
                     }
                     all_branches.push(format!("{}:then", st.id));
-                    if st.then != st.otherwise {
+                    // `expr = 'true'` (a step that only computes values) has one way on.
+                    if st.then != st.otherwise && st.expr.text.trim() != "true" {
                         all_branches.push(format!("{}:else", st.id));
                     }
                 }
@@ -413,7 +417,7 @@ impl CoverageTable {
                 let single: BTreeSet<&str> = s
                     .steps
                     .iter()
-                    .filter(|st| st.then == st.otherwise)
+                    .filter(|st| st.then == st.otherwise || st.expr.text.trim() == "true")
                     .map(|st| st.id.as_str())
                     .collect();
                 CoverageRow {

@@ -191,3 +191,124 @@ pub async fn regressions(old: &Folder, new: &Folder) -> anyhow::Result<Vec<Strin
         .map(|r| format!("{}: {}", r.case.label(), r.diffs.join("; ")))
         .collect())
 }
+
+/// What `scenarios try` diagnoses: a demo number or a view, a complaint, its category (none: the
+/// classifier decides) and answers.
+pub struct Trial {
+    pub fixture: Fixture,
+    pub text: String,
+    pub category: Option<String>,
+    pub answers: Vec<(String, String)>,
+}
+
+/// Diagnoses one complaint with the scenarios of `folder`, offline (demo data as of the demo's date, or
+/// the view given; nothing recorded, nothing audited), and describes it: the category, every scenario's
+/// outcome, the chosen one's steps with what they computed, then the cause with its explanation, reply
+/// and actions, or the question.
+pub async fn try_one(folder: &Folder, trial: &Trial) -> anyhow::Result<String> {
+    use crate::diagnosis::run::RunOutcome;
+    use std::fmt::Write;
+    let engine = Engine::load(folder.clone(), Some(demo_now())).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let set = engine.scenarios();
+    let view = match &trial.fixture {
+        Fixture::View(v) => v.as_ref().clone(),
+        Fixture::Number(n) => DemoViews::read(&BTreeSet::from([n.clone()]))
+            .await?
+            .into_map()
+            .remove(n)
+            .context("no view")?,
+    };
+    let (category, by) = match &trial.category {
+        Some(c) => (c.clone(), "given"),
+        None => (classify(&trial.text).map_err(anyhow::Error::msg)?, "classifier"),
+    };
+    engine.check_category(&category).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let answers = Engine::check_answers(&set, &trial.answers).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let input = crate::diagnosis::DiagnoseInput {
+        category: category.clone(),
+        answers,
+        complaint_id: "TRY".into(),
+        msisdn: view.msisdn.clone(),
+    };
+    let d = engine
+        .diagnose(set.clone(), &input, &view)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut out = String::new();
+    let _ = writeln!(out, "category: {category} ({by})");
+    for r in &d.runs {
+        let what = match &r.outcome {
+            RunOutcome::Cause(c) => format!("cause {}", r.scenario.causes[*c].code),
+            RunOutcome::Question(q) => format!("question {q}"),
+            RunOutcome::NoCause => "no cause".into(),
+            RunOutcome::Error { step, message } => format!("error in step `{step}`: {message}"),
+            RunOutcome::NotApplicable => "not applicable".into(),
+        };
+        let _ = writeln!(out, "  {} (priority {}): {what}", r.scenario.id, r.scenario.priority);
+    }
+    if let Some(run) = d.chosen_run() {
+        let _ = writeln!(out, "steps of {}:", run.scenario.id);
+        for t in &run.trace {
+            let _ = writeln!(
+                out,
+                "  {} — {}: {} → {}",
+                t.step_id,
+                t.description,
+                t.result.as_deref().unwrap_or("-"),
+                t.outcome
+            );
+            for r in &t.reads {
+                let _ = writeln!(out, "      read {} = {}", r.path, r.value);
+            }
+            for (k, v) in &t.values {
+                let _ = writeln!(out, "      value {k} = {v}");
+            }
+            if let Some(e) = &t.error {
+                let _ = writeln!(out, "      error: {e}");
+            }
+        }
+    }
+    match (&d.conclusion, d.pending.first()) {
+        (Some(c), _) => {
+            let _ = writeln!(out, "cause: {} — {}", c.code, c.title);
+            let _ = writeln!(out, "explanation: {}", c.explanation);
+            let _ = writeln!(out, "reply: {}", c.reply);
+            for a in &c.actions {
+                let _ = writeln!(
+                    out,
+                    "action: {:?}{}{}{}{} — {}",
+                    a.kind,
+                    if a.amount_fen != 0 {
+                        format!(" {} fen", a.amount_fen)
+                    } else {
+                        String::new()
+                    },
+                    if a.service_code.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" {}", a.service_code)
+                    },
+                    if a.element_id.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" {}", a.element_id)
+                    },
+                    if a.target.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" to {}", a.target)
+                    },
+                    a.description
+                );
+            }
+        }
+        (None, Some(q)) => {
+            let allowed: Vec<String> = q.answers.iter().map(|(v, l)| format!("{v} ({l})")).collect();
+            let _ = writeln!(out, "question {}: {}\n  answers: {}", q.id, q.text, allowed.join(", "));
+        }
+        (None, None) => {
+            let _ = writeln!(out, "no cause");
+        }
+    }
+    let _ = write!(out, "(a trial: nothing recorded, nothing audited)");
+    Ok(out)
+}

@@ -183,6 +183,7 @@ pub fn load_texts(files: &[(String, String)], dir: &Path, opts: &LoadOptions) ->
             Err(mut e) => errors.append(&mut e),
         }
     }
+    errors.append(&mut priority_ties(&scenarios, files));
     if files.is_empty() {
         errors.push(LoadError::of_file(
             dir.display().to_string(),
@@ -208,6 +209,42 @@ pub fn load_texts(files: &[(String, String)], dir: &Path, opts: &LoadOptions) ->
         questions.into_iter().map(|(k, (q, _))| (k, q)).collect(),
         dir.to_path_buf(),
     ))
+}
+
+/// Two scenarios of one category at one priority that can both conclude a cause: which one's cause a
+/// subscriber gets would depend on file names. Reported at the later file's `priority` (or its first line).
+fn priority_ties(scenarios: &[Arc<Scenario>], files: &[(String, String)]) -> Vec<LoadError> {
+    let mut first: BTreeMap<(&str, i32), &Scenario> = BTreeMap::new();
+    let mut out = Vec::new();
+    for s in scenarios.iter().filter(|s| !s.causes.is_empty()) {
+        for c in &s.categories {
+            match first.get(&(c.as_str(), s.priority)) {
+                None => {
+                    first.insert((c.as_str(), s.priority), s);
+                }
+                Some(other) => {
+                    let line = files
+                        .iter()
+                        .find(|(n, _)| *n == s.file)
+                        .and_then(|(_, t)| t.lines().position(|l| l.trim_start().starts_with("priority")))
+                        .map_or(1, |i| i + 1);
+                    out.push(LoadError {
+                        file: s.file.clone(),
+                        line,
+                        col: 1,
+                        scenario: Some(s.id.clone()),
+                        step: None,
+                        message: format!(
+                            "priority {} in category `{c}` is also `{}`'s ({}), and both can conclude a cause: which \
+                             one a subscriber gets would depend on file names; give one a higher priority",
+                            s.priority, other.id, other.file
+                        ),
+                    });
+                }
+            }
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -300,5 +337,48 @@ reply = "{{ 100 | money }}"
         assert!(e.to_string().contains("acount"), "{e}");
         let e = load_one(&OK.replace("{{ 100 | money }}", "{% if %}")).unwrap_err();
         assert!(e.to_string().contains("reply"), "{e}");
+    }
+
+    #[test]
+    fn equal_priorities_in_a_category_are_reported_at_the_later_file() {
+        let other = OK
+            .replace("t.ok", "t.other")
+            .replace("code = \"X\"", "code = \"Y\"")
+            .replace("cause:X", "cause:Y");
+        let files = [
+            (
+                "a.toml".to_string(),
+                OK.replace("[[steps]]", "priority = 20\n\n[[steps]]"),
+            ),
+            (
+                "b.toml".to_string(),
+                other.replace("[[steps]]", "priority = 20\n\n[[steps]]"),
+            ),
+        ];
+        let e = load_texts(&files, Path::new("scenarios"), &LoadOptions::default()).unwrap_err();
+        let (n, _) = files[1]
+            .1
+            .lines()
+            .enumerate()
+            .find(|(_, l)| l.starts_with("priority"))
+            .unwrap();
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "b.toml:{}:1: scenario `t.other`, priority 20 in category `vas.unsolicited_subscription` is also \
+                 `t.ok`'s (a.toml), and both can conclude a cause: which one a subscriber gets would depend on \
+                 file names; give one a higher priority",
+                n + 1
+            )
+        );
+        // Different priorities load.
+        let files = [
+            files[0].clone(),
+            (
+                "b.toml".into(),
+                other.replace("[[steps]]", "priority = 21\n\n[[steps]]"),
+            ),
+        ];
+        assert!(load_texts(&files, Path::new("scenarios"), &LoadOptions::default()).is_ok());
     }
 }
