@@ -36,6 +36,9 @@ pub struct Config {
     /// Diagnosis: the scenario folder, hot reload, complaint records.
     #[serde(default)]
     pub diagnosis: crate::diagnosis::config::DiagnosisConfig,
+    /// Complaint cases: the routing rules, SLA policies and calendars (see `docs/complaints.md`).
+    #[serde(default)]
+    pub cases: crate::cases::CasesConfig,
     /// Backends, in the order their statuses are reported.
     #[serde(default)]
     pub sources: Vec<SourceConfig>,
@@ -327,6 +330,9 @@ impl Config {
         out.extend(self.tls.problems());
         out.extend(self.store.problems());
         if let Err(e) = self.diagnosis.validate() {
+            out.push(e);
+        }
+        if let Err(e) = self.cases.validate() {
             out.push(e);
         }
         if !matches!(self.log.format.as_str(), "human" | "json") {

@@ -1,6 +1,7 @@
 //! Command-line front ends: `adapters …`, `check-config` / `config …`, `demo` / `seed`, `token` /
-//! `identities …`, `scenarios …`.
+//! `identities …`, `scenarios …`, `complaints …`.
 pub mod adapters;
+pub mod complaints;
 pub mod config;
 pub mod demo;
 pub mod identities;
