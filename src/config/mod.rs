@@ -37,6 +37,9 @@ pub struct Config {
     /// Diagnosis: the scenario folder, hot reload, complaint records.
     #[serde(default)]
     pub diagnosis: diagnosis::DiagnosisConfig,
+    /// Complaint cases: the routing rules, SLA policies and calendars (see `docs/complaints.md`).
+    #[serde(default)]
+    pub cases: crate::cases::CasesConfig,
     /// Backends, in the order their statuses are reported.
     #[serde(default)]
     pub sources: Vec<SourceConfig>,
@@ -457,6 +460,9 @@ impl Config {
         out.extend(self.tls.problems());
         out.extend(self.store.problems());
         if let Err(e) = self.diagnosis.validate() {
+            out.push(e);
+        }
+        if let Err(e) = self.cases.validate() {
             out.push(e);
         }
         if !matches!(self.log.format.as_str(), "human" | "json") {
