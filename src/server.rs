@@ -117,10 +117,15 @@ pub async fn run(cfg: Config, banner: impl FnOnce(std::net::SocketAddr)) -> anyh
         .collect();
     tracing::info!(%addr, sources = ?registry.names(), ?definitions, "serving");
     let gw = Arc::new(Gateway::open(cfg, registry, &env).await?);
-    // Train the classifier now, in the background, so the first Classify or Diagnose does not pay for it.
+    // Train the classifier before serving, so no Classify or Diagnose pays for it (or waits past the
+    // server's bound on a call).
+    let t0 = std::time::Instant::now();
     tokio::task::spawn_blocking(|| {
         crate::classify::Classifier::shared();
-    });
+    })
+    .await
+    .context("training the classifier")?;
+    tracing::info!(took_ms = t0.elapsed().as_millis() as u64, "classifier ready");
     if let Some(m) = gw.config.admin.metrics_listen {
         let (bound, _task) = crate::metrics::start(m, gw.reader.clone())
             .await

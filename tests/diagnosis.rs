@@ -28,6 +28,12 @@ struct Env {
 }
 
 async fn setup() -> Env {
+    // The classifier trains once per process (as `serve` does before listening), not inside a call.
+    tokio::task::spawn_blocking(|| {
+        complaint_gateway::classify::Classifier::shared();
+    })
+    .await
+    .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let urls = testkit::sqlite_urls(dir.path());
     testkit::seed(&urls, SUBSCRIBERS).await.unwrap();

@@ -36,7 +36,7 @@ impl Running {
     /// Lines of output until one satisfies `done` (or the process ends, or two minutes pass).
     fn read_until(&self, done: impl Fn(&str) -> bool) -> Vec<String> {
         let mut out = Vec::new();
-        while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(120)) {
+        while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(300)) {
             let stop = done(&line);
             out.push(line);
             if stop {
