@@ -329,7 +329,7 @@ impl Walker<'_> {
                     Err(self.at_field(
                         e,
                         format!(
-                            "`values.{field}` is not computed by an earlier step (values so far: {})",
+                            "`values.{field}` is not computed by an earlier step or above it in this step (values so far: {})",
                             list_or_none(self.names.values)
                         ),
                     ))

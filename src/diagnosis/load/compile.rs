@@ -172,7 +172,10 @@ pub fn compile_file(
             }
         }
         let mut values = Vec::new();
-        for (name, text) in &s.values {
+        // In file order: a value may use the values written above it in the same step.
+        let mut in_order: Vec<(&String, &Spanned<String>)> = s.values.iter().collect();
+        in_order.sort_by_key(|(_, t)| t.span().start);
+        for (name, text) in in_order {
             if !is_ident(name) {
                 errs.push(
                     src.at(
@@ -195,8 +198,8 @@ pub fn compile_file(
                 Ok(e) => values.push((name.clone(), e)),
                 Err(e) => errs.push(e, here),
             }
+            values_so_far.push(name.clone());
         }
-        values_so_far.extend(s.values.keys().cloned());
         let expr = match compile(&s.expr, &values_so_far) {
             Ok(e) => Some(e),
             Err(e) => {

@@ -340,6 +340,50 @@ reply = "{{ 100 | money }}"
     }
 
     #[test]
+    fn values_see_the_values_above_them_in_their_step() {
+        let text = OK
+            .replace(
+                "expr = 'view.vas_subscriptions.exists(v, v.consent_record == \"\")'",
+                "expr = 'values.second == 6'",
+            )
+            .replace(
+                "then = \"cause:X\"",
+                "then = \"cause:X\"\n[steps.values]\nzfirst = '2'\nsecond = 'values.zfirst * 3'",
+            );
+        let set = load_one(&text).unwrap();
+        let s = &set.scenarios[0];
+        // File order, not name order.
+        let names: Vec<&str> = s.steps[0].values.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["zfirst", "second"]);
+        let view = crate::diagnosis::value::view_to_cel(&Default::default()).unwrap();
+        let now = value::beijing().with_ymd_and_hms(2026, 11, 28, 10, 0, 0).unwrap();
+        let answers = HashMap::new();
+        let root = crate::diagnosis::run::eval_context(&view, now, &answers);
+        let inputs = crate::diagnosis::run::Inputs {
+            view: &view,
+            answers: &answers,
+            now,
+        };
+        let r = crate::diagnosis::run::run(s, &root, &inputs);
+        assert_eq!(r.outcome, crate::diagnosis::run::RunOutcome::Cause(0));
+        assert_eq!(
+            r.trace[0].values,
+            [("zfirst".to_string(), "2".to_string()), ("second".into(), "6".into())]
+        );
+        // A value below cannot be used above.
+        let e = load_one(&text.replace(
+            "zfirst = '2'\nsecond = 'values.zfirst * 3'",
+            "second = 'values.zfirst * 3'\nzfirst = '2'",
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("`values.zfirst` is not computed by an earlier step or above it in this step"),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn equal_priorities_in_a_category_are_reported_at_the_later_file() {
         let other = OK
             .replace("t.ok", "t.other")
