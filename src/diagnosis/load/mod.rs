@@ -384,6 +384,60 @@ reply = "{{ 100 | money }}"
     }
 
     #[test]
+    fn a_condition_that_is_not_true_or_false_is_reported_at_load() {
+        let bad = OK.replace(
+            "expr = 'view.vas_subscriptions.exists(v, v.consent_record == \"\")'",
+            "expr = 'view.vas_subscriptions'",
+        );
+        let e = load_one(&bad).unwrap_err();
+        let (n, line) = bad.lines().enumerate().find(|(_, l)| l.starts_with("expr")).unwrap();
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "t.toml:{}:{}: scenario `t.ok`, step `s1`, must be true or false, but gives a list; compare it (`==`, `>`, `size(…) > 0`)",
+                n + 1,
+                line.find('v').unwrap() + 1
+            )
+        );
+        let e = load_one(&OK.replacen("[[steps]]", "precondition = 'view.account.balance_fen'\n\n[[steps]]", 1))
+            .unwrap_err();
+        assert!(
+            e.to_string().contains("must be true or false, but gives a int64 value"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn answers_are_compared_with_their_allowed_values_at_load() {
+        let q = "[[questions]]\nid = \"x\"\ntext = \"?\"\nanswers = [{ value = \"yes\", label = \"是\" }, { value = \"no\", label = \"否\" }]\n\n[[steps]]";
+        let with = |expr: &str| {
+            OK.replacen("[[steps]]", q, 1)
+                .replace("description = \"d\"", "description = \"d\"\nask = \"x\"")
+                .replace(
+                    "expr = 'view.vas_subscriptions.exists(v, v.consent_record == \"\")'",
+                    &format!("expr = '{expr}'"),
+                )
+        };
+        assert!(load_one(&with("answers.x == \"yes\"")).is_ok());
+        let bad = with("answers.x == \"ys\"");
+        let e = load_one(&bad).unwrap_err();
+        let (n, line) = bad.lines().enumerate().find(|(_, l)| l.starts_with("expr")).unwrap();
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "t.toml:{}:{}: scenario `t.ok`, step `s1`, \"ys\" is not an allowed answer to `x`; allowed: yes, no",
+                n + 1,
+                line.find("\"ys").unwrap() + 1
+            )
+        );
+        let e = load_one(&with("answers.x in [\"no\", \"maybe\"]")).unwrap_err();
+        assert!(
+            e.to_string().contains("\"maybe\" is not an allowed answer to `x`"),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn equal_priorities_in_a_category_are_reported_at_the_later_file() {
         let other = OK
             .replace("t.ok", "t.other")
