@@ -41,6 +41,9 @@ enum Command {
     Token(cli::identities::TokenArgs),
     /// Manage identities and their operator IDs in the gateway's store.
     Identities(cli::identities::IdentitiesArgs),
+    /// Complaint cases for operators: `complaints --as ID list|show|create|assign|transition|note|reply|visit|reopen|history`,
+    /// under the identity's roles and regions, audited.
+    Complaints(cli::complaints::ComplaintsArgs),
     /// Classify complaints offline: JSON lines `{"id", "text"}` on stdin → one JSON line each on stdout
     /// `{"id", "category", "confidence", "abstained", "keywords"}`, in input order.
     Classify {
@@ -90,6 +93,10 @@ async fn main() -> anyhow::Result<()> {
         Command::Identities(args) => {
             init_logs("human", "warn");
             cli::identities::identities(args).await
+        }
+        Command::Complaints(args) => {
+            init_logs("human", "warn");
+            cli::complaints::run(args).await
         }
         Command::Classify { threshold, corpus } => {
             if !(0.0..=1.0).contains(&threshold) {

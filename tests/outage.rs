@@ -309,3 +309,161 @@ async fn a_burst_that_fills_the_crm_queue_does_not_refuse_handlers() {
         );
     }
 }
+
+fn ts(s: &str) -> prost_types::Timestamp {
+    let t = chrono::DateTime::parse_from_rfc3339(s).unwrap();
+    prost_types::Timestamp {
+        seconds: t.timestamp(),
+        nanos: 0,
+    }
+}
+
+fn usage_req(msisdn: &str) -> StreamUsageRequest {
+    StreamUsageRequest {
+        msisdn: msisdn.into(),
+        from: Some(ts("2026-11-01T00:00:00+08:00")),
+        to: Some(ts("2026-11-29T00:00:00+08:00")),
+        ..Default::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stream_usage_against_a_black_holed_billing_ends_within_its_time_out_and_frees_the_connection() {
+    let Some(pg) = testkit::db_url("CGW_TEST_PG_URL") else {
+        return;
+    };
+    let billing = TestDatabase::create(&pg, "outage_usage").await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let lite = testkit::sqlite_urls(dir.path());
+    let direct = vec![(System::Billing, billing.url.clone()), lite[1].clone(), lite[2].clone()];
+    testkit::seed(&direct, SUBSCRIBERS).await.unwrap();
+    let u = url::Url::parse(&billing.url).unwrap();
+    let proxy = FaultProxy::start(&format!("{}:{}", u.host_str().unwrap(), u.port().unwrap_or(5432))).await;
+    let mut cfg = testkit::config(&direct);
+    for s in &mut cfg.sources {
+        if s.definition.ends_with("billing") {
+            s.url = Some(proxy.url_for(&billing.url));
+            s.timeout_ms = 500;
+            s.connect_timeout_ms = 500;
+            s.stack.breaker_cooldown_ms = 300;
+        }
+    }
+    let srv = testkit::spawn(cfg).await.unwrap();
+    let number = seed::msisdn(seed::Situation::RoamingNoPack.first_index());
+    let pool = || {
+        srv.gateway
+            .reader
+            .registry()
+            .get("billing")
+            .unwrap()
+            .adapter
+            .pool_usage()
+            .unwrap()
+    };
+    let in_use = || {
+        let p = pool();
+        p.open as usize - p.idle
+    };
+    let mut c = testkit::data_client(&srv).await.unwrap();
+    let mut healthy = c
+        .stream_usage(testkit::req(usage_req(&number)))
+        .await
+        .unwrap()
+        .into_inner();
+    let mut records = 0;
+    while let Some(m) = healthy.message().await.unwrap() {
+        assert!(m.record.is_some());
+        records += 1;
+    }
+    assert!(records >= 5, "{records} records");
+    // The connection goes back to the pool (sqlx pings it first) before the fault starts.
+    let t0 = Instant::now();
+    while in_use() > 0 || pool().open == 0 {
+        assert!(t0.elapsed() < Duration::from_secs(5), "{:?}", pool());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    proxy.set(Mode::BlackHole);
+    // Twelve callers, each willing to wait 30 s: each is answered within the source's time-out.
+    let mut calls = Vec::new();
+    for _ in 0..12 {
+        let mut c = testkit::data_client(&srv).await.unwrap();
+        let number = number.clone();
+        calls.push(tokio::spawn(async move {
+            let mut r = testkit::req(usage_req(&number));
+            r.set_timeout(Duration::from_secs(30));
+            let t0 = Instant::now();
+            let e = match c.stream_usage(r).await {
+                Ok(s) => {
+                    let mut s = s.into_inner();
+                    // Nothing may be sent before the backend answers: a stream is not opened at all.
+                    panic!("a stream was opened: {:?}", s.message().await);
+                }
+                Err(e) => e,
+            };
+            (e, t0.elapsed())
+        }));
+    }
+    for call in calls {
+        let (e, took) = call.await.unwrap();
+        assert_eq!(e.code(), Code::Unavailable, "{e:?}");
+        assert!(took < Duration::from_millis(1_500), "answered after {took:?}");
+    }
+    // No task holds a connection to the silent backend once the calls are over.
+    let t0 = Instant::now();
+    while in_use() > 0 {
+        assert!(
+            t0.elapsed() < Duration::from_secs(8),
+            "{} billing connection(s) still held: {:?}",
+            in_use(),
+            pool()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Each is audited as an outage that delivered nothing.
+    let (events, _) = srv
+        .gateway
+        .identity
+        .audit
+        .list(&AuditFilter {
+            limit: 1000,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let streams: Vec<_> = events.iter().filter(|e| e.action.ends_with("/StreamUsage")).collect();
+    assert_eq!(streams.len(), 13);
+    assert_eq!(streams.iter().filter(|e| e.outcome == Outcome::Outage).count(), 12);
+    assert_eq!(
+        streams
+            .iter()
+            .filter(|e| e.outcome == Outcome::Ok)
+            .map(|e| e.detail.as_str())
+            .collect::<Vec<_>>(),
+        vec!["records sent"]
+    );
+
+    // Back up: streams flow again once the breaker lets a probe through.
+    proxy.set(Mode::Pass);
+    let t0 = Instant::now();
+    loop {
+        tokio::time::sleep(Duration::from_millis(350)).await;
+        if let Ok(s) = c.stream_usage(testkit::req(usage_req(&number))).await {
+            let mut s = s.into_inner();
+            let mut n = 0;
+            while let Ok(Some(_)) = s.message().await {
+                n += 1;
+            }
+            if n == records {
+                break;
+            }
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(15),
+            "billing streams did not come back"
+        );
+    }
+    srv.stop().await;
+    drop(proxy);
+    billing.drop_db().await;
+}

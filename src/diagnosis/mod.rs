@@ -529,6 +529,7 @@ reply = "线路故障，已派单。"
         let read = ViewOutcome {
             view: view(AccountStatus::Suspended),
             statuses: statuses.clone(),
+            conflicts: vec![],
         };
         let d = engine
             .diagnose_read(engine.scenarios(), &input(&[]), &read, &coverage)
