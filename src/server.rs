@@ -117,10 +117,13 @@ pub async fn run(cfg: Config, banner: impl FnOnce(std::net::SocketAddr)) -> anyh
         .collect();
     tracing::info!(%addr, sources = ?registry.names(), ?definitions, "serving");
     let gw = Arc::new(Gateway::open(cfg, registry, &env).await?);
-    // Train the classifier now, in the background, so the first Classify or Diagnose does not pay for it.
-    tokio::task::spawn_blocking(|| {
-        crate::classify::Classifier::shared();
-    });
+    // Train the classifier now, in the background, so the first Classify or Diagnose does not pay for it
+    // (with `[diagnosis] corpus_dir` the diagnosis service trains it at start, on the extra corpus too).
+    if gw.config.diagnosis.corpus_dir.is_none() {
+        tokio::task::spawn_blocking(|| {
+            crate::classify::Classifier::shared();
+        });
+    }
     if let Some(m) = gw.config.admin.metrics_listen {
         let (bound, _task) = crate::metrics::start(m, gw.reader.clone())
             .await
