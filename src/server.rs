@@ -118,14 +118,17 @@ pub async fn run(cfg: Config, banner: impl FnOnce(std::net::SocketAddr)) -> anyh
     tracing::info!(%addr, sources = ?registry.names(), ?definitions, "serving");
     let gw = Arc::new(Gateway::open(cfg, registry, &env).await?);
     // Train the classifier before serving, so no Classify or Diagnose pays for it (or waits past the
-    // server's bound on a call).
-    let t0 = std::time::Instant::now();
-    tokio::task::spawn_blocking(|| {
-        crate::classify::Classifier::shared();
-    })
-    .await
-    .context("training the classifier")?;
-    tracing::info!(took_ms = t0.elapsed().as_millis() as u64, "classifier ready");
+    // server's bound on a call). With `[diagnosis] corpus_dir` the diagnosis service trained it at start,
+    // on the extra corpus too.
+    if gw.config.diagnosis.corpus_dir.is_none() {
+        let t0 = std::time::Instant::now();
+        tokio::task::spawn_blocking(|| {
+            crate::classify::Classifier::shared();
+        })
+        .await
+        .context("training the classifier")?;
+        tracing::info!(took_ms = t0.elapsed().as_millis() as u64, "classifier ready");
+    }
     if let Some(m) = gw.config.admin.metrics_listen {
         let (bound, _task) = crate::metrics::start(m, gw.reader.clone())
             .await

@@ -538,6 +538,13 @@ async fn without_a_category_the_classifier_decides() {
     let env = setup().await;
     let mut c = client(&env).await;
     let text = "我从来没有订购过视频彩铃会员，每个月被扣10元，要求退费并取消";
+    // The test server runs in this process: train its classifier here first (as `serve` does in the
+    // background at start), so the call is not bounded by the one-off training on a loaded machine.
+    tokio::task::spawn_blocking(|| {
+        complaint_gateway::classify::Classifier::shared();
+    })
+    .await
+    .unwrap();
     let cls = c
         .classify(testkit::req(ClassifyRequest { text: text.into() }))
         .await

@@ -298,17 +298,17 @@ pub fn run(scenario: &Arc<Scenario>, root: &Context, inputs: &Inputs) -> Scenari
                 message,
             }
         };
-        // A step's values see the values of earlier steps (never each other: checked at load), so one
-        // binding serves them all; the expression then sees this step's values too.
+        // A step's values, in file order, see the values of earlier steps and those above them in the
+        // step (checked at load); the expression then sees all of them.
         let mut scope = root.new_inner_scope();
         bind_values(&mut scope, &out.values);
-        let mut computed = Vec::with_capacity(step.values.len());
         for (name, e) in &step.values {
             add_reads(&mut entry.reads, reads_of(e, inputs, &out.values));
             match e.program.execute(&scope) {
                 Ok(v) => {
                     entry.values.push((name.clone(), value::short(&v)));
-                    computed.push((name.clone(), v));
+                    out.values.push((name.clone(), v));
+                    bind_values(&mut scope, &out.values);
                 }
                 Err(err) => {
                     out.outcome = fail(&mut entry, format!("value `{name}`: {err}"));
@@ -316,10 +316,6 @@ pub fn run(scenario: &Arc<Scenario>, root: &Context, inputs: &Inputs) -> Scenari
                     return out;
                 }
             }
-        }
-        if !computed.is_empty() {
-            out.values.append(&mut computed);
-            bind_values(&mut scope, &out.values);
         }
         add_reads(&mut entry.reads, reads_of(&step.expr, inputs, &out.values));
         let next = match step.expr.program.execute(&scope) {

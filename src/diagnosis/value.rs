@@ -212,7 +212,8 @@ fn key_text(k: &Key) -> String {
     }
 }
 
-/// A short JSON rendering for traces: lists show their first items and their length, long strings are cut.
+/// A short JSON rendering for traces: nested messages field by field (a bill's items with their amounts),
+/// lists their first items and their length, long strings cut.
 /// Written straight from the CEL value, stopping once the text is long enough.
 pub fn short(v: &Value) -> String {
     let mut out = String::with_capacity(64);
@@ -229,7 +230,9 @@ pub fn short(v: &Value) -> String {
 }
 
 /// Longest trace value, in bytes (then cut with `…`).
-const SHORT_MAX: usize = 1_800;
+const SHORT_MAX: usize = 4_000;
+/// How deep a trace value is written field by field (a bill's items, each item's fields, are at 3).
+const SHORT_DEPTH: usize = 5;
 
 /// Writes `s` as a JSON string, cut after 120 characters.
 fn write_json_str(s: &str, out: &mut String) {
@@ -271,7 +274,7 @@ fn write_short(v: &Value, depth: usize, out: &mut String) {
         }
         Value::Float(f) => out.push_str(&cel_to_json(&Value::Float(*f)).to_string()),
         Value::String(s) => write_json_str(s, out),
-        Value::List(items) if depth > 2 => {
+        Value::List(items) if depth > SHORT_DEPTH => {
             let _ = write!(out, "\"[… {} item(s)]\"", items.len());
         }
         Value::List(items) => {
@@ -287,7 +290,7 @@ fn write_short(v: &Value, depth: usize, out: &mut String) {
             }
             out.push(']');
         }
-        Value::Map(m) if depth > 2 => {
+        Value::Map(m) if depth > SHORT_DEPTH => {
             let _ = write!(out, "\"{{… {} field(s)}}\"", m.map.len());
         }
         Value::Map(m) => {
@@ -443,6 +446,17 @@ mod tests {
             cel_to_json(get(&bills[0], "status").unwrap()),
             serde_json::json!("BILL_STATUS_OPEN")
         );
+    }
+
+    #[test]
+    fn short_shows_nested_items_field_by_field() {
+        // A bill's items, with the amounts behind a refund, not `{… 4 field(s)}`.
+        let at = beijing().with_ymd_and_hms(2026, 11, 28, 10, 0, 0).unwrap();
+        let v = message_to_cel(&sample_view(at));
+        let bills = get(&v, "recent_bills").unwrap();
+        let text = short(bills);
+        assert!(!text.contains("field(s)"), "{text}");
+        assert!(text.contains(r#""items":[{"amount_fen":"#), "{text}");
     }
 
     #[test]

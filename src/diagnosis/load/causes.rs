@@ -66,6 +66,7 @@ pub fn compile(
             &super::check::Names {
                 questions: names.questions,
                 values: names.values,
+                allowed: &[],
             },
         )
     };

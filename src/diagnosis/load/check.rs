@@ -28,6 +28,9 @@ pub struct Names<'a> {
     pub questions: &'a [String],
     /// Value names computed before this expression (`values.<name>`).
     pub values: &'a [String],
+    /// The allowed answers of each question, so `answers.x == "…"` compares with one of them (empty:
+    /// not checked).
+    pub allowed: &'a [(String, Vec<String>)],
 }
 
 /// A problem found in an expression, at a character offset in it.
@@ -46,6 +49,8 @@ enum Ty {
     Scalar,
     /// `answers`: its fields are the scenario's question ids.
     Answers,
+    /// `answers.<id>`: a string, one of the question's allowed answers.
+    Answer(String),
     /// `values`: its fields are the values computed so far.
     Values,
 }
@@ -77,6 +82,36 @@ struct Walker<'a> {
 
 /// Checks `program` (compiled from one scenario expression) and returns the chains it reads.
 pub fn check(program: &Program, names: &Names) -> Result<Vec<ReadPath>, Problem> {
+    check_typed(program, names).map(|(reads, _)| reads)
+}
+
+/// [`check`] for a condition (a precondition or a step's `expr`): it must give true or false, so one that
+/// gives a list, a message, a number, a string or a timestamp is a problem at its start.
+pub fn check_condition(program: &Program, names: &Names) -> Result<Vec<ReadPath>, Problem> {
+    let (reads, ty) = check_typed(program, names)?;
+    let what = match &ty {
+        Ty::Schema(Shape::List(_)) => Some("a list".to_string()),
+        Ty::Schema(Shape::Map(_)) => Some("a map".to_string()),
+        Ty::Schema(Shape::Message(m)) => Some(format!("a {} message", m.full_name())),
+        Ty::Schema(Shape::Enum(en)) => Some(format!("an enum value ({})", en.full_name())),
+        Ty::Schema(Shape::Timestamp) => Some("a timestamp".to_string()),
+        Ty::Schema(Shape::Scalar(k)) if *k != prost_reflect::Kind::Bool => {
+            Some(format!("a {k:?} value").to_lowercase())
+        }
+        Ty::Answer(q) => Some(format!("the answer to `{q}` (a string)")),
+        Ty::Answers | Ty::Values => Some("a map".to_string()),
+        _ => None,
+    };
+    match what {
+        Some(w) => Err(Problem {
+            offset: 0,
+            message: format!("must be true or false, but gives {w}; compare it (`==`, `>`, `size(…) > 0`)"),
+        }),
+        None => Ok(reads),
+    }
+}
+
+fn check_typed(program: &Program, names: &Names) -> Result<(Vec<ReadPath>, Ty), Problem> {
     let mut w = Walker {
         program,
         names,
@@ -84,8 +119,8 @@ pub fn check(program: &Program, names: &Names) -> Result<Vec<ReadPath>, Problem>
         nesting: 0,
         reads: Vec::new(),
     };
-    w.walk(program.expression(), false)?;
-    Ok(w.reads)
+    let ty = w.walk(program.expression(), false)?;
+    Ok((w.reads, ty))
 }
 
 impl Walker<'_> {
@@ -203,6 +238,9 @@ impl Walker<'_> {
                             if let Ty::Schema(Shape::Enum(en)) = &args[i] {
                                 self.enum_literal(&en.clone(), &c.args[j])?;
                             }
+                            if let Ty::Answer(q) = &args[i] {
+                                self.answer_literal(q, &c.args[j])?;
+                            }
                         }
                         Ok(Ty::Scalar)
                     }
@@ -211,6 +249,11 @@ impl Walker<'_> {
                             let en = en.clone();
                             for item in &l.elements {
                                 self.enum_literal(&en, item)?;
+                            }
+                        }
+                        if let (Ty::Answer(q), Expr::List(l)) = (&args[0], &c.args[1].expr) {
+                            for item in &l.elements {
+                                self.answer_literal(q, item)?;
                             }
                         }
                         Ok(Ty::Scalar)
@@ -308,10 +351,12 @@ impl Walker<'_> {
                     Err(self.at_field(e, format!("cannot select `{field}`: the value before it has no fields")))
                 }
             },
-            Ty::Scalar => Err(self.at_field(e, format!("cannot select `{field}`: the value before it has no fields"))),
+            Ty::Scalar | Ty::Answer(_) => {
+                Err(self.at_field(e, format!("cannot select `{field}`: the value before it has no fields")))
+            }
             Ty::Answers => {
                 if self.names.questions.iter().any(|q| q == field) {
-                    Ok(Ty::Scalar)
+                    Ok(Ty::Answer(field.to_string()))
                 } else {
                     Err(self.at_field(
                         e,
@@ -329,13 +374,34 @@ impl Walker<'_> {
                     Err(self.at_field(
                         e,
                         format!(
-                            "`values.{field}` is not computed by an earlier step (values so far: {})",
+                            "`values.{field}` is not computed by an earlier step or above it in this step (values so far: {})",
                             list_or_none(self.names.values)
                         ),
                     ))
                 }
             }
         }
+    }
+
+    /// A string literal compared with `answers.<q>` must be one of the question's allowed answers.
+    fn answer_literal(&self, q: &str, e: &IdedExpr) -> Result<(), Problem> {
+        let Expr::Literal(LiteralValue::String(s)) = &e.expr else {
+            return Ok(());
+        };
+        let Some((_, allowed)) = self.names.allowed.iter().find(|(id, _)| id == q) else {
+            return Ok(());
+        };
+        let s = s.inner();
+        if allowed.iter().any(|a| a == s) {
+            return Ok(());
+        }
+        Err(self.problem(
+            e,
+            format!(
+                "\"{s}\" is not an allowed answer to `{q}`; allowed: {}",
+                allowed.join(", ")
+            ),
+        ))
     }
 
     fn enum_literal(&self, en: &EnumDescriptor, e: &IdedExpr) -> Result<(), Problem> {
@@ -373,6 +439,7 @@ mod tests {
         let names = Names {
             questions: &questions,
             values: &values,
+            allowed: &[],
         };
         let p = crate::diagnosis::model::cel_env().compile(src).expect("parses");
         check(&p, &names).map(|r| r.iter().map(|p| p.text()).collect())

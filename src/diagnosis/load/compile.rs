@@ -4,7 +4,7 @@
 use super::causes;
 use super::check::Names;
 use super::errors::{Errs, LoadError, Source};
-use super::expression::compile_expression;
+use super::expression::{compile_condition, compile_expression};
 use super::file::ScenarioFile;
 use super::templates::TemplateBuilder;
 use crate::diagnosis::model::{Expression, Outcome, Question, Scenario, Step};
@@ -116,6 +116,10 @@ pub fn compile_file(
     let step_ids: Vec<String> = file.steps.iter().map(|s| s.id.get_ref().clone()).collect();
     let cause_codes: Vec<String> = file.causes.iter().map(|c| c.code.get_ref().clone()).collect();
 
+    let allowed: Vec<(String, Vec<String>)> = questions
+        .iter()
+        .map(|q| (q.id.clone(), q.answers.iter().map(|a| a.0.clone()).collect()))
+        .collect();
     let compile = |text: &Spanned<String>, values: &[String]| -> Result<Expression, LoadError> {
         compile_expression(
             src,
@@ -123,12 +127,24 @@ pub fn compile_file(
             &Names {
                 questions: &question_ids,
                 values,
+                allowed: &allowed,
+            },
+        )
+    };
+    let condition = |text: &Spanned<String>, values: &[String]| -> Result<Expression, LoadError> {
+        compile_condition(
+            src,
+            text,
+            &Names {
+                questions: &question_ids,
+                values,
+                allowed: &allowed,
             },
         )
     };
 
     let precondition = match &file.precondition {
-        Some(p) => match compile(p, &[]) {
+        Some(p) => match condition(p, &[]) {
             Ok(e) => Some(e),
             Err(e) => {
                 errs.push(e, None);
@@ -172,7 +188,10 @@ pub fn compile_file(
             }
         }
         let mut values = Vec::new();
-        for (name, text) in &s.values {
+        // In file order: a value may use the values written above it in the same step.
+        let mut in_order: Vec<(&String, &Spanned<String>)> = s.values.iter().collect();
+        in_order.sort_by_key(|(_, t)| t.span().start);
+        for (name, text) in in_order {
             if !is_ident(name) {
                 errs.push(
                     src.at(
@@ -195,9 +214,9 @@ pub fn compile_file(
                 Ok(e) => values.push((name.clone(), e)),
                 Err(e) => errs.push(e, here),
             }
+            values_so_far.push(name.clone());
         }
-        values_so_far.extend(s.values.keys().cloned());
-        let expr = match compile(&s.expr, &values_so_far) {
+        let expr = match condition(&s.expr, &values_so_far) {
             Ok(e) => Some(e),
             Err(e) => {
                 errs.push(e, here);

@@ -8,6 +8,22 @@ use toml::Spanned;
 /// Compiles one CEL expression and checks it against the schema and `names`; a problem points into the
 /// file.
 pub fn compile_expression(src: &Source, text: &Spanned<String>, names: &Names) -> Result<Expression, LoadError> {
+    compile_checked(src, text, names, check::check)
+}
+
+/// [`compile_expression`] for a condition (a precondition or a step's `expr`): it must give true or false.
+pub fn compile_condition(src: &Source, text: &Spanned<String>, names: &Names) -> Result<Expression, LoadError> {
+    compile_checked(src, text, names, check::check_condition)
+}
+
+type Checker = fn(&cel::Program, &Names) -> Result<Vec<crate::diagnosis::model::ReadPath>, check::Problem>;
+
+fn compile_checked(
+    src: &Source,
+    text: &Spanned<String>,
+    names: &Names,
+    checker: Checker,
+) -> Result<Expression, LoadError> {
     let expr = text.get_ref();
     if expr.trim().is_empty() {
         return Err(src.at(text.span(), "empty expression".into()));
@@ -25,7 +41,7 @@ pub fn compile_expression(src: &Source, text: &Spanned<String>, names: &Names) -
         };
         src.in_string(&text.span(), expr, offset, format!("CEL syntax error: {msg}"))
     })?;
-    let reads = check::check(&program, names).map_err(|p| src.in_string(&text.span(), expr, p.offset, p.message))?;
+    let reads = checker(&program, names).map_err(|p| src.in_string(&text.span(), expr, p.offset, p.message))?;
     Ok(Expression {
         text: expr.clone(),
         program,

@@ -340,6 +340,104 @@ reply = "{{ 100 | money }}"
     }
 
     #[test]
+    fn values_see_the_values_above_them_in_their_step() {
+        let text = OK
+            .replace(
+                "expr = 'view.vas_subscriptions.exists(v, v.consent_record == \"\")'",
+                "expr = 'values.second == 6'",
+            )
+            .replace(
+                "then = \"cause:X\"",
+                "then = \"cause:X\"\n[steps.values]\nzfirst = '2'\nsecond = 'values.zfirst * 3'",
+            );
+        let set = load_one(&text).unwrap();
+        let s = &set.scenarios[0];
+        // File order, not name order.
+        let names: Vec<&str> = s.steps[0].values.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["zfirst", "second"]);
+        let view = crate::diagnosis::value::view_to_cel(&Default::default()).unwrap();
+        let now = value::beijing().with_ymd_and_hms(2026, 11, 28, 10, 0, 0).unwrap();
+        let answers = HashMap::new();
+        let root = crate::diagnosis::run::eval_context(&view, now, &answers);
+        let inputs = crate::diagnosis::run::Inputs {
+            view: &view,
+            answers: &answers,
+            now,
+        };
+        let r = crate::diagnosis::run::run(s, &root, &inputs);
+        assert_eq!(r.outcome, crate::diagnosis::run::RunOutcome::Cause(0));
+        assert_eq!(
+            r.trace[0].values,
+            [("zfirst".to_string(), "2".to_string()), ("second".into(), "6".into())]
+        );
+        // A value below cannot be used above.
+        let e = load_one(&text.replace(
+            "zfirst = '2'\nsecond = 'values.zfirst * 3'",
+            "second = 'values.zfirst * 3'\nzfirst = '2'",
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("`values.zfirst` is not computed by an earlier step or above it in this step"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_condition_that_is_not_true_or_false_is_reported_at_load() {
+        let bad = OK.replace(
+            "expr = 'view.vas_subscriptions.exists(v, v.consent_record == \"\")'",
+            "expr = 'view.vas_subscriptions'",
+        );
+        let e = load_one(&bad).unwrap_err();
+        let (n, line) = bad.lines().enumerate().find(|(_, l)| l.starts_with("expr")).unwrap();
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "t.toml:{}:{}: scenario `t.ok`, step `s1`, must be true or false, but gives a list; compare it (`==`, `>`, `size(…) > 0`)",
+                n + 1,
+                line.find('v').unwrap() + 1
+            )
+        );
+        let e = load_one(&OK.replacen("[[steps]]", "precondition = 'view.account.balance_fen'\n\n[[steps]]", 1))
+            .unwrap_err();
+        assert!(
+            e.to_string().contains("must be true or false, but gives a int64 value"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn answers_are_compared_with_their_allowed_values_at_load() {
+        let q = "[[questions]]\nid = \"x\"\ntext = \"?\"\nanswers = [{ value = \"yes\", label = \"是\" }, { value = \"no\", label = \"否\" }]\n\n[[steps]]";
+        let with = |expr: &str| {
+            OK.replacen("[[steps]]", q, 1)
+                .replace("description = \"d\"", "description = \"d\"\nask = \"x\"")
+                .replace(
+                    "expr = 'view.vas_subscriptions.exists(v, v.consent_record == \"\")'",
+                    &format!("expr = '{expr}'"),
+                )
+        };
+        assert!(load_one(&with("answers.x == \"yes\"")).is_ok());
+        let bad = with("answers.x == \"ys\"");
+        let e = load_one(&bad).unwrap_err();
+        let (n, line) = bad.lines().enumerate().find(|(_, l)| l.starts_with("expr")).unwrap();
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "t.toml:{}:{}: scenario `t.ok`, step `s1`, \"ys\" is not an allowed answer to `x`; allowed: yes, no",
+                n + 1,
+                line.find("\"ys").unwrap() + 1
+            )
+        );
+        let e = load_one(&with("answers.x in [\"no\", \"maybe\"]")).unwrap_err();
+        assert!(
+            e.to_string().contains("\"maybe\" is not an allowed answer to `x`"),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn equal_priorities_in_a_category_are_reported_at_the_later_file() {
         let other = OK
             .replace("t.ok", "t.other")
