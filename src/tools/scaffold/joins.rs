@@ -274,7 +274,8 @@ pub fn schema_edges(schema: &Schema, numbers: &BTreeMap<String, String>) -> Vec<
     }
     for t in &schema.tables {
         for c in &t.columns {
-            if common.contains(&c.name) || t.primary_key == [c.name.clone()] {
+            // A primary key can reference another table too (`ost_user__cdata.user_id`: one row per user).
+            if common.contains(&c.name) {
                 continue;
             }
             let Some((p, target)) = named_parent(schema, t, &c.spelled, &c.name) else {
@@ -403,15 +404,23 @@ pub async fn value_edges(
     let mut queries = 0;
     // Rounds: a table reached by overlap can be the parent of another (incidents → cells → grid links).
     for _round in 0..3 {
-        let all: Vec<Edge> = edges.iter().chain(out.iter()).cloned().collect();
+        // A naming convention no value confirms does not make a table reached: look for better evidence.
+        let all: Vec<Edge> = edges
+            .iter()
+            .chain(out.iter())
+            .filter(|e| e.kind != EdgeKind::Naming(None))
+            .cloned()
+            .collect();
         let reach = reachable(numbers, &all);
         let before = out.len();
         let tried: BTreeSet<String> = out.iter().map(|e| e.a.clone()).collect();
-        let pending: Vec<&Table> = schema
+        // Live tables first: the query budget is better spent on them than on logs and copies.
+        let mut pending: Vec<&Table> = schema
             .tables
             .iter()
             .filter(|t| !reach.contains(&t.name) && !tried.contains(&t.name))
             .collect();
+        pending.sort_by_key(|t| (super::live::not_live_reason(t, schema).is_some(), t.name.clone()));
         value_round(pool, schema, &reach, &pending, &mut out, &mut queries).await;
         if out.len() == before {
             break;
@@ -429,12 +438,15 @@ async fn value_round(
     queries: &mut usize,
 ) {
     for t in pending {
-        for c in &t.columns {
+        // Columns named like keys (`contactId`) first.
+        let mut columns: Vec<&super::introspect::ColumnInfo> = t.columns.iter().collect();
+        columns.sort_by_key(|c| !key_like(&c.spelled));
+        for c in columns {
             if t.is_unique(&c.name) {
                 continue; // its own identifier: other tables reference it, not the other way round
             }
             let p = super::sniff::profile(&t.values(&c.name));
-            let keyish = p.id_like >= 0.9 || key_like(&c.spelled) && p.distinct * 2 >= p.non_null;
+            let keyish = p.id_like >= 0.9 || key_like(&c.spelled) && p.distinct * 3 >= p.non_null;
             if p.non_null < 3 || !keyish || p.examples.len() < 2 || p.integer >= 0.9 && p.distinct <= 10 {
                 continue;
             }

@@ -67,6 +67,29 @@ pub fn analyse(schema: &Schema, m: &names::Matcher) -> Analysis {
             a.numbers.insert(t.name.clone(), c);
         }
     }
+    // No column is named like the subscriber's number: a phone column whose values are mobile numbers
+    // (`customers.contact_phone` of an inventory) is the best there is.
+    if a.numbers.is_empty() {
+        let mut best: Option<(f32, String, String)> = None;
+        for t in &schema.tables {
+            for c in &t.columns {
+                let key = (t.name.clone(), c.name.clone());
+                let p = &a.profiles[&key];
+                let named = a.names[&key]
+                    .iter()
+                    .filter(|(k, _)| k.as_str() == "t:msisdn" || k.as_str() == "f:customer.contact_phone")
+                    .map(|(_, v)| *v)
+                    .fold(0.0, f32::max);
+                let s = named * p.mobile * a.live.get(&t.name).copied().unwrap_or(1.0);
+                if named >= 0.6 && p.mobile >= 0.8 && best.as_ref().is_none_or(|b| s > b.0) {
+                    best = Some((s, t.name.clone(), c.name.clone()));
+                }
+            }
+        }
+        if let Some((_, t, c)) = best {
+            a.numbers.insert(t, c);
+        }
+    }
     a
 }
 
@@ -100,6 +123,8 @@ pub fn propose(schema: &Schema, a: &Analysis, edges: &[Edge], opts: &Options) ->
     let number_cols: BTreeSet<(String, String)> = a.numbers.iter().map(|(t, c)| (t.clone(), c.clone())).collect();
     // The referencing side of a join (`accounts_cdr_summary.account_id`, `cdrs.invoiceid`) repeats the key
     // of another table: the field is better taken from that table.
+    // Tenant and bookkeeping columns (`reseller_id` in every table) identify nothing of the subscriber's.
+    let common = super::joins::ubiquitous(schema);
     let references: BTreeSet<(String, String)> = edges
         .iter()
         .filter(|e| {
@@ -121,6 +146,10 @@ pub fn propose(schema: &Schema, a: &Analysis, edges: &[Edge], opts: &Options) ->
                 let mut s = score(f, a, &t.name, &c.name, c.class);
                 if references.contains(&(t.name.clone(), c.name.clone())) {
                     s *= 0.5;
+                }
+                let own_key = t.primary_key.len() == 1 && t.primary_key[0] == c.name;
+                if common.contains(&c.name) && !own_key && f.semantic == super::catalog::Semantic::Ident {
+                    s *= 0.4;
                 }
                 if s >= 0.15 {
                     pairs.push((
