@@ -41,6 +41,9 @@ enum Command {
     Token(cli::identities::TokenArgs),
     /// Manage identities and their operator IDs in the gateway's store.
     Identities(cli::identities::IdentitiesArgs),
+    /// Complaint cases for operators: `complaints --as ID list|show|create|assign|transition|note|reply|visit|reopen|history`,
+    /// under the identity's roles and regions, audited.
+    Complaints(cli::complaints::ComplaintsArgs),
     /// Classify complaints offline: JSON lines `{"id", "text"}` on stdin → one JSON line each on stdout
     /// `{"id", "category", "confidence", "abstained", "keywords"}`, in input order.
     Classify {
@@ -58,6 +61,10 @@ enum Command {
     Scenarios(cli::scenarios::ScenariosArgs),
     /// Tools for adding a backend: `adapters check [DIR]`, `adapters scaffold --url URL --system NAME`.
     Adapters(cli::adapters::AdaptersArgs),
+    /// The audit trail: `audit verify` checks its hash chain and names the first broken link (exit 1).
+    Audit(cli::audit::AuditArgs),
+    /// The gateway's own store: `store migrate` applies its schema (as the tables' owner).
+    Store(cli::audit::StoreCommand),
 }
 
 fn init_logs(format: &str, level: &str) {
@@ -87,6 +94,10 @@ async fn main() -> anyhow::Result<()> {
             init_logs("human", "warn");
             cli::identities::identities(args).await
         }
+        Command::Complaints(args) => {
+            init_logs("human", "warn");
+            cli::complaints::run(args).await
+        }
         Command::Classify { threshold, corpus } => {
             if !(0.0..=1.0).contains(&threshold) {
                 anyhow::bail!("--threshold must be between 0 and 1, got {threshold}");
@@ -110,7 +121,7 @@ async fn main() -> anyhow::Result<()> {
             cli::identities::new_api_key();
             Ok(())
         }
-        Command::Scenarios(args) => cli::scenarios::run(args),
+        Command::Scenarios(args) => cli::scenarios::run(args).await,
         Command::Adapters(args) => {
             init_logs("human", "warn");
             cli::adapters::run(args).await
@@ -130,6 +141,17 @@ async fn main() -> anyhow::Result<()> {
         Command::Demo(args) => {
             init_logs("human", "info");
             cli::demo::demo(args).await
+        }
+        Command::Audit(args) => {
+            init_logs("human", "warn");
+            if !cli::audit::audit(args).await? {
+                std::process::exit(1);
+            }
+            Ok(())
+        }
+        Command::Store(args) => {
+            init_logs("human", "warn");
+            cli::audit::store(args).await
         }
     }
 }

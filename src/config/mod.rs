@@ -3,6 +3,7 @@
 //! [`check`] then looks for what the file names but the machine lacks: secrets, key files, SQLite files.
 //! See `config/gateway.example.toml`.
 pub mod check;
+pub mod diagnosis;
 pub mod load;
 
 pub use load::EnvOverride;
@@ -35,7 +36,10 @@ pub struct Config {
     pub store: crate::store::StoreConfig,
     /// Diagnosis: the scenario folder, hot reload, complaint records.
     #[serde(default)]
-    pub diagnosis: crate::diagnosis::config::DiagnosisConfig,
+    pub diagnosis: diagnosis::DiagnosisConfig,
+    /// Complaint cases: the routing rules, SLA policies and calendars (see `docs/complaints.md`).
+    #[serde(default)]
+    pub cases: crate::cases::CasesConfig,
     /// Backends, in the order their statuses are reported.
     #[serde(default)]
     pub sources: Vec<SourceConfig>,
@@ -108,6 +112,34 @@ pub struct ServerConfig {
     /// Largest time range one `StreamUsage` call may ask for, in days.
     #[serde(default = "default_max_range")]
     pub max_usage_range_days: u32,
+    /// Connections open at once; one more is accepted and closed at once.
+    #[serde(default = "default_max_connections_server")]
+    pub max_connections: u32,
+    /// HTTP/2 streams (calls) at once on one connection (SETTINGS_MAX_CONCURRENT_STREAMS).
+    #[serde(default = "default_max_streams")]
+    pub max_concurrent_streams: u32,
+    /// A connection that sends nothing (no HTTP/2 preface, no TLS ClientHello; for TLS also the whole
+    /// TLS handshake) within this many milliseconds is closed.
+    #[serde(default = "default_handshake_timeout")]
+    pub handshake_timeout_ms: u64,
+    /// A connection with no traffic either way for this many seconds is closed; 0: never.
+    #[serde(default = "default_idle_timeout")]
+    pub idle_timeout_secs: u64,
+    /// HTTP/2 keep-alive: a PING every this many seconds on each connection; 0: none. A peer that
+    /// does not answer within `keepalive_timeout_secs` is disconnected. Pings count as traffic, so an
+    /// interval shorter than `idle_timeout_secs` keeps idle connections open.
+    #[serde(default = "default_keepalive_interval")]
+    pub keepalive_interval_secs: u64,
+    #[serde(default = "default_keepalive_timeout")]
+    pub keepalive_timeout_secs: u64,
+    /// Calls per minute from one peer address that fail authentication, and reflection calls (which
+    /// need none); past that, such calls — and, for a peer over the limit, every call until it
+    /// recovers — are refused at once (RESOURCE_EXHAUSTED). 0: no limit.
+    #[serde(default = "default_unauthenticated_per_minute")]
+    pub unauthenticated_per_minute: u32,
+    /// Serve gRPC server reflection (schema discovery for grpcurl and buf curl, no credential needed).
+    #[serde(default = "yes")]
+    pub reflection: bool,
 }
 
 impl Default for ServerConfig {
@@ -116,6 +148,14 @@ impl Default for ServerConfig {
             listen: default_listen(),
             request_timeout_ms: default_request_timeout(),
             max_usage_range_days: default_max_range(),
+            max_connections: default_max_connections_server(),
+            max_concurrent_streams: default_max_streams(),
+            handshake_timeout_ms: default_handshake_timeout(),
+            idle_timeout_secs: default_idle_timeout(),
+            keepalive_interval_secs: default_keepalive_interval(),
+            keepalive_timeout_secs: default_keepalive_timeout(),
+            unauthenticated_per_minute: default_unauthenticated_per_minute(),
+            reflection: true,
         }
     }
 }
@@ -128,6 +168,27 @@ fn default_request_timeout() -> u64 {
 }
 fn default_max_range() -> u32 {
     366
+}
+fn default_max_connections_server() -> u32 {
+    1_000
+}
+fn default_max_streams() -> u32 {
+    100
+}
+fn default_handshake_timeout() -> u64 {
+    5_000
+}
+fn default_idle_timeout() -> u64 {
+    120
+}
+fn default_keepalive_interval() -> u64 {
+    300
+}
+fn default_keepalive_timeout() -> u64 {
+    20
+}
+fn default_unauthenticated_per_minute() -> u32 {
+    120
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -176,6 +237,11 @@ pub struct CacheConfig {
     /// When a backend fails, its last answer is served as STALE up to this age, in seconds (0: never).
     #[serde(default = "default_stale_max_age")]
     pub stale_max_age_secs: u64,
+    /// How long the gateway remembers the region a backend reported for a number, in seconds (0: not
+    /// at all). While the customer source is down, a handler's read is authorised by the remembered
+    /// region (its age is in the answer and the audit trail); without one it is UNAVAILABLE.
+    #[serde(default = "default_region_max_age")]
+    pub region_max_age_secs: u64,
 }
 
 impl Default for CacheConfig {
@@ -186,6 +252,7 @@ impl Default for CacheConfig {
             default_ttl_secs: default_ttl(),
             not_found_ttl_secs: default_not_found_ttl(),
             stale_max_age_secs: default_stale_max_age(),
+            region_max_age_secs: default_region_max_age(),
         }
     }
 }
@@ -201,6 +268,9 @@ fn default_not_found_ttl() -> u64 {
 }
 fn default_stale_max_age() -> u64 {
     300
+}
+fn default_region_max_age() -> u64 {
+    86_400
 }
 
 /// The admin side of the gateway.
@@ -244,6 +314,10 @@ pub struct StackConfig {
     /// How long the breaker stays open before one probe call is let through, in milliseconds.
     #[serde(default = "default_breaker_cooldown")]
     pub breaker_cooldown_ms: u64,
+    /// Calls at once kept for identity-critical reads (a region-scoped caller's region lookup): when the
+    /// queue is full they go through these instead of being shed. 0: none.
+    #[serde(default = "default_reserved")]
+    pub reserved_concurrency: u32,
 }
 
 impl Default for StackConfig {
@@ -258,6 +332,7 @@ impl Default for StackConfig {
             retry_backoff_ms: default_retry_backoff(),
             breaker_failures: default_breaker_failures(),
             breaker_cooldown_ms: default_breaker_cooldown(),
+            reserved_concurrency: default_reserved(),
         }
     }
 }
@@ -282,6 +357,9 @@ fn default_breaker_failures() -> u32 {
 }
 fn default_breaker_cooldown() -> u64 {
     5_000
+}
+fn default_reserved() -> u32 {
+    2
 }
 
 /// One backend.
@@ -384,6 +462,9 @@ impl Config {
         if let Err(e) = self.diagnosis.validate() {
             out.push(e);
         }
+        if let Err(e) = self.cases.validate() {
+            out.push(e);
+        }
         if !matches!(self.log.format.as_str(), "human" | "json") {
             out.push(format!(
                 "key `log.format`: `{}` must be \"human\" or \"json\"",
@@ -400,6 +481,27 @@ impl Config {
             if o.sources().is_empty() {
                 out.push(format!("key `owners.\"{path}\"`: name at least one source"));
             }
+        }
+        for (key, v) in [
+            ("server.max_connections", self.server.max_connections as u64),
+            (
+                "server.max_concurrent_streams",
+                self.server.max_concurrent_streams as u64,
+            ),
+            ("server.handshake_timeout_ms", self.server.handshake_timeout_ms),
+        ] {
+            if v == 0 {
+                out.push(format!("key `{key}`: must be > 0"));
+            }
+        }
+        if self.server.max_concurrent_streams > 10_000 {
+            out.push(format!(
+                "key `server.max_concurrent_streams`: {} is more than 10000",
+                self.server.max_concurrent_streams
+            ));
+        }
+        if self.server.keepalive_interval_secs > 0 && self.server.keepalive_timeout_secs == 0 {
+            out.push("key `server.keepalive_timeout_secs`: must be > 0 while `keepalive_interval_secs` is set".into());
         }
         for (i, s) in self.sources.iter().enumerate() {
             let mut bad = |key: &str, why: String| out.push(format!("key `sources[{i}].{key}`: {why}"));
@@ -419,6 +521,12 @@ impl Config {
                 bad(
                     "stack.retry_budget_percent",
                     format!("{} is more than 1000", s.stack.retry_budget_percent),
+                );
+            }
+            if s.stack.reserved_concurrency > 64 {
+                bad(
+                    "stack.reserved_concurrency",
+                    format!("{} is more than 64", s.stack.reserved_concurrency),
                 );
             }
             if s.stack.max_retries > 10 {

@@ -13,7 +13,7 @@ use crate::cache::{CacheKey, CacheSettings, ReadPolicy, Served, ViewCache};
 use crate::config::{CacheConfig, Config};
 use crate::error::Error;
 use crate::proto::complaint::v1::{SourceState, SourceStatus, SubscriberView};
-use crate::stack::{Stack, StackError, StackSettings};
+use crate::stack::{Lane, Stack, StackError, StackSettings};
 use prost::Message;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -230,7 +230,23 @@ impl ViewReader {
         deadline: Option<Instant>,
         policy: &ReadPolicy,
     ) -> Vec<Part> {
+        self.fetch_in(msisdn, sources, operator_ids, deadline, policy, &|_| Lane::Normal)
+            .await
+    }
+
+    /// [`fetch`](Self::fetch) with each source's lane through its stack: identity-critical reads (the
+    /// region that authorises a handler) are not shed when the queue is full.
+    pub async fn fetch_in(
+        &self,
+        msisdn: &str,
+        sources: &[Source],
+        operator_ids: &(dyn Fn(&str) -> Option<String> + Sync),
+        deadline: Option<Instant>,
+        policy: &ReadPolicy,
+        lane: &(dyn Fn(&Source) -> Lane + Sync),
+    ) -> Vec<Part> {
         let calls = sources.iter().map(|s| {
+            let lane = lane(s);
             let req = FetchRequest {
                 msisdn: msisdn.to_string(),
                 operator_id: operator_ids(s.adapter.name()),
@@ -255,7 +271,7 @@ impl ViewReader {
                         };
                         let call_deadline = Instant::now() + budget;
                         let stack = &rt.stack;
-                        let load = || stack.call(req.clone(), call_deadline);
+                        let load = || stack.call_in(req.clone(), call_deadline, lane);
                         self.runtime.cache.read(key, rt.ttl, policy, budget, load).await
                     }
                     // A source handed in from outside the registry: no cache, no stack.
@@ -308,11 +324,16 @@ impl Part {
                 },
             ),
             Served::Stale { entry, cause } => {
-                tracing::warn!(source = %name, error = %cause, age_ms = millis(entry.age()), "serving stale data");
+                let age = millis(entry.age());
+                crate::logsum::SOURCE_FAILURES.note(&format!("{name} stale ({})", cause.kind()), || {
+                    format!("source {name}: {cause}; serving stale data ({age} ms old)")
+                });
                 (SourceState::Stale, "stale")
             }
             Served::Failed { cause, .. } => {
-                tracing::warn!(source = %name, error = %cause, "source failed");
+                crate::logsum::SOURCE_FAILURES.note(&format!("{name} failed ({})", cause.kind()), || {
+                    format!("source {name} failed: {cause}")
+                });
                 (failed_state(cause), "miss")
             }
         };
@@ -331,6 +352,22 @@ impl Part {
     /// The source's name.
     pub fn name(&self) -> &str {
         self.source.adapter.name()
+    }
+}
+
+/// A failure as callers see it in `SourceStatus.detail`: what happened, without the backend's own text
+/// (which may name hosts, users or tables); that text is in the gateway's log.
+pub fn short_reason(cause: &StackError) -> String {
+    match cause {
+        StackError::Adapter(AdapterError::Timeout(d)) => format!("no answer within {} ms", d.as_millis()),
+        StackError::Adapter(AdapterError::Unavailable(_)) => {
+            "backend unavailable (the gateway log has the details)".into()
+        }
+        StackError::Adapter(AdapterError::Query { entity, .. }) => {
+            format!("a query failed (entity `{entity}`; the gateway log has the details)")
+        }
+        StackError::Adapter(AdapterError::Unsupported(m)) => m.clone(),
+        other @ (StackError::CircuitOpen { .. } | StackError::Overloaded(_)) => other.to_string(),
     }
 }
 
@@ -394,7 +431,11 @@ pub fn assemble_owned(msisdn: &str, parts: &[Part], owners: &Ownership) -> Resul
                 st.age_ms = millis(entry.age());
                 st.fetched_at = Some(ts_ago(entry.age()));
                 let mapped = std::mem::take(&mut st.detail);
-                st.detail = format!("{cause}; serving the answer cached {} ms ago", st.age_ms);
+                st.detail = format!(
+                    "{}; serving the answer cached {} ms ago",
+                    short_reason(cause),
+                    st.age_ms
+                );
                 if !mapped.is_empty() {
                     st.detail.push_str("; ");
                     st.detail.push_str(&mapped);
@@ -402,12 +443,7 @@ pub fn assemble_owned(msisdn: &str, parts: &[Part], owners: &Ownership) -> Resul
             }
             Served::Failed { cause, too_old } => {
                 st.set_state(failed_state(cause));
-                st.detail = match cause {
-                    StackError::Adapter(AdapterError::Timeout(d)) => {
-                        format!("no answer within {} ms", d.as_millis())
-                    }
-                    other => other.to_string(),
-                };
+                st.detail = short_reason(cause);
                 if let Some(age) = too_old {
                     st.detail.push_str(&format!(
                         "; the cached answer ({} ms old) is past the stale limit",

@@ -1,6 +1,8 @@
 //! Command-line front ends: `adapters …`, `check-config` / `config …`, `demo` / `seed`, `token` /
-//! `identities …`, `scenarios …`.
+//! `identities …`, `scenarios …`, `complaints …`, `audit verify` / `store migrate`.
 pub mod adapters;
+pub mod audit;
+pub mod complaints;
 pub mod config;
 pub mod demo;
 pub mod identities;
