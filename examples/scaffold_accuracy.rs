@@ -68,7 +68,10 @@ async fn real(verbose: bool, measured: bool, write: Option<&str>) -> anyhow::Res
             complaint_gateway::adapters::sql::text::Driver::Postgres => url("CGW_TEST_PG_URL")?,
             _ => url("CGW_TEST_MYSQL_URL")?,
         };
-        let run = accuracy::measure_real(name, &admin, *tuning).await?;
+        let db = complaint_gateway::testkit::TestDatabase::create(&admin, &format!("real_{name}")).await?;
+        let run = accuracy::measure_real(name, &db.url, *tuning).await;
+        db.drop_db().await;
+        let run = run?;
         println!("== {name} ({})", if *tuning { "tuning" } else { "measured" });
         if verbose {
             print!("{}", run.render());

@@ -447,16 +447,15 @@ fn same_pair(a: &Equality, b: &Equality) -> bool {
     a == b || (a.0 == b.1 && a.1 == b.0)
 }
 
-/// Loads a real fixture into a fresh database on the server of `admin_url` (MariaDB or PostgreSQL),
-/// scaffolds it and compares the proposal with `expected.toml`. The database is dropped afterwards.
-pub async fn measure_real(name: &str, admin_url: &str, tuning: bool) -> anyhow::Result<RealRun> {
+/// Loads a real fixture into the empty database at `url` (MariaDB or PostgreSQL; the caller creates and
+/// drops it, e.g. with the test kit's `TestDatabase`), scaffolds it and compares the proposal with
+/// `expected.toml`.
+pub async fn measure_real(name: &str, url: &str, tuning: bool) -> anyhow::Result<RealRun> {
     let fx = fixture_dir(&format!("scaffold_real_{name}"));
-    let db = crate::testkit::TestDatabase::create(admin_url, &format!("real_{name}")).await?;
-    let loaded = load_sql_files(&db.url, &[&fx.join("schema.sql"), &fx.join("data.sql")]).await;
+    load_sql_files(url, &[&fx.join("schema.sql"), &fx.join("data.sql")]).await?;
     let run = async {
-        loaded?;
         let started = std::time::Instant::now();
-        let p = super::scaffold(&db.url, &super::Options::new(name))
+        let p = super::scaffold(url, &super::Options::new(name))
             .await
             .map_err(anyhow::Error::msg)?;
         let truth = Truth::from_file(&fx.join("expected.toml")).map_err(anyhow::Error::msg)?;
@@ -507,7 +506,6 @@ pub async fn measure_real(name: &str, admin_url: &str, tuning: bool) -> anyhow::
         })
     }
     .await;
-    db.drop_db().await;
     run
 }
 
