@@ -27,7 +27,9 @@ async fn real_schemas_enable_only_queries_that_return_rows_and_join_on_evidence(
     ];
     for (name, driver, _tuning) in accuracy::REAL {
         let admin = if *driver == Driver::Postgres { &pg } else { &my };
-        let db = testkit::TestDatabase::create(admin, &format!("real_{name}")).await.unwrap();
+        let db = testkit::TestDatabase::create(admin, &format!("real_{name}"))
+            .await
+            .unwrap();
         let run = accuracy::measure_real(name, &db.url, *_tuning).await;
         db.drop_db().await;
         let run = run.unwrap();
