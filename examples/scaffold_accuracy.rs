@@ -1,21 +1,31 @@
-//! Scaffold accuracy: the share of unified fields `adapters scaffold` maps to the right column, on the
-//! three demo schemas (truth: the reviewed `adapters/*/adapter.toml`) and the fixture schemas named
-//! differently again (truth: `tests/fixtures/scaffold_*/truth.toml`).
+//! Scaffold accuracy: the share of unified fields `adapters scaffold` maps to the right column.
 //!
-//! `cargo run --example scaffold_accuracy -- [--verbose] [--write DIR] [--subscribers N]` (N demo
-//! subscribers seeded per system, default 300: the scaffold samples at most 200 rows per table and scans
-//! at most 5,000 for code sets, so a larger N changes its run time little and its result not at all).
+//! `cargo run --example scaffold_accuracy -- [--verbose] [--write DIR] [--subscribers N]` measures the
+//! three demo schemas (truth: the reviewed `adapters/*/adapter.toml`) and the fixture schemas named
+//! differently again (truth: `tests/fixtures/scaffold_*/truth.toml`); N demo subscribers are seeded per
+//! system (default 300: the scaffold samples at most 200 rows per table and scans at most 5,000 for code
+//! sets, so a larger N changes its run time little and its result not at all).
+//!
+//! `cargo run --example scaffold_accuracy -- --real [--measured] [--verbose] [--write DIR]` measures the
+//! real open-source schemas (`tests/fixtures/scaffold_real_*`) against a person's mapping
+//! (`expected.toml`), each on its own: fields right / wrong / missed, joins, enabled queries that return
+//! rows. It needs `CGW_TEST_MYSQL_URL` and `CGW_TEST_PG_URL`. Without `--measured` only the two tuning
+//! schemas (ASTPP, X2CRM) are run, so that tuning never looks at the measured ones.
 use complaint_gateway::tools::scaffold::accuracy;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
-    let verbose = args.iter().any(|a| a == "--verbose");
+    let flag = |f: &str| args.iter().any(|a| a == f);
+    let verbose = flag("--verbose");
     let write = args
         .iter()
         .position(|a| a == "--write")
         .and_then(|i| args.get(i + 1))
         .cloned();
+    if flag("--real") {
+        return real(verbose, flag("--measured"), write.as_deref()).await;
+    }
     let subscribers: u64 = match args
         .iter()
         .position(|a| a == "--subscribers")
@@ -45,5 +55,38 @@ async fn main() -> anyhow::Result<()> {
         100.0 * right as f64 / total.max(1) as f64,
         started.elapsed().as_secs_f64()
     );
+    Ok(())
+}
+
+async fn real(verbose: bool, measured: bool, write: Option<&str>) -> anyhow::Result<()> {
+    let url = |v: &str| std::env::var(v).map_err(|_| anyhow::anyhow!("set {v}"));
+    for (name, driver, tuning) in accuracy::REAL {
+        if !tuning && !measured {
+            continue;
+        }
+        let admin = match driver {
+            complaint_gateway::adapters::sql::text::Driver::Postgres => url("CGW_TEST_PG_URL")?,
+            _ => url("CGW_TEST_MYSQL_URL")?,
+        };
+        let db = complaint_gateway::testkit::TestDatabase::create(&admin, &format!("real_{name}")).await?;
+        let run = accuracy::measure_real(name, &db.url, *tuning).await;
+        db.drop_db().await;
+        let run = run?;
+        println!("== {name} ({})", if *tuning { "tuning" } else { "measured" });
+        if verbose {
+            print!("{}", run.render());
+            print!("{}", run.proposal.summary());
+        } else {
+            let r = run.render();
+            let mut lines = r.lines();
+            println!("{}", lines.next().unwrap_or_default());
+            if let Some(j) = r.lines().find(|l| l.trim_start().starts_with("joins:")) {
+                println!("{j}");
+            }
+        }
+        if let Some(w) = write {
+            run.proposal.write(&std::path::Path::new(w).join(name))?;
+        }
+    }
     Ok(())
 }

@@ -330,7 +330,11 @@ async fn scaffold_accuracy_and_its_output_passes_check() {
     assert!(billing.contains("primary = \"account\""));
     let sql = std::fs::read_to_string(dir.path().join("proposed/billing/usage.sql")).unwrap();
     assert!(
-        sql.contains("FROM yh_zl yz\nJOIN sy_hz sh ON sh.yhbh = yz.yhbh\nLEFT JOIN my_sy ms ON"),
+        sql.contains(
+            "FROM yh_zl yz\n-- value containment (sy_hz.yhbh = yh_zl.yhbh): 100% of sampled values found\n\
+             JOIN sy_hz sh ON sh.yhbh = yz.yhbh\n\
+             -- value containment (my_sy.yhbh = yh_zl.yhbh): 100% of sampled values found\nLEFT JOIN my_sy ms ON"
+        ),
         "{sql}"
     );
     assert!(sql.contains("WHERE yz.sjhm = :msisdn"), "{sql}");

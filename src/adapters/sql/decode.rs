@@ -103,7 +103,18 @@ pub fn from_pg(row: &sqlx::postgres::PgRow) -> Result<DbRow, sqlx::Error> {
                 "TIMESTAMP" => DbValue::DateTime(try_col!(row, i, NaiveDateTime, &name, &tn)),
                 "DATE" => DbValue::Date(try_col!(row, i, NaiveDate, &name, &tn)),
                 "BYTEA" => DbValue::Bytes(try_col!(row, i, Vec<u8>, &name, &tn)),
-                _ => DbValue::Text(try_col!(row, i, String, &name, &tn)),
+                // Text-like types (VARCHAR, TEXT, UUID, JSON) decode as strings; a type of the schema's own
+                // (an enum such as `customer_type`) is sent as its label: read the bytes, text if UTF-8.
+                _ => match row.try_get::<String, _>(i) {
+                    Ok(s) => DbValue::Text(s),
+                    Err(e) => {
+                        let bytes = raw.as_bytes().map_err(|_| decode_err(&name, &tn, e))?;
+                        match std::str::from_utf8(bytes) {
+                            Ok(s) => DbValue::Text(s.to_string()),
+                            Err(_) => DbValue::Bytes(bytes.to_vec()),
+                        }
+                    }
+                },
             }
         };
         columns.push((name, value));

@@ -16,19 +16,52 @@ pub struct Truth {
     pub fields: BTreeMap<String, ColumnRef>,
     /// Column pairs the reviewed queries join on (equal values either way).
     pub equalities: Vec<Equality>,
+    /// The subscriber-number column a person keys the view on.
+    pub number: Option<ColumnRef>,
+    /// Fields no single column holds (a person derives them).
+    pub derived: Vec<String>,
+    /// The links between tables a person's queries use.
+    pub joins: Vec<Equality>,
 }
 
 impl Truth {
-    /// Reads `"target.field" = "table.column"` pairs.
+    /// Reads `"target.field" = "table.column"` pairs, either at the top level or, in a person's mapping
+    /// (`expected.toml`), under `[fields]` with the subscriber-number column (`number`), the fields no
+    /// column holds (`[derived]`) and the links between tables (`[joins] expected = ["a.x = b.y"]`).
     pub fn from_file(path: &Path) -> Result<Truth, String> {
         let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let m: BTreeMap<String, String> = toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        let doc: toml::Table = toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
         let mut t = Truth::default();
-        for (k, v) in m {
-            let (table, col) = v
-                .split_once('.')
-                .ok_or_else(|| format!("{}: `{k}` = `{v}` is not table.column", path.display()))?;
-            t.fields.insert(k, (table.to_string(), col.to_ascii_lowercase()));
+        let bad = |k: &str, v: &str| format!("{}: `{k}` = `{v}` is not table.column", path.display());
+        let col = |k: &str, v: &toml::Value| -> Result<ColumnRef, String> {
+            let v = v.as_str().ok_or_else(|| bad(k, &v.to_string()))?;
+            let (table, c) = v.split_once('.').ok_or_else(|| bad(k, v))?;
+            Ok((table.to_string(), c.to_ascii_lowercase()))
+        };
+        let fields = match doc.get("fields") {
+            Some(toml::Value::Table(f)) => f.clone(),
+            _ => doc.clone(),
+        };
+        for (k, v) in &fields {
+            t.fields.insert(k.clone(), col(k, v)?);
+        }
+        if let Some(n) = doc.get("number") {
+            t.number = Some(col("number", n)?);
+        }
+        if let Some(toml::Value::Table(d)) = doc.get("derived") {
+            t.derived = d.keys().cloned().collect();
+        }
+        if let Some(j) = doc
+            .get("joins")
+            .and_then(|j| j.get("expected"))
+            .and_then(|e| e.as_array())
+        {
+            for e in j {
+                let e = e.as_str().unwrap_or_default();
+                let (l, r) = e.split_once('=').ok_or_else(|| bad("joins", e))?;
+                let side = |x: &str| col("joins", &toml::Value::String(x.trim().to_string()));
+                t.joins.push((side(l)?, side(r)?));
+            }
         }
         Ok(t)
     }
@@ -219,6 +252,7 @@ pub fn evaluate(system: &str, proposal: &Proposal, truth: &Truth) -> Accuracy {
             .unwrap_or(target[0])
             .to_string();
         let mut eq = truth.equalities.clone();
+        eq.extend(truth.joins.iter().cloned());
         eq.extend(proposal.join_equalities(&target));
         let show = |(t, c): &(String, String)| format!("{t}.{c}");
         match active.get(field) {
@@ -292,7 +326,13 @@ pub async fn load_sql_files(url: &str, files: &[&Path]) -> anyhow::Result<()> {
                     .await?
             )
         }
-        Some(Driver::MySql) => run!(sqlx::MySqlPool::connect(url).await?),
+        // One connection: a fixture may set its session's sql_mode first.
+        Some(Driver::MySql) => run!(
+            sqlx::mysql::MySqlPoolOptions::new()
+                .max_connections(1)
+                .connect(url)
+                .await?
+        ),
         Some(Driver::Postgres) => run!(sqlx::PgPool::connect(url).await?),
         None => anyhow::bail!("unsupported URL scheme"),
     }
@@ -351,6 +391,122 @@ pub async fn measure_all(dir: &Path, subscribers: u64) -> anyhow::Result<Vec<(Ac
         out.push((acc, p));
     }
     Ok(out)
+}
+
+/// The real open-source schemas (`tests/fixtures/scaffold_real_<name>`): name, engine, and whether the
+/// scaffold was tuned on it (the others are measured only).
+pub const REAL: &[(&str, crate::adapters::sql::text::Driver, bool)] = &[
+    ("astpp", crate::adapters::sql::text::Driver::MySql, true),
+    ("x2crm", crate::adapters::sql::text::Driver::MySql, true),
+    ("osticket", crate::adapters::sql::text::Driver::MySql, false),
+    ("phpipam", crate::adapters::sql::text::Driver::MySql, false),
+    ("lago", crate::adapters::sql::text::Driver::Postgres, false),
+];
+
+/// A scaffold of one real schema against a person's mapping.
+pub struct RealRun {
+    pub accuracy: Accuracy,
+    pub proposal: Proposal,
+    pub tuning: bool,
+    /// The person's joins the proposed queries use.
+    pub joins_right: Vec<String>,
+    /// Joins the proposed queries use that the person's mapping does not.
+    pub joins_other: Vec<String>,
+    /// The person's joins among tables the proposal uses, not proposed.
+    pub joins_missed: Vec<String>,
+    /// Enabled entities, and those whose query returned rows for the sampled subscribers.
+    pub enabled: usize,
+    pub enabled_with_rows: usize,
+    /// Whether the proposal keyed the subscriber on the person's number column.
+    pub number_right: bool,
+}
+
+impl RealRun {
+    pub fn render(&self) -> String {
+        let mut s = self.accuracy.render();
+        s.push_str(&format!(
+            "    joins: {} right, {} other, {} missed; enabled queries returning rows: {}/{}; number column {}\n",
+            self.joins_right.len(),
+            self.joins_other.len(),
+            self.joins_missed.len(),
+            self.enabled_with_rows,
+            self.enabled,
+            if self.number_right { "right" } else { "WRONG" }
+        ));
+        for j in &self.joins_other {
+            s.push_str(&format!("    other join   {j}\n"));
+        }
+        for j in &self.joins_missed {
+            s.push_str(&format!("    missed join  {j}\n"));
+        }
+        s
+    }
+}
+
+fn same_pair(a: &Equality, b: &Equality) -> bool {
+    a == b || (a.0 == b.1 && a.1 == b.0)
+}
+
+/// Loads a real fixture into the empty database at `url` (MariaDB or PostgreSQL; the caller creates and
+/// drops it, e.g. with the test kit's `TestDatabase`), scaffolds it and compares the proposal with
+/// `expected.toml`.
+pub async fn measure_real(name: &str, url: &str, tuning: bool) -> anyhow::Result<RealRun> {
+    let fx = fixture_dir(&format!("scaffold_real_{name}"));
+    load_sql_files(url, &[&fx.join("schema.sql"), &fx.join("data.sql")]).await?;
+    let run = async {
+        let started = std::time::Instant::now();
+        let p = super::scaffold(url, &super::Options::new(name))
+            .await
+            .map_err(anyhow::Error::msg)?;
+        let truth = Truth::from_file(&fx.join("expected.toml")).map_err(anyhow::Error::msg)?;
+        let mut accuracy = evaluate(name, &p, &truth);
+        accuracy.scaffold_secs = started.elapsed().as_secs_f64();
+        let show = |(a, b): &Equality| format!("{}.{} = {}.{}", a.0, a.1, b.0, b.1);
+        let mut proposed: Vec<Equality> = Vec::new();
+        let mut used: std::collections::BTreeSet<String> = Default::default();
+        for e in p.entities.iter().filter(|e| e.enabled) {
+            for eq in p.join_equalities(&e.target) {
+                if !proposed.iter().any(|x| same_pair(x, &eq)) {
+                    proposed.push(eq);
+                }
+            }
+            if let Some(plan) = &e.plan {
+                used.extend(plan.steps.iter().map(|s| s.table.clone()));
+            }
+        }
+        let (right, other): (Vec<Equality>, Vec<Equality>) = proposed
+            .into_iter()
+            .partition(|x| truth.joins.iter().any(|t| same_pair(t, x)));
+        let missed = truth
+            .joins
+            .iter()
+            .filter(|t| used.contains(&t.0 .0) && used.contains(&t.1 .0) && !right.iter().any(|r| same_pair(r, t)))
+            .map(show)
+            .collect();
+        let enabled: Vec<&super::EntityProposal> = p.entities.iter().filter(|e| e.enabled).collect();
+        let number_right = truth.number.as_ref().is_some_and(|(t, c)| {
+            enabled
+                .iter()
+                .filter_map(|e| e.plan.as_ref())
+                .any(|pl| pl.steps[0].table == *t && pl.number_column == *c)
+        });
+        Ok(RealRun {
+            enabled: enabled.len(),
+            enabled_with_rows: enabled
+                .iter()
+                .filter(|e| e.sampled.is_some_and(|(hits, _)| hits > 0))
+                .count(),
+            accuracy,
+            tuning,
+            joins_right: right.iter().map(show).collect(),
+            joins_other: other.iter().map(show).collect(),
+            joins_missed: missed,
+            number_right,
+            proposal: p,
+        })
+    }
+    .await;
+    run
 }
 
 #[cfg(test)]

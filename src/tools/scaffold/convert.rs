@@ -25,8 +25,16 @@ pub(super) fn conversion(f: &UnifiedField, schema: &Schema, a: &Analysis, table:
         Semantic::Count => c.column_type = declared(col.class),
         Semantic::Time => {
             c.column_type = declared(col.class);
+            let epoch = |v: &String| {
+                v.parse::<i64>()
+                    .is_ok_and(|n| (946_684_800..4_102_444_800).contains(&n))
+            };
             if matches!(col.class, ColumnType::Text | ColumnType::Integer) && p.compact_time >= 0.8 {
                 c.format = Some("%Y%m%d%H%M%S".into());
+            } else if col.class == ColumnType::Integer && !p.examples.is_empty() && p.examples.iter().all(epoch) {
+                // Unix seconds: UTC by definition.
+                c.format = Some("%s".into());
+                c.note = Some("Unix seconds".into());
             } else if col.class == ColumnType::Text && p.non_null == 0 {
                 c.note = Some("no rows sampled: set `format` if the text is not ISO-like".into());
             }
@@ -132,6 +140,17 @@ fn guess_flag(codes: &[String]) -> Vec<(String, String, bool)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unix_seconds_read_as_utc() {
+        let t = crate::adapters::sql::mapping::to_utc(
+            &crate::adapters::sql::decode::DbValue::Int(1_764_316_800),
+            Some("%s"),
+            chrono::FixedOffset::east_opt(0).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(t.to_rfc3339(), "2025-11-28T08:00:00+00:00");
+    }
 
     #[test]
     fn guesses_code_maps() {

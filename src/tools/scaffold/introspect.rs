@@ -130,6 +130,25 @@ pub async fn introspect(pool: &Pool) -> Result<Schema, sqlx::Error> {
         let sql = format!("SELECT * FROM {} LIMIT {SAMPLE_ROWS}", quote(driver, &t.name));
         // A table the scaffold may not read still has a schema worth matching.
         t.sample = rows(pool, &sql, &[]).await.unwrap_or_default();
+        // MySQL's TINYINT(1) is a bool by convention, but many schemas keep codes in it (`status`: 0
+        // active, 1 inactive, 2 deleted): a code-like name or a value other than 0 and 1 says so.
+        for c in t
+            .columns
+            .iter_mut()
+            .filter(|c| c.class == ColumnType::Bool && driver == Driver::MySql)
+        {
+            let coded = super::names::tokens(&c.spelled)
+                .last()
+                .is_some_and(|w| matches!(w.as_str(), "status" | "state" | "type" | "level" | "kind" | "mode"));
+            let other = t
+                .sample
+                .iter()
+                .filter_map(|r| r.get(&c.name))
+                .any(|v| matches!(v, DbValue::Int(n) if *n != 0 && *n != 1));
+            if coded || other {
+                c.class = ColumnType::Integer;
+            }
+        }
         for c in t
             .columns
             .iter()

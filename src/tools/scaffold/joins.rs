@@ -10,11 +10,15 @@ use crate::adapters::sql::{Bind, Pool};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-/// Why two tables are joinable.
+/// Why two tables are joinable: the evidence a join rests on, strongest first.
 #[derive(Debug, Clone, PartialEq)]
 pub enum EdgeKind {
+    /// A declared foreign key.
     ForeignKey,
-    /// Key columns of the same name.
+    /// A naming convention (`accountid` → `accounts.id`, `topic_id` → `help_topic.topic_id`), with the
+    /// share of the column's sampled values found in the other table (`None`: no values to check).
+    Naming(Option<f32>),
+    /// Key columns of the same, specific name (`yhbh` in both).
     SharedKey,
     /// Both tables hold the subscriber's number.
     Number,
@@ -36,8 +40,43 @@ impl Edge {
     fn cost(&self) -> f32 {
         match self.kind {
             EdgeKind::ForeignKey => 0.9,
-            EdgeKind::SharedKey | EdgeKind::Number => 1.0,
+            EdgeKind::Naming(Some(_)) => 0.95,
+            EdgeKind::SharedKey => 1.0,
+            EdgeKind::Number => 1.2,
             EdgeKind::Values(_) => 1.5,
+            EdgeKind::Naming(None) => 1.8,
+        }
+    }
+
+    /// How much a query resting on this join can be trusted (0..1).
+    pub fn confidence(&self) -> f32 {
+        match self.kind {
+            EdgeKind::ForeignKey => 1.0,
+            EdgeKind::Naming(Some(f)) => 0.8 + 0.2 * f,
+            EdgeKind::SharedKey => 0.85,
+            EdgeKind::Number => 0.8,
+            EdgeKind::Values(f) => 0.6 + 0.3 * f,
+            EdgeKind::Naming(None) => 0.5,
+        }
+    }
+
+    /// The evidence, for the comment above the join in the proposed SQL.
+    pub fn evidence(&self) -> String {
+        let cols: Vec<String> = self
+            .on
+            .iter()
+            .map(|(x, y)| format!("{}.{x} = {}.{y}", self.a, self.b))
+            .collect();
+        let cols = cols.join(" AND ");
+        match self.kind {
+            EdgeKind::ForeignKey => format!("declared foreign key ({cols})"),
+            EdgeKind::Naming(Some(f)) => {
+                format!("naming convention ({cols}); {:.0}% of sampled values found", f * 100.0)
+            }
+            EdgeKind::Naming(None) => format!("naming convention only ({cols}): no sampled values to confirm it"),
+            EdgeKind::SharedKey => format!("same key column name ({cols})"),
+            EdgeKind::Number => format!("both hold the subscriber's number ({cols})"),
+            EdgeKind::Values(f) => format!("value containment ({cols}): {:.0}% of sampled values found", f * 100.0),
         }
     }
 
@@ -79,13 +118,151 @@ fn joinable(a: ColumnType, b: ColumnType) -> bool {
         || b == C::Unknown
 }
 
-/// Edges from declared foreign keys, shared key names and number columns. `numbers` maps a table to its
-/// subscriber-number column.
+/// Audit and bookkeeping columns: equal by accident, never a link.
+const AUDIT: &[&str] = &[
+    "created_at",
+    "updated_at",
+    "deleted_at",
+    "created_by",
+    "updated_by",
+    "createdate",
+    "lastupdated",
+    "updatedby",
+    "lastactivity",
+    "createdby",
+    "modified",
+    "modified_at",
+    "modified_by",
+    "create_time",
+    "update_time",
+    "created",
+    "updated",
+    "version",
+    "lock_version",
+    "visibility",
+    "assignedto",
+    "status",
+    "state",
+    "type",
+    "name",
+    "flags",
+    "sort",
+    "notes",
+    "description",
+];
+
+/// Columns every table (or most) carries: surrogate keys, audit columns, the tenant (`organization_id`,
+/// `reseller_id`). A join on them matches rows of unrelated records. A column many tables carry that
+/// names a table and holds many values (`accountid` in every table of a billing system) is a reference,
+/// not bookkeeping: it stays joinable.
+pub fn ubiquitous(schema: &Schema) -> BTreeSet<String> {
+    let mut count: BTreeMap<&str, Vec<&Table>> = BTreeMap::new();
+    for t in &schema.tables {
+        for c in &t.columns {
+            count.entry(c.name.as_str()).or_default().push(t);
+        }
+    }
+    let n = schema.tables.len();
+    let mut out: BTreeSet<String> = BTreeSet::new();
+    for (c, tables) in count {
+        let k = tables.len();
+        if k < 3 || k * 10 < n * 4 {
+            continue;
+        }
+        let spelled = tables[0].column(c).map(|x| x.spelled.clone()).unwrap_or_default();
+        let names_a_table = named_parent(schema, tables[0], &spelled, c).is_some();
+        // A tenant holds one or two values in every table; a reference holds many.
+        let varied = tables
+            .iter()
+            .filter(|t| {
+                let p = super::sniff::profile(&t.values(c));
+                p.non_null > 0 && p.distinct > 2
+            })
+            .count();
+        let reference = names_a_table && varied * 2 >= tables.iter().filter(|t| !t.sample.is_empty()).count().max(1);
+        let everywhere = k * 10 >= n * 7;
+        if !reference || everywhere && !names_a_table {
+            out.insert(c.to_string());
+        }
+    }
+    out.extend(AUDIT.iter().map(|s| s.to_string()));
+    out
+}
+
+/// The word a key column names its table by: `accountid` → `account`, `topic_id` → `topic`,
+/// `customerNo` → `customer`; `None` for a bare `id`.
+fn stem_of(spelled: &str) -> Option<Vec<String>> {
+    let mut words = names::tokens(spelled);
+    let last = words.last()?.clone();
+    let stripped = ["id", "no", "num", "nbr", "code", "cd", "key", "bh", "dm", "uuid"]
+        .iter()
+        .find_map(|k| (last.len() > k.len() && last.ends_with(k)).then(|| last[..last.len() - k.len()].to_string()));
+    match stripped {
+        Some(s) => {
+            *words.last_mut()? = s;
+        }
+        None if words.len() > 1
+            && matches!(
+                last.as_str(),
+                "id" | "no" | "num" | "nbr" | "code" | "key" | "uuid" | "bh"
+            ) =>
+        {
+            words.pop();
+        }
+        None => return None,
+    }
+    (!words.is_empty()).then_some(words)
+}
+
+fn singular(w: &str) -> String {
+    if w.len() > 4 && w.ends_with("ies") {
+        format!("{}y", &w[..w.len() - 3])
+    } else if w.len() > 3 && (w.ends_with("ses") || w.ends_with("xes")) {
+        w[..w.len() - 2].to_string()
+    } else if w.len() > 2 && w.ends_with('s') && !w.ends_with("ss") {
+        w[..w.len() - 1].to_string()
+    } else {
+        w.to_string()
+    }
+}
+
+/// The table a key column's name points at, and the column there: a table whose name ends with the
+/// column's stem (`accounts`, `ost_help_topic`), joined on its single-column primary key or on a unique
+/// column of the same name.
+fn named_parent<'a>(schema: &'a Schema, t: &Table, spelled: &str, name: &str) -> Option<(&'a Table, String)> {
+    let stem: Vec<String> = stem_of(spelled)?.iter().map(|w| singular(w)).collect();
+    let mut best: Option<(usize, &Table, String)> = None;
+    for p in schema.tables.iter().filter(|p| p.name != t.name) {
+        let words: Vec<String> = names::tokens(&p.name).iter().map(|w| singular(w)).collect();
+        if words.len() < stem.len() || words[words.len() - stem.len()..] != stem[..] {
+            continue;
+        }
+        let target = if p.is_unique(name) {
+            name.to_string()
+        } else if p.primary_key.len() == 1 {
+            p.primary_key[0].clone()
+        } else {
+            continue;
+        };
+        // The closest name wins: `status_id` → `ticket_status` over `order_status_history`.
+        let extra = words.len() - stem.len();
+        if best.as_ref().is_none_or(|b| extra < b.0) {
+            best = Some((extra, p, target));
+        }
+    }
+    best.map(|(_, p, c)| (p, c))
+}
+
+/// Edges from declared foreign keys, naming conventions, shared key names and number columns, never on a
+/// column every table carries. `numbers` maps a table to its subscriber-number column.
 pub fn schema_edges(schema: &Schema, numbers: &BTreeMap<String, String>) -> Vec<Edge> {
+    let common = ubiquitous(schema);
     let mut edges: Vec<Edge> = Vec::new();
+    let has = |a: &str, b: &str, edges: &[Edge]| edges.iter().any(|e| e.a == a && e.b == b || e.a == b && e.b == a);
     for t in &schema.tables {
         for fk in &t.foreign_keys {
-            if schema.table(&fk.ref_table).is_some() && fk.ref_table != t.name {
+            let tenant = fk.columns.iter().all(|c| common.contains(c));
+            if schema.table(&fk.ref_table).is_some() && fk.ref_table != t.name && !tenant {
                 edges.push(Edge {
                     a: t.name.clone(),
                     b: fk.ref_table.clone(),
@@ -95,7 +272,27 @@ pub fn schema_edges(schema: &Schema, numbers: &BTreeMap<String, String>) -> Vec<
             }
         }
     }
-    let has = |a: &str, b: &str, edges: &[Edge]| edges.iter().any(|e| e.a == a && e.b == b || e.a == b && e.b == a);
+    for t in &schema.tables {
+        for c in &t.columns {
+            // A primary key can reference another table too (`ost_user__cdata.user_id`: one row per user).
+            if common.contains(&c.name) {
+                continue;
+            }
+            let Some((p, target)) = named_parent(schema, t, &c.spelled, &c.name) else {
+                continue;
+            };
+            let pc = p.column(&target).map(|x| x.class).unwrap_or(ColumnType::Unknown);
+            if has(&t.name, &p.name, &edges) || !joinable(c.class, pc) {
+                continue;
+            }
+            edges.push(Edge {
+                a: t.name.clone(),
+                b: p.name.clone(),
+                on: vec![(c.name.clone(), target)],
+                kind: EdgeKind::Naming(None),
+            });
+        }
+    }
     for (i, a) in schema.tables.iter().enumerate() {
         for b in &schema.tables[i + 1..] {
             if has(&a.name, &b.name, &edges) {
@@ -104,10 +301,31 @@ pub fn schema_edges(schema: &Schema, numbers: &BTreeMap<String, String>) -> Vec<
             let mut on = Vec::new();
             for ca in &a.columns {
                 let Some(cb) = b.column(&ca.name) else { continue };
-                let keyed = a.is_keyed(&ca.name) || b.is_keyed(&ca.name) || key_like(&ca.spelled);
-                if keyed && joinable(ca.class, cb.class) {
+                if common.contains(&ca.name) {
+                    continue;
+                }
+                // Each table's own surrogate key (`id` in both) is not a link between them.
+                if a.primary_key == [ca.name.clone()] && b.primary_key == [ca.name.clone()] {
+                    continue;
+                }
+                // Two children that both reference a third table (`pricelist_id` in accounts and in cdrs)
+                // are not linked by it.
+                let names_third = named_parent(schema, a, &ca.spelled, &ca.name)
+                    .is_some_and(|(p, _)| p.name != a.name && p.name != b.name);
+                if !names_third && key_like(&ca.spelled) && joinable(ca.class, cb.class) {
                     on.push((ca.name.clone(), cb.name.clone()));
                 }
+            }
+            // A parent and its child share the parent's key: unique there, alone or together.
+            let cols: Vec<String> = on.iter().map(|(x, _)| x.clone()).collect();
+            let unique_in = |t: &Table| {
+                cols.iter().any(|c| t.is_unique(c))
+                    || t.unique
+                        .iter()
+                        .any(|u| !u.is_empty() && u.iter().all(|c| cols.contains(c)))
+            };
+            if !(unique_in(a) || unique_in(b)) {
+                on.clear();
             }
             if !on.is_empty() {
                 edges.push(Edge {
@@ -129,6 +347,31 @@ pub fn schema_edges(schema: &Schema, numbers: &BTreeMap<String, String>) -> Vec<
         }
     }
     edges
+}
+
+/// Checks naming-convention edges against the data: the share of the column's sampled values found in the
+/// other table. An edge whose values are mostly not there is dropped; one without values stays, marked.
+pub async fn verify_naming(pool: &Pool, schema: &Schema, edges: &mut Vec<Edge>) {
+    let mut keep = Vec::with_capacity(edges.len());
+    for mut e in std::mem::take(edges) {
+        if e.kind == EdgeKind::Naming(None) {
+            let (col, target) = e.on[0].clone();
+            let (Some(t), Some(p)) = (schema.table(&e.a), schema.table(&e.b)) else {
+                continue;
+            };
+            let prof = super::sniff::profile(&t.values(&col));
+            let values: Vec<String> = prof.examples.iter().filter(|v| v.as_str() != "0").cloned().collect();
+            if values.len() >= 2 {
+                let found = overlap(pool, schema, p, &target, &values).await;
+                if found < 0.5 {
+                    continue;
+                }
+                e.kind = EdgeKind::Naming(Some(found));
+            }
+        }
+        keep.push(e);
+    }
+    *edges = keep;
 }
 
 /// Tables reachable from any number-keyed table over `edges`.
@@ -161,15 +404,23 @@ pub async fn value_edges(
     let mut queries = 0;
     // Rounds: a table reached by overlap can be the parent of another (incidents → cells → grid links).
     for _round in 0..3 {
-        let all: Vec<Edge> = edges.iter().chain(out.iter()).cloned().collect();
+        // A naming convention no value confirms does not make a table reached: look for better evidence.
+        let all: Vec<Edge> = edges
+            .iter()
+            .chain(out.iter())
+            .filter(|e| e.kind != EdgeKind::Naming(None))
+            .cloned()
+            .collect();
         let reach = reachable(numbers, &all);
         let before = out.len();
         let tried: BTreeSet<String> = out.iter().map(|e| e.a.clone()).collect();
-        let pending: Vec<&Table> = schema
+        // Live tables first: the query budget is better spent on them than on logs and copies.
+        let mut pending: Vec<&Table> = schema
             .tables
             .iter()
             .filter(|t| !reach.contains(&t.name) && !tried.contains(&t.name))
             .collect();
+        pending.sort_by_key(|t| (super::live::not_live_reason(t, schema).is_some(), t.name.clone()));
         value_round(pool, schema, &reach, &pending, &mut out, &mut queries).await;
         if out.len() == before {
             break;
@@ -187,12 +438,16 @@ async fn value_round(
     queries: &mut usize,
 ) {
     for t in pending {
-        for c in &t.columns {
+        // Columns named like keys (`contactId`) first.
+        let mut columns: Vec<&super::introspect::ColumnInfo> = t.columns.iter().collect();
+        columns.sort_by_key(|c| !key_like(&c.spelled));
+        for c in columns {
             if t.is_unique(&c.name) {
                 continue; // its own identifier: other tables reference it, not the other way round
             }
             let p = super::sniff::profile(&t.values(&c.name));
-            if p.non_null < 3 || p.id_like < 0.9 || p.examples.len() < 2 || p.integer >= 0.9 && p.distinct <= 10 {
+            let keyish = p.id_like >= 0.9 || key_like(&c.spelled) && p.distinct * 3 >= p.non_null;
+            if p.non_null < 3 || !keyish || p.examples.len() < 2 || p.integer >= 0.9 && p.distinct <= 10 {
                 continue;
             }
             // Every key-like column of a reachable table that holds enough of the sampled values (a
@@ -263,8 +518,10 @@ pub struct JoinStep {
     pub left: bool,
     /// (alias, column) = (alias, column) conditions.
     pub on: Vec<((String, String), (String, String))>,
-    /// Why the join was chosen, where it needs a reviewer's eye.
+    /// The evidence the join rests on.
     pub note: Option<String>,
+    /// How far that evidence can be trusted (1 for the FROM table and declared foreign keys).
+    pub confidence: f32,
 }
 
 /// A query skeleton: FROM the number-keyed table, then joins.
@@ -313,6 +570,7 @@ pub fn plan(
     numbers: &BTreeMap<String, String>,
     schema: &Schema,
     edges: &[Edge],
+    live: &std::collections::HashMap<String, f32>,
 ) -> Option<(JoinPlan, Vec<String>)> {
     // (rank, tables reached, anchor, shortest paths from it)
     type Choice = (f32, usize, String, BTreeMap<String, (f32, Option<usize>)>);
@@ -322,8 +580,11 @@ pub fn plan(
         let reached = needed.iter().filter(|t| dist.contains_key(*t)).count();
         let cost: f32 = needed.iter().filter_map(|t| dist.get(t).map(|d| d.0)).sum();
         let unique = schema.table(anchor).is_some_and(|t| t.is_unique(col));
-        // More tables reached first, then cheaper, then an anchor that is itself needed, then unique.
-        let rank = cost - if needed.contains(anchor) { 0.5 } else { 0.0 } - if unique { 0.1 } else { 0.0 };
+        // More tables reached first, then cheaper, then an anchor that is itself needed, then unique; a
+        // history, log or empty table is a poor anchor whatever it reaches.
+        let stale = 1.0 - live.get(anchor).copied().unwrap_or(1.0);
+        let rank =
+            cost - if needed.contains(anchor) { 0.5 } else { 0.0 } - if unique { 0.1 } else { 0.0 } + 3.0 * stale;
         let better = match &best {
             None => true,
             Some((r, n, _, _)) => reached > *n || reached == *n && rank < *r,
@@ -360,6 +621,7 @@ pub fn plan(
         left: false,
         on: vec![],
         note: None,
+        confidence: 1.0,
     }];
     // A table on the way to LEFT-joined tables only is LEFT-joined too.
     let feeds_only_lists = |t: &str| -> bool {
@@ -421,22 +683,14 @@ pub fn plan(
                 }
             }
         }
-        let note = match e.kind {
-            EdgeKind::Values(f) => Some(format!(
-                "joined by value overlap: {:.0}% of sampled `{t}.{}` values are in `{parent}.{}`",
-                f * 100.0,
-                e.from_side(t)[0].0,
-                e.from_side(t)[0].1
-            )),
-            EdgeKind::Number => Some(format!("joined on the subscriber number of `{parent}`")),
-            _ => None,
-        };
+        let note = Some(e.evidence());
         steps.push(JoinStep {
             table: t.clone(),
             alias,
             left: lefts.contains(t),
             on,
             note,
+            confidence: e.confidence(),
         });
     }
     Some((

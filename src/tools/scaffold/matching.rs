@@ -17,6 +17,8 @@ pub struct Analysis {
     /// table → view-part scores.
     pub(super) tables: HashMap<String, names::Scores>,
     pub(super) profiles: HashMap<(String, String), Profile>,
+    /// table → how much it looks like the current state (1) rather than history, a log or an empty copy.
+    pub live: HashMap<String, f32>,
     /// table → its subscriber-number column.
     pub numbers: BTreeMap<String, String>,
 }
@@ -27,9 +29,11 @@ pub fn analyse(schema: &Schema, m: &names::Matcher) -> Analysis {
         names: HashMap::new(),
         tables: HashMap::new(),
         profiles: HashMap::new(),
+        live: HashMap::new(),
         numbers: BTreeMap::new(),
     };
     for t in &schema.tables {
+        a.live.insert(t.name.clone(), super::live::factor(t, schema));
         a.tables.insert(t.name.clone(), m.table(&t.name));
         let mut best_number: Option<(f32, String)> = None;
         for c in &t.columns {
@@ -47,7 +51,8 @@ pub fn analyse(schema: &Schema, m: &names::Matcher) -> Analysis {
                 .map(|(_, v)| *v)
                 .fold(0.0, f32::max);
             let named = if as_field > named { 0.0 } else { named };
-            let values_ok = p.non_null == 0 || p.mobile >= 0.5;
+            // Numbers in the values, or a table with no rows to tell (a column of NULLs is not one).
+            let values_ok = p.mobile >= 0.5 || t.sample.is_empty();
             let textual = matches!(c.class, ColumnType::Text | ColumnType::Integer | ColumnType::Unknown);
             if named >= 0.6 && values_ok && textual {
                 let s = named + p.mobile * 0.2 + if t.is_unique(&c.name) { 0.05 } else { 0.0 };
@@ -60,6 +65,29 @@ pub fn analyse(schema: &Schema, m: &names::Matcher) -> Analysis {
         }
         if let Some((_, c)) = best_number {
             a.numbers.insert(t.name.clone(), c);
+        }
+    }
+    // No column is named like the subscriber's number: a phone column whose values are mobile numbers
+    // (`customers.contact_phone` of an inventory) is the best there is.
+    if a.numbers.is_empty() {
+        let mut best: Option<(f32, String, String)> = None;
+        for t in &schema.tables {
+            for c in &t.columns {
+                let key = (t.name.clone(), c.name.clone());
+                let p = &a.profiles[&key];
+                let named = a.names[&key]
+                    .iter()
+                    .filter(|(k, _)| k.as_str() == "t:msisdn" || k.as_str() == "f:customer.contact_phone")
+                    .map(|(_, v)| *v)
+                    .fold(0.0, f32::max);
+                let s = named * p.mobile * a.live.get(&t.name).copied().unwrap_or(1.0);
+                if named >= 0.6 && p.mobile >= 0.8 && best.as_ref().is_none_or(|b| s > b.0) {
+                    best = Some((s, t.name.clone(), c.name.clone()));
+                }
+            }
+        }
+        if let Some((_, t, c)) = best {
+            a.numbers.insert(t, c);
         }
     }
     a
@@ -84,7 +112,8 @@ fn score(field: &UnifiedField, a: &Analysis, table: &str, column: &str, class: C
         ctx = ctx.max(tables.get(&format!("t:{}", field.target)).copied().unwrap_or(0.0) * 0.5);
     }
     let s = name * (0.6 + 0.4 * ctx) * fit + bonus * if name >= 0.3 { 1.0 } else { 0.5 };
-    s.min(1.0)
+    // History, logs and empty copies hold the same names as the live tables: prefer the live ones.
+    (s * a.live.get(table).copied().unwrap_or(1.0)).min(1.0)
 }
 
 /// Proposes a definition from an analysed schema and its join edges (no database access).
@@ -92,6 +121,20 @@ pub fn propose(schema: &Schema, a: &Analysis, edges: &[Edge], opts: &Options) ->
     let catalog = Catalog::load();
     let dict = names::dictionary();
     let number_cols: BTreeSet<(String, String)> = a.numbers.iter().map(|(t, c)| (t.clone(), c.clone())).collect();
+    // The referencing side of a join (`accounts_cdr_summary.account_id`, `cdrs.invoiceid`) repeats the key
+    // of another table: the field is better taken from that table.
+    // Tenant and bookkeeping columns (`reseller_id` in every table) identify nothing of the subscriber's.
+    let common = super::joins::ubiquitous(schema);
+    let references: BTreeSet<(String, String)> = edges
+        .iter()
+        .filter(|e| {
+            !matches!(
+                e.kind,
+                super::joins::EdgeKind::SharedKey | super::joins::EdgeKind::Number
+            )
+        })
+        .flat_map(|e| e.on.iter().map(move |(x, _)| (e.a.clone(), x.clone())))
+        .collect();
     // Every (field, column) pair worth considering.
     let mut pairs: Vec<(usize, Candidate)> = Vec::new();
     for (fi, f) in catalog.fields.iter().enumerate() {
@@ -100,7 +143,14 @@ pub fn propose(schema: &Schema, a: &Analysis, edges: &[Edge], opts: &Options) ->
                 if number_cols.contains(&(t.name.clone(), c.name.clone())) {
                     continue;
                 }
-                let s = score(f, a, &t.name, &c.name, c.class);
+                let mut s = score(f, a, &t.name, &c.name, c.class);
+                if references.contains(&(t.name.clone(), c.name.clone())) {
+                    s *= 0.5;
+                }
+                let own_key = t.primary_key.len() == 1 && t.primary_key[0] == c.name;
+                if common.contains(&c.name) && !own_key && f.semantic == super::catalog::Semantic::Ident {
+                    s *= 0.4;
+                }
                 if s >= 0.15 {
                     pairs.push((
                         fi,
@@ -218,6 +268,8 @@ pub fn propose(schema: &Schema, a: &Analysis, edges: &[Edge], opts: &Options) ->
             sql: None,
             time_param_format: None,
             note: None,
+            confidence: 0.0,
+            sampled: None,
         };
         plan_entity(&mut e, schema, a, edges, &terms, opts);
         // Parts with nothing better than a weak candidate would only clutter the file.
@@ -228,8 +280,24 @@ pub fn propose(schema: &Schema, a: &Analysis, edges: &[Edge], opts: &Options) ->
             entities.push(e);
         }
     }
-    // The primary entity: one row per subscriber, from a table whose number column is unique.
-    let primary = entities
+    let primary = primary_of(&entities, schema);
+    Proposal {
+        system: opts.system.clone(),
+        driver: schema.driver,
+        entities,
+        primary,
+        numbers: a.numbers.clone(),
+        tables: schema.tables.len(),
+        sampled_from: None,
+        time_zone: Default::default(),
+        derived: vec![],
+    }
+}
+
+/// The primary entity: one row per subscriber, from a table whose number column is unique.
+pub(super) fn primary_of(entities: &[EntityProposal], schema: &Schema) -> Option<String> {
+    let catalog = Catalog::load();
+    entities
         .iter()
         .filter(|e| e.enabled && !e.stream)
         .max_by_key(|e| {
@@ -253,15 +321,7 @@ pub fn propose(schema: &Schema, a: &Analysis, edges: &[Edge], opts: &Options) ->
                 e.fields.iter().filter(|f| f.active).count(),
             )
         })
-        .map(|e| e.name.clone());
-    Proposal {
-        system: opts.system.clone(),
-        driver: schema.driver,
-        entities,
-        primary,
-        numbers: a.numbers.clone(),
-        tables: schema.tables.len(),
-    }
+        .map(|e| e.name.clone())
 }
 
 /// Parts that make a good `primary` entity, best first: what a backend is about.

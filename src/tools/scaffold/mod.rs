@@ -17,13 +17,17 @@ pub type ColumnRef = (String, String);
 pub type Equality = (ColumnRef, ColumnRef);
 pub mod catalog;
 mod convert;
+mod derive;
 pub mod introspect;
 pub mod joins;
+pub mod live;
 mod matching;
 pub mod names;
 mod query;
 mod render;
 pub mod sniff;
+mod tz;
+mod verify;
 
 pub use self::matching::{analyse, propose, Analysis};
 
@@ -116,6 +120,10 @@ pub struct EntityProposal {
     /// `time_param_format` for the stream.
     pub time_param_format: Option<String>,
     pub note: Option<String>,
+    /// How far the part can be trusted (0..1): its live fields' scores and its joins' evidence.
+    pub confidence: f32,
+    /// The proposed query run for the sampled subscribers: (subscribers with rows, subscribers tried).
+    pub sampled: Option<(usize, usize)>,
 }
 
 /// A proposed adapter definition.
@@ -128,6 +136,12 @@ pub struct Proposal {
     /// Tables found keyed by the subscriber's number: table → column.
     pub numbers: BTreeMap<String, String>,
     pub tables: usize,
+    /// Where the subscribers every proposed query was run for were sampled from (`table.column`).
+    pub sampled_from: Option<String>,
+    /// The offset of zone-less times, and the evidence for it (or that there is none).
+    pub time_zone: tz::TimeZone,
+    /// Fields no single column holds, with the SQL of the usual derivation or what it needs.
+    pub derived: Vec<derive::Derivation>,
 }
 
 impl Proposal {
@@ -182,20 +196,61 @@ impl Proposal {
         Ok(written)
     }
 
-    /// A one-line-per-part summary for the terminal.
+    /// The summary for the terminal: the parts written live with their confidence and sampled rows,
+    /// then everything a person has to decide (parts and fields left for review, derived fields, the
+    /// time zone).
     pub fn summary(&self) -> String {
-        let mut s = String::new();
+        let mut s = String::from("confident (written live):\n");
+        let mut review = String::new();
         for e in &self.entities {
             let live = e.fields.iter().filter(|f| f.active).count();
-            let proposed = e.fields.iter().filter(|f| f.best.is_some()).count();
+            let doubtful = e.fields.iter().filter(|f| f.best.is_some() && !f.active).count();
+            let rows = e
+                .sampled
+                .map(|(h, n)| format!(", rows for {h}/{n} sampled subscribers"))
+                .unwrap_or_default();
+            if e.enabled {
+                let _ = writeln!(
+                    s,
+                    "  {:<22} {live:>2} field{} mapped, confidence {:.2}{rows}{}",
+                    e.name,
+                    if live == 1 { "" } else { "s" },
+                    e.confidence,
+                    if doubtful > 0 {
+                        format!("; {doubtful} more for review")
+                    } else {
+                        String::new()
+                    }
+                );
+            } else {
+                let _ = writeln!(
+                    review,
+                    "  {:<22} not enabled ({} candidate field{}){}",
+                    e.name,
+                    live + doubtful,
+                    if live + doubtful == 1 { "" } else { "s" },
+                    e.note.as_deref().map(|n| format!(": {n}")).unwrap_or_default()
+                );
+            }
+        }
+        for d in &self.derived {
             let _ = writeln!(
-                s,
-                "  {:<12} {:<22} {live:>2} mapped, {:>2} left for review{}",
-                if e.enabled { "entity" } else { "(disabled)" },
-                e.name,
-                proposed - live,
-                e.note.as_deref().map(|n| format!(" — {n}")).unwrap_or_default()
+                review,
+                "  derived {:<14} {}{}",
+                d.field,
+                d.needs,
+                d.sql
+                    .as_deref()
+                    .map(|q| format!(" — proposed: {q}"))
+                    .unwrap_or_default()
             );
+        }
+        if self.time_zone.needs_review() {
+            let _ = writeln!(review, "  time zone: {}", self.time_zone.summary());
+        }
+        if !review.is_empty() {
+            s.push_str("needs review:\n");
+            s.push_str(&review);
         }
         s
     }
@@ -231,11 +286,22 @@ pub async fn scaffold(url: &str, opts: &Options) -> Result<Proposal, String> {
     let m = names::Matcher::new();
     let analysed = analyse(&schema, &m);
     let mut edges = joins::schema_edges(&schema, &analysed.numbers);
+    joins::verify_naming(&pool, &schema, &mut edges).await;
     edges.extend(joins::value_edges(&pool, &schema, &analysed.numbers, &edges).await);
+    if std::env::var("CGW_SCAFFOLD_DEBUG").is_ok() {
+        for e in &edges {
+            eprintln!("edge {} -- {}: {}", e.a, e.b, e.evidence());
+        }
+    }
+    let mut proposal = propose(&schema, &analysed, &edges, opts);
+    verify::run(&pool, &schema, &mut proposal).await;
+    let zone = tz::database_zone(&pool).await;
+    proposal.time_zone = tz::decide(&schema, &proposal, zone.as_deref());
+    proposal.derived = derive::propose(&schema, &proposal);
     match &pool {
         Pool::Postgres(p) => p.close().await,
         Pool::MySql(p) => p.close().await,
         Pool::Sqlite(p) => p.close().await,
     }
-    Ok(propose(&schema, &analysed, &edges, opts))
+    Ok(proposal)
 }

@@ -40,7 +40,7 @@ pub(super) fn plan_entity(
         *only &= f.field.list.is_some();
     }
     let list_only: BTreeSet<String> = list_tables.into_iter().filter(|(_, v)| *v).map(|(k, _)| k).collect();
-    let Some((plan, unreachable)) = joins::plan(&needed, &list_only, &a.numbers, schema, edges) else {
+    let Some((plan, unreachable)) = joins::plan(&needed, &list_only, &a.numbers, schema, edges, &a.live) else {
         e.note = Some("no table keyed by the subscriber's number reaches these columns".into());
         return;
     };

@@ -102,7 +102,19 @@ impl Proposal {
                 );
             }
         }
-        let _ = writeln!(s, "utc_offset = \"+08:00\"");
+        match (&self.time_zone.offset, self.time_zone.needs_review()) {
+            (Some(o), false) => {
+                let _ = writeln!(s, "utc_offset = {}  # {}", toml_str(o), self.time_zone.summary());
+            }
+            (Some(o), true) => {
+                let _ = writeln!(s, "## TIME ZONE TO CONFIRM: {}", self.time_zone.summary());
+                let _ = writeln!(s, "utc_offset = {}", toml_str(o));
+            }
+            (None, _) => {
+                let _ = writeln!(s, "## TIME ZONE UNKNOWN: {}", self.time_zone.summary());
+                let _ = writeln!(s, "# utc_offset = \"+00:00\"  # or \"+08:00\": decide, then uncomment");
+            }
+        }
         let numbers: Vec<String> = self.numbers.iter().map(|(t, c)| format!("{t}.{c}")).collect();
         let _ = writeln!(
             s,
@@ -124,6 +136,11 @@ impl Proposal {
             if let Some(n) = &e.note {
                 let _ = writeln!(s, "## {}: {n}", e.target);
             }
+            let rows = e
+                .sampled
+                .map(|(h, n)| format!("; its query returned rows for {h} of {n} sampled subscribers"))
+                .unwrap_or_default();
+            let _ = writeln!(s, "## {}: confidence {:.2}{rows}", e.target, e.confidence);
             let _ = writeln!(s, "{on}[{section}]");
             if !e.stream {
                 let _ = writeln!(s, "{on}target = {}", toml_str(&e.target));
@@ -157,6 +174,17 @@ impl Proposal {
                 .collect();
             if !missing.is_empty() {
                 let _ = writeln!(s, "## not found in this schema: {}", missing.join(", "));
+            }
+        }
+        if !self.derived.is_empty() {
+            s.push_str(
+                "\n## Fields no single column holds: the usual derivation, to review and add to the SQL by hand.\n",
+            );
+            for d in &self.derived {
+                let _ = writeln!(s, "## {}: {}", d.field, d.needs);
+                if let Some(q) = &d.sql {
+                    let _ = writeln!(s, "##     {q}");
+                }
             }
         }
         s
