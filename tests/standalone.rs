@@ -96,6 +96,9 @@ fn run_demo(bin: &Path, cwd: &Path, subscribers: u64) -> (Running, Vec<String>) 
         &subscribers.to_string(),
         "--listen",
         "127.0.0.1:0",
+        // A small complaint history: the path is the same as the default 20,000's.
+        "--history-complaints",
+        "300",
     ]);
     let demo = start(c, true);
     let banner = demo.read_until(|l| l.starts_with("Ctrl-C stops the server."));
