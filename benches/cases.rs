@@ -88,6 +88,7 @@ async fn once(ch: &Channel, msisdn: &str, cycle: bool) -> Result<(), String> {
         category: "billing.unexpected_charge".into(),
         answers: vec![],
         complaint_id: id.clone(),
+        ..Default::default()
     }))
     .await
     .map_err(e)?;

@@ -54,6 +54,11 @@ pub enum Error {
     /// Backends the answer depends on could not be reached; retry later.
     #[error("{0}")]
     SourceUnavailable(String),
+    /// The subscriber's region, which decides whether a region-scoped caller may see them, could not be
+    /// established: the backends that know it are down and the gateway remembers none. An outage, not a
+    /// denial; retry later.
+    #[error("{0}")]
+    RegionUnavailable(String),
     /// The gateway's own store (identities, audit trail) is down, so nothing is served; retry later.
     #[error("{0}")]
     StoreUnavailable(String),
@@ -90,6 +95,7 @@ impl Error {
             Error::Conflict(_) => "CONCURRENT_CHANGE",
             Error::RateLimited(_) => "RATE_LIMITED",
             Error::SourceUnavailable(_) => "SOURCE_UNAVAILABLE",
+            Error::RegionUnavailable(_) => "REGION_UNAVAILABLE",
             Error::StoreUnavailable(_) => "STORE_UNAVAILABLE",
             Error::DeadlineExceeded(_) => "DEADLINE_EXCEEDED",
             Error::Internal(_) => "INTERNAL",
@@ -109,7 +115,7 @@ impl Error {
             Error::IdTaken(_) => Code::AlreadyExists,
             Error::Conflict(_) => Code::Aborted,
             Error::RateLimited(_) => Code::ResourceExhausted,
-            Error::SourceUnavailable(_) | Error::StoreUnavailable(_) => Code::Unavailable,
+            Error::SourceUnavailable(_) | Error::RegionUnavailable(_) | Error::StoreUnavailable(_) => Code::Unavailable,
             Error::DeadlineExceeded(_) => Code::DeadlineExceeded,
             Error::Internal(_) => Code::Internal,
         }
@@ -130,6 +136,7 @@ impl Error {
         matches!(
             self,
             Error::SourceUnavailable(_)
+                | Error::RegionUnavailable(_)
                 | Error::StoreUnavailable(_)
                 | Error::DeadlineExceeded(_)
                 | Error::RateLimited(_)
@@ -141,6 +148,11 @@ impl Error {
     /// subscriber), as the audit trail records it.
     pub fn is_denial(&self) -> bool {
         matches!(self, Error::RoleRequired(_) | Error::OutOfRegion(_) | Error::IdTaken(_))
+    }
+
+    /// Whether the call failed because backends were down (audited as an outage, never as a denial).
+    pub fn is_outage(&self) -> bool {
+        matches!(self, Error::SourceUnavailable(_) | Error::RegionUnavailable(_))
     }
 
     /// Whether the request itself was malformed.
@@ -221,6 +233,7 @@ impl From<Status> for Error {
             (_, Code::Aborted) => Error::Conflict(m),
             (_, Code::ResourceExhausted) => Error::RateLimited(m),
             ("STORE_UNAVAILABLE", _) => Error::StoreUnavailable(m),
+            ("REGION_UNAVAILABLE", _) => Error::RegionUnavailable(m),
             (_, Code::Unavailable) => Error::SourceUnavailable(m),
             (_, Code::DeadlineExceeded) => Error::DeadlineExceeded(m),
             _ => Error::Internal(m),
@@ -249,6 +262,7 @@ mod tests {
             Error::RoleRequired("needs read_view".into()),
             Error::RateLimited("slow down".into()),
             Error::SourceUnavailable("all sources down".into()),
+            Error::RegionUnavailable("crm down".into()),
             Error::StoreUnavailable("the audit trail is unavailable".into()),
             Error::DeadlineExceeded("deadline".into()),
             Error::InvalidTransition {

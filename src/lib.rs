@@ -9,13 +9,16 @@ pub mod assets;
 pub mod cache;
 pub mod cases;
 pub mod config;
+pub mod conn;
 pub mod db;
 pub mod diagnosis;
 pub mod error;
 pub mod identity;
+pub mod logsum;
 pub mod metrics;
 pub mod msisdn;
 pub mod read;
+pub mod region;
 pub mod schema;
 pub mod secrets;
 pub mod server;
@@ -24,6 +27,7 @@ pub mod store;
 #[cfg(any(test, feature = "testkit"))]
 pub mod testkit;
 pub mod tools;
+pub mod usage;
 pub mod view;
 
 pub mod proto {

@@ -61,6 +61,10 @@ enum Command {
     Scenarios(cli::scenarios::ScenariosArgs),
     /// Tools for adding a backend: `adapters check [DIR]`, `adapters scaffold --url URL --system NAME`.
     Adapters(cli::adapters::AdaptersArgs),
+    /// The audit trail: `audit verify` checks its hash chain and names the first broken link (exit 1).
+    Audit(cli::audit::AuditArgs),
+    /// The gateway's own store: `store migrate` applies its schema (as the tables' owner).
+    Store(cli::audit::StoreCommand),
 }
 
 fn init_logs(format: &str, level: &str) {
@@ -117,7 +121,7 @@ async fn main() -> anyhow::Result<()> {
             cli::identities::new_api_key();
             Ok(())
         }
-        Command::Scenarios(args) => cli::scenarios::run(args),
+        Command::Scenarios(args) => cli::scenarios::run(args).await,
         Command::Adapters(args) => {
             init_logs("human", "warn");
             cli::adapters::run(args).await
@@ -137,6 +141,17 @@ async fn main() -> anyhow::Result<()> {
         Command::Demo(args) => {
             init_logs("human", "info");
             cli::demo::demo(args).await
+        }
+        Command::Audit(args) => {
+            init_logs("human", "warn");
+            if !cli::audit::audit(args).await? {
+                std::process::exit(1);
+            }
+            Ok(())
+        }
+        Command::Store(args) => {
+            init_logs("human", "warn");
+            cli::audit::store(args).await
         }
     }
 }

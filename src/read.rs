@@ -13,12 +13,15 @@
 //! whose answers depend on the operator ID and whose ID for that region differs are fetched again.
 use crate::adapters::registry::Source;
 use crate::cache::ReadPolicy;
+use crate::cache::Served;
 use crate::error::Error;
 use crate::identity::audit::{AuditLog, AuditNote, Outcome};
 use crate::identity::{masking, validate_free_text, CallInfo, Identity, Permission};
 use crate::msisdn;
+use crate::region::RegionMemory;
+use crate::stack::Lane;
 use crate::store::{Rider, RiderResult};
-use crate::view::{self, ViewOutcome, ViewReader};
+use crate::view::{Part, ViewOutcome, ViewReader};
 use std::time::{Duration, Instant};
 
 /// One read of a subscriber's data, as the API layer hands it over.
@@ -73,6 +76,8 @@ pub struct SubscriberGrant {
 pub struct Reads {
     reader: ViewReader,
     audit: AuditLog,
+    /// The region each number was last reported in, for when the backends that know it are down.
+    regions: RegionMemory,
     /// Upper bound on one read, whatever the client's deadline (`[server] request_timeout_ms`).
     request_timeout: Duration,
 }
@@ -82,8 +87,15 @@ impl Reads {
         Reads {
             reader,
             audit,
+            regions: RegionMemory::new(Duration::from_secs(86_400)),
             request_timeout,
         }
+    }
+
+    /// The same reads with `regions` as the memory of subscribers' regions (`[cache] region_max_age_secs`).
+    pub fn remembering(mut self, regions: RegionMemory) -> Reads {
+        self.regions = regions;
+        self
     }
 
     /// The view reader below (source selection, cache, stacks).
@@ -173,41 +185,51 @@ impl Reads {
         note.touch(sources.iter().chain(&probe).map(|s| s.adapter.name()));
         let hint = caller.city_hint().map(str::to_string);
         let ids_hint = |sys: &str| caller.operator_id(sys, hint.as_deref());
+        let lane = |s: &Source| lane_of(caller, s);
         let (mut parts, probed) = futures::join!(
-            self.reader.fetch(&msisdn, &sources, &ids_hint, deadline, &req.policy),
+            self.reader
+                .fetch_in(&msisdn, &sources, &ids_hint, deadline, &req.policy, &lane),
             async {
                 if probe.is_empty() {
                     None
                 } else {
-                    let parts = self
-                        .reader
-                        .fetch(&msisdn, &probe, &ids_hint, deadline, &req.policy)
-                        .await;
-                    Some(view::assemble(&msisdn, &parts))
+                    Some(
+                        self.reader
+                            .fetch_in(&msisdn, &probe, &ids_hint, deadline, &req.policy, &lane)
+                            .await,
+                    )
                 }
             }
         );
-        let main = view::assemble(&msisdn, &parts);
-        let region = match &probed {
-            Some(Ok(p)) => region_of(p),
-            Some(Err(_)) => None,
+        let main = self.reader.assemble(&msisdn, &parts);
+        let probed_view = probed.as_ref().map(|p| self.reader.assemble(&msisdn, p));
+        let region_parts: Vec<&Part> = match &probed {
+            Some(p) => p.iter().collect(),
+            None => parts.iter().filter(|p| provides_region(&p.source)).collect(),
+        };
+        let reported = match &probed_view {
+            Some(p) => p.as_ref().ok().and_then(region_of),
             None => main.as_ref().ok().and_then(region_of),
         };
-        if let Some(r) = &region {
-            note.set_region(r);
-        }
         if caller.region_scoped() {
             // Nobody has the number: nothing to protect, say so.
-            let nowhere = main.is_err() && probed.as_ref().is_none_or(|p| p.is_err());
+            let nowhere = main.is_err() && probed_view.as_ref().is_none_or(|p| p.is_err());
             if let (Err(Error::NotFound(m)), true) = (&main, nowhere) {
                 return Err(Error::NotFound(m.clone()));
             }
-            match &region {
-                Some(r) if caller.may_see_region(Some(r)) => {}
-                Some(_) => return Err(outside_regions(caller)),
-                None => return Err(region_unknown()),
+        }
+        let region = self.establish(caller, note, &msisdn, &region_parts, reported).await?;
+        let mut main = main;
+        if let (Ok(o), Some(known)) = (&mut main, &region) {
+            if let Some(why) = &known.remembered {
+                for st in o.statuses.iter_mut() {
+                    if region_parts.iter().any(|p| p.name() == st.source) {
+                        st.detail.push_str(&format!("; {why}"));
+                    }
+                }
             }
         }
+        let region = region.map(|k| k.region);
         let mut outcome = main?;
         // Per-city operator IDs: once the region is known, fetch again only the sources whose answer
         // depends on the operator ID and whose ID for that city differs from the guess.
@@ -229,7 +251,7 @@ impl Reads {
                 for (i, part) in again.into_iter().zip(fresh) {
                     parts[i] = part;
                 }
-                outcome = view::assemble(&msisdn, &parts)?;
+                outcome = self.reader.assemble(&msisdn, &parts)?;
                 if caller.region_scoped() && region_of(&outcome).as_deref().is_some_and(|r2| r2 != r) {
                     return Err(outside_regions(caller));
                 }
@@ -258,21 +280,83 @@ impl Reads {
         let hint = caller.city_hint().map(str::to_string);
         let ids = |sys: &str| caller.operator_id(sys, hint.as_deref());
         let deadline = Some(self.deadline(deadline));
-        let region = match self
+        let lane = |s: &Source| lane_of(caller, s);
+        let parts = self
             .reader
-            .read_with(msisdn, &probe, &ids, deadline, &ReadPolicy::default())
-            .await
-        {
+            .fetch_in(msisdn, &probe, &ids, deadline, &ReadPolicy::default(), &lane)
+            .await;
+        let reported = match self.reader.assemble(msisdn, &parts) {
             Ok(o) => region_of(&o),
             Err(Error::NotFound(m)) => return Err(Error::NotFound(m)),
             Err(_) => None,
         };
-        if let Some(r) = &region {
-            note.set_region(r);
+        let all: Vec<&Part> = parts.iter().collect();
+        let known = self.establish(caller, note, msisdn, &all, reported).await?;
+        Ok(SubscriberGrant {
+            region: known.map(|k| k.region),
+        })
+    }
+
+    /// Decides the subscriber's region for a region-scoped caller and whether they may see it: the region
+    /// the backends reported (remembered for later), else — when a backend that knows it failed — the
+    /// region remembered from an earlier read, with its age. A region that cannot be established because
+    /// of an outage is UNAVAILABLE (an outage, audited as one), never PERMISSION_DENIED. Callers of every
+    /// region get `Ok(None)` when nothing was reported.
+    async fn establish(
+        &self,
+        caller: &Identity,
+        note: &AuditNote,
+        msisdn: &str,
+        region_parts: &[&Part],
+        reported: Option<String>,
+    ) -> Result<Option<Established>, Error> {
+        let failed: Vec<&str> = region_parts
+            .iter()
+            .filter(|p| matches!(p.served, Served::Failed { .. }))
+            .map(|p| p.name())
+            .collect();
+        let known = match reported {
+            Some(r) => {
+                // Only a fresh answer is news; a stale one is as old as the memory already is.
+                if region_parts
+                    .iter()
+                    .any(|p| matches!(&p.served, Served::Fresh { entry, hit: false } if entry.data.found))
+                {
+                    self.regions.remember(msisdn, &r).await;
+                }
+                Some(Established {
+                    region: r,
+                    remembered: None,
+                })
+            }
+            None if !failed.is_empty() => self.regions.recall(msisdn).await.map(|k| {
+                let why = format!(
+                    "region {} as last reported {} s ago ({} failed)",
+                    k.region,
+                    k.age.as_secs(),
+                    failed.join(", ")
+                );
+                note.set_detail(&why);
+                Established {
+                    region: k.region,
+                    remembered: Some(why),
+                }
+            }),
+            None => None,
+        };
+        if let Some(k) = &known {
+            note.set_region(&k.region);
         }
-        match &region {
-            Some(r) if caller.may_see_region(Some(r)) => Ok(SubscriberGrant { region }),
+        if !caller.region_scoped() {
+            return Ok(known);
+        }
+        match known {
+            Some(k) if caller.may_see_region(Some(&k.region)) => Ok(Some(k)),
             Some(_) => Err(outside_regions(caller)),
+            None if !failed.is_empty() => Err(Error::RegionUnavailable(format!(
+                "the subscriber's region could not be established: {} did not answer and the gateway has no recent record of it; retry later",
+                failed.join(", ")
+            ))),
             None => Err(region_unknown()),
         }
     }
@@ -286,6 +370,22 @@ impl Reads {
             .filter(|s| provides_region(s))
             .cloned()
             .collect()
+    }
+}
+
+/// A region the read may go on with, and, when it came from the gateway's memory, how old it is.
+struct Established {
+    region: String,
+    remembered: Option<String>,
+}
+
+/// The lane of a read through a source's stack: a region-scoped caller cannot be served without the
+/// region, so their reads of the sources that carry it are identity-critical.
+fn lane_of(caller: &Identity, s: &Source) -> Lane {
+    if caller.region_scoped() && provides_region(s) {
+        Lane::Critical
+    } else {
+        Lane::Normal
     }
 }
 
@@ -317,7 +417,7 @@ fn outside_regions(caller: &Identity) -> Error {
 
 fn region_unknown() -> Error {
     Error::OutOfRegion(
-        "permission denied: the subscriber's region could not be established from the backends, and your roles do not grant every region"
+        "permission denied: the backends record no region for this subscriber, and your roles do not grant every region"
             .into(),
     )
 }

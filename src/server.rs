@@ -47,14 +47,31 @@ impl Gateway {
                 .map_err(anyhow::Error::msg)?,
         );
         tracing::info!(store = %identity.store.redacted_url(), tls = cfg.tls.enabled(), "identity store open");
+        // An owner must be a configured source: a typo would silently leave the field unowned.
+        let names = registry.names();
+        for (path, owners) in cfg.owners() {
+            if let Some(o) = owners.iter().find(|o| !names.iter().any(|n| n == *o)) {
+                anyhow::bail!(
+                    "key `owners.\"{path}\"`: `{o}` is not a configured source; configured sources: {}",
+                    names.join(", ")
+                );
+            }
+        }
         let reader = ViewReader::from_config(registry, &cfg);
-        let reads = Arc::new(Reads::new(
-            reader.clone(),
-            identity.audit.clone(),
-            Duration::from_millis(cfg.server.request_timeout_ms),
-        ));
+        let reads = Arc::new(
+            Reads::new(
+                reader.clone(),
+                identity.audit.clone(),
+                Duration::from_millis(cfg.server.request_timeout_ms),
+            )
+            .remembering(crate::region::RegionMemory::new(Duration::from_secs(
+                cfg.cache.region_max_age_secs,
+            ))),
+        );
         // Case rules load before serving: a broken rules folder fails start-up, naming every problem.
-        let rules = Arc::new(crate::cases::rules::Rules::load(cfg.cases.folder()).map_err(anyhow::Error::msg)?);
+        let rules = Arc::new(
+            crate::cases::rules::Rules::load(crate::cases::rules::folder_of(&cfg.cases)).map_err(anyhow::Error::msg)?,
+        );
         if cfg.cases.reload_interval_ms > 0 {
             rules.spawn_reload(Duration::from_millis(cfg.cases.reload_interval_ms));
         }
@@ -140,14 +157,27 @@ pub async fn serve(
     health
         .set_service_status("", tonic_health::ServingStatus::Serving)
         .await;
-    let reflection_v1 = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(crate::proto::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1()?;
-    let reflection_v1alpha = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(crate::proto::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1alpha()?;
+    let server_cfg = &gateway.config.server;
+    // Reflection can be switched off (`[server] reflection`); when on it needs no credential but counts
+    // against the per-address limit of calls without one.
+    let (reflection_v1, reflection_v1alpha) = if server_cfg.reflection {
+        (
+            Some(
+                tonic_reflection::server::Builder::configure()
+                    .register_encoded_file_descriptor_set(crate::proto::FILE_DESCRIPTOR_SET)
+                    .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+                    .build_v1()?,
+            ),
+            Some(
+                tonic_reflection::server::Builder::configure()
+                    .register_encoded_file_descriptor_set(crate::proto::FILE_DESCRIPTOR_SET)
+                    .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+                    .build_v1alpha()?,
+            ),
+        )
+    } else {
+        (None, None)
+    };
     // Per-source health: `complaint.v1.source.<name>` is NOT_SERVING while that source's breaker is open.
     let mut watchers = Vec::new();
     for s in &gateway.reader.registry().sources {
@@ -160,7 +190,7 @@ pub async fn serve(
             )));
         }
     }
-    let admin = api::admin::admin_server(gateway.reader.clone());
+    let admin = api::admin::admin_server(gateway.reads.clone());
     let data = ComplaintDataServiceServer::new(api::data::DataApi::new(
         gateway.reads.clone(),
         gateway.config.server.max_usage_range_days,
@@ -172,31 +202,42 @@ pub async fn serve(
         .set_serving::<ComplaintServiceServer<api::cases::CasesApi>>()
         .await;
     let (identity_admin, audit) = api::identity::servers(gateway.identity.clone(), gateway.reader.registry().names());
-    let mut builder = tonic::transport::Server::builder();
+    let secs = |s: u64| (s > 0).then(|| Duration::from_secs(s));
+    let handshake = Duration::from_millis(server_cfg.handshake_timeout_ms);
+    let mut builder = tonic::transport::Server::builder()
+        // One connection cannot hold more calls than this open (a bodiless-stream flood).
+        .max_concurrent_streams(server_cfg.max_concurrent_streams)
+        .http2_keepalive_interval(secs(server_cfg.keepalive_interval_secs))
+        .http2_keepalive_timeout(secs(server_cfg.keepalive_timeout_secs))
+        // A unary call whose body never comes ends here (the read itself is bounded tighter).
+        .timeout(Duration::from_millis(server_cfg.request_timeout_ms) + Duration::from_secs(5));
     if let Some(tls) = tls_config(&gateway.config.tls)? {
-        builder = builder.tls_config(tls)?;
+        builder = builder.tls_config(tls.timeout(handshake))?;
     }
+    let limits = crate::conn::ConnLimits {
+        max_connections: server_cfg.max_connections as usize,
+        handshake_timeout: Some(handshake),
+        idle_timeout: secs(server_cfg.idle_timeout_secs),
+    };
     let served = builder
         // One span per RPC; the view reader's per-source events nest under it.
         .trace_fn(|req| tracing::info_span!("rpc", method = %req.uri().path()))
         // Every RPC but health and reflection authenticates here, before any service code runs.
-        .layer(crate::identity::layer::AuthLayer::new(gateway.identity.auth.clone()))
+        .layer(
+            crate::identity::layer::AuthLayer::new(gateway.identity.auth.clone())
+                .limit_unauthenticated(server_cfg.unauthenticated_per_minute),
+        )
         .add_service(health_service)
-        .add_service(reflection_v1)
-        .add_service(reflection_v1alpha)
+        .add_optional_service(reflection_v1)
+        .add_optional_service(reflection_v1alpha)
         .add_service(data)
         .add_service(diagnosis)
         .add_service(cases)
         .add_service(admin)
         .add_service(identity_admin)
         .add_service(audit)
-        // TCP_NODELAY on accepted connections: without it small answers wait ~40 ms for delayed ACKs
-        // (Nagle), which dominated every call's latency. `Server::serve(addr)` sets it; an incoming stream
-        // of our own must too.
-        .serve_with_incoming_shutdown(
-            tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true)),
-            shutdown,
-        )
+        // Connection limits (count, handshake and idle time-outs) below HTTP/2; TCP_NODELAY set there too.
+        .serve_with_incoming_shutdown(crate::conn::incoming(listener, limits), shutdown)
         .await;
     for w in watchers {
         w.abort();

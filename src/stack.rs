@@ -7,6 +7,11 @@
 //! circuit breaker → load shed → queue (buffer) → concurrency limit → retry (budget) → attempt time-out → adapter
 //! ```
 //!
+//! Identity-critical calls (the region lookup that authorises a handler) that the shedder refuses get one
+//! more chance through a small reserved lane beside the queue: breaker → reserved permits → attempt
+//! time-out → adapter. A burst of ordinary reads can then fill the queue without turning handlers' reads
+//! into refusals.
+//!
 //! Every call carries the deadline of the view read that made it (the client's `grpc-timeout`, capped by
 //! the source's `timeout_ms`): the per-attempt time-out and the retry policy never let backend work run past it.
 use crate::adapters::{Adapter, AdapterError, FetchRequest, SourceData};
@@ -182,7 +187,7 @@ impl Breaker {
     }
 
     /// Admits a call: `Ok(true)` for the half-open probe, `Ok(false)` for a normal call.
-    fn admit(&self) -> Result<bool, StackError> {
+    pub(crate) fn admit(&self) -> Result<bool, StackError> {
         let mut core = self.lock();
         match core.phase {
             Phase::Closed => Ok(false),
@@ -209,7 +214,7 @@ impl Breaker {
 
     /// Records a call's outcome: `Some(true)` the backend answered, `Some(false)` it failed, `None` neither
     /// (shed, or abandoned by its caller).
-    fn record(&self, probe: bool, outcome: Option<bool>) {
+    pub(crate) fn record(&self, probe: bool, outcome: Option<bool>) {
         let mut core = self.lock();
         let next = match (outcome, probe) {
             (Some(true), _) => {
@@ -241,10 +246,17 @@ impl Breaker {
 }
 
 /// Records the call's outcome when the call ends, also when its caller drops it half-way.
-struct Outcome {
-    breaker: Breaker,
-    probe: bool,
-    result: Option<bool>,
+pub(crate) struct Outcome {
+    pub(crate) breaker: Breaker,
+    pub(crate) probe: bool,
+    pub(crate) result: Option<bool>,
+}
+
+impl Outcome {
+    /// Sets what the call's end will record.
+    pub(crate) fn set(&mut self, result: Option<bool>) {
+        self.result = result;
+    }
 }
 
 impl Drop for Outcome {
@@ -445,6 +457,8 @@ pub struct StackSettings {
     pub retry_backoff: Duration,
     pub breaker_failures: u32,
     pub breaker_cooldown: Duration,
+    /// Permits of the reserved lane for identity-critical calls (0: no lane).
+    pub reserved_concurrency: usize,
 }
 
 impl StackSettings {
@@ -469,8 +483,20 @@ impl StackSettings {
             retry_backoff: Duration::from_millis(cfg.retry_backoff_ms),
             breaker_failures: cfg.breaker_failures,
             breaker_cooldown: Duration::from_millis(cfg.breaker_cooldown_ms),
+            reserved_concurrency: cfg.reserved_concurrency as usize,
         }
     }
+}
+
+/// Which way a call goes through its source's stack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Lane {
+    /// Through the shedder and the queue; shed when the queue is full.
+    #[default]
+    Normal,
+    /// Identity-critical (a region lookup that authorises the caller): when shed, it takes a permit of
+    /// the reserved lane instead.
+    Critical,
 }
 
 /// One source's stack: clone it freely, clones share permits, queue, budget and breaker.
@@ -478,7 +504,13 @@ impl StackSettings {
 pub struct Stack {
     source: Arc<str>,
     svc: BoxCloneSyncService<Call, SourceData, BoxError>,
+    /// The reserved lane for identity-critical calls, when configured.
+    reserved: Option<BoxCloneSyncService<Call, SourceData, BoxError>>,
     breaker: Breaker,
+    /// Usage streams open at once (`StreamUsage` holds a connection for a stream's life).
+    streams: Arc<tokio::sync::Semaphore>,
+    max_streams: u32,
+    attempt_timeout: Duration,
 }
 
 impl Stack {
@@ -517,9 +549,24 @@ impl Stack {
             // outlives the caller's deadline.
             .layer(AttemptTimeoutLayer(settings.attempt_timeout))
             .service(AdapterService {
-                adapter,
+                adapter: adapter.clone(),
                 source: source.clone(),
             });
+        // The reserved lane shares the breaker (an open circuit fails critical calls at once too) but not
+        // the queue: a few permits of its own, no retry, one attempt cut at the same time-out. Its permits
+        // come on top of `max_concurrency`; the pool queues them briefly behind the statements running.
+        let reserved = (settings.reserved_concurrency > 0).then(|| {
+            BoxCloneSyncService::new(
+                ServiceBuilder::new()
+                    .layer(BreakerLayer(breaker.clone()))
+                    .concurrency_limit(settings.reserved_concurrency)
+                    .layer(AttemptTimeoutLayer(settings.attempt_timeout))
+                    .service(AdapterService {
+                        adapter,
+                        source: source.clone(),
+                    }),
+            )
+        });
         let max_queue = settings.max_queue as u32;
         let svc = svc.map_err(move |e: BoxError| {
             if e.is::<tower::load_shed::error::Overloaded>() {
@@ -531,7 +578,11 @@ impl Stack {
         Stack {
             source,
             svc: BoxCloneSyncService::new(svc),
+            reserved,
             breaker,
+            streams: Arc::new(tokio::sync::Semaphore::new(settings.max_concurrency)),
+            max_streams: settings.max_concurrency as u32,
+            attempt_timeout: settings.attempt_timeout,
         }
     }
 
@@ -545,14 +596,40 @@ impl Stack {
         &self.breaker
     }
 
+    /// The longest one attempt may take (a usage stream's wait for each record).
+    pub fn attempt_timeout(&self) -> Duration {
+        self.attempt_timeout
+    }
+
+    /// A permit for one usage stream: at most `max_concurrency` at once; one more is refused at once.
+    pub(crate) fn stream_permit(&self) -> Result<tokio::sync::OwnedSemaphorePermit, StackError> {
+        self.streams
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| StackError::Overloaded(self.max_streams))
+    }
+
     /// Sends one fetch through the stack; all its work ends by `deadline`.
     pub async fn call(&self, req: FetchRequest, deadline: Instant) -> Result<SourceData, StackError> {
-        let r = self.svc.clone().oneshot(Call { req, deadline }).await;
-        r.map_err(|e| {
-            let e = StackError::from_box(e);
+        self.call_in(req, deadline, Lane::Normal).await
+    }
+
+    /// [`call`](Self::call) in `lane`: a critical call the shedder refuses goes through the reserved lane.
+    pub async fn call_in(&self, req: FetchRequest, deadline: Instant, lane: Lane) -> Result<SourceData, StackError> {
+        let call = Call { req, deadline };
+        let again = (lane == Lane::Critical && self.reserved.is_some()).then(|| call.clone());
+        let mut r = self.svc.clone().oneshot(call).await.map_err(StackError::from_box);
+        if let (Err(StackError::Overloaded(_)), Some(call), Some(reserved)) = (&r, again, &self.reserved) {
+            metrics::counter!("cgw_reserved_calls_total", "source" => self.source.to_string()).increment(1);
+            let budget = deadline.saturating_duration_since(Instant::now());
+            r = match tokio::time::timeout(budget, reserved.clone().oneshot(call)).await {
+                Ok(r) => r.map_err(StackError::from_box),
+                Err(_) => Err(StackError::Adapter(AdapterError::Timeout(budget))),
+            };
+        }
+        r.inspect_err(|e| {
             metrics::counter!("cgw_source_errors_total", "source" => self.source.to_string(), "kind" => e.kind())
                 .increment(1);
-            e
         })
     }
 }

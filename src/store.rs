@@ -30,6 +30,12 @@ pub struct StoreConfig {
     /// Most audit events written in one transaction by the audit writer.
     #[serde(default = "default_audit_batch")]
     pub audit_batch_max: usize,
+    /// Apply the schema migrations and the audit trail's guards at start-up. Set false when the gateway
+    /// logs in as a role that does not own the tables (the PostgreSQL set-up of `docs/security.md`): the
+    /// owner runs `complaint-gateway store migrate`, and the gateway only checks that the schema is
+    /// current.
+    #[serde(default = "default_migrate")]
+    pub migrate: bool,
 }
 
 impl Default for StoreConfig {
@@ -39,6 +45,7 @@ impl Default for StoreConfig {
             url_env: None,
             max_connections: default_max_connections(),
             audit_batch_max: default_audit_batch(),
+            migrate: default_migrate(),
         }
     }
 }
@@ -51,6 +58,9 @@ fn default_max_connections() -> u32 {
 }
 fn default_audit_batch() -> usize {
     256
+}
+fn default_migrate() -> bool {
+    true
 }
 
 impl StoreConfig {
@@ -145,11 +155,17 @@ impl Store {
     /// Connects to `cfg.url` (environment overrides are already applied by `Config::load`), applies the
     /// migrations and installs the append-only triggers.
     pub async fn open(cfg: &StoreConfig) -> Result<Store, StoreError> {
-        Store::connect(&cfg.url, cfg.max_connections).await
+        Store::connect_with(&cfg.url, cfg.max_connections, cfg.migrate).await
     }
 
     /// Connects to `url`, applies the migrations and installs the append-only triggers.
     pub async fn connect(url: &str, max_connections: u32) -> Result<Store, StoreError> {
+        Store::connect_with(url, max_connections, true).await
+    }
+
+    /// Connects to `url`; with `migrate`, applies the migrations and installs the append-only triggers,
+    /// else checks that whoever owns the tables has applied every migration this gateway knows.
+    pub async fn connect_with(url: &str, max_connections: u32, migrate: bool) -> Result<Store, StoreError> {
         sqlx::any::install_default_drivers();
         let redacted = secrets::redact_url(url);
         let secret_parts = secrets::secrets_of_url(url);
@@ -189,6 +205,31 @@ impl Store {
             });
         }
         let pool = opts.connect(&url).await.map_err(|e| fail("cannot connect", &e))?;
+        if !migrate {
+            let applied: Vec<i64> = sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success = TRUE")
+                .fetch_all(&pool)
+                .await
+                .map_err(|e| fail("reading the applied migrations (store.migrate = false)", &e))?;
+            let missing: Vec<String> = MIGRATOR
+                .iter()
+                .filter(|m| !applied.contains(&m.version))
+                .map(|m| format!("{} {}", m.version, m.description))
+                .collect();
+            if !missing.is_empty() {
+                return Err(fail(
+                    "the schema is not current (store.migrate = false)",
+                    &format!(
+                        "migrations not applied: {}; run `complaint-gateway store migrate` as the tables' owner",
+                        missing.join(", ")
+                    ),
+                ));
+            }
+            return Ok(Store {
+                pool,
+                kind,
+                url: redacted,
+            });
+        }
         MIGRATOR.run(&pool).await.map_err(|e| fail("migrations failed", &e))?;
         let triggers = match kind {
             StoreKind::Sqlite => SQLITE_APPEND_ONLY,
@@ -234,8 +275,12 @@ impl Store {
     }
 }
 
-/// Rejects UPDATE and DELETE on the audit trail (SQLite).
+/// Rejects UPDATE and DELETE on the audit trail (SQLite), and an INSERT that would replace a row
+/// (`INSERT OR REPLACE`, `REPLACE INTO`: SQLite deletes the old row without firing delete triggers).
 const SQLITE_APPEND_ONLY: &str = "
+CREATE TRIGGER IF NOT EXISTS audit_events_no_replace BEFORE INSERT ON audit_events
+WHEN EXISTS (SELECT 1 FROM audit_events WHERE event_id = NEW.event_id OR seq = NEW.seq)
+BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS audit_events_no_update BEFORE UPDATE ON audit_events
 BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS audit_events_no_delete BEFORE DELETE ON audit_events

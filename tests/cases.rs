@@ -197,6 +197,7 @@ async fn full_cycle(env: &Env) {
             category: "billing.unexpected_charge".into(),
             answers: vec![],
             complaint_id: id.clone(),
+            ..Default::default()
         }))
         .await
         .unwrap()
@@ -730,6 +731,7 @@ async fn another_regions_complaint_is_refused_like_a_missing_one_and_audited() {
             category: "network.broadband_fault".into(),
             answers: vec![],
             complaint_id: id.clone(),
+            ..Default::default()
         }))
         .await
         .unwrap_err();

@@ -77,7 +77,7 @@ impl From<AdapterError> for crate::error::Error {
         use crate::error::Error;
         match e {
             AdapterError::Unavailable(detail) => {
-                tracing::warn!(error = %detail, "backend unavailable");
+                crate::logsum::SOURCE_FAILURES.note("backend unavailable", || format!("backend unavailable: {detail}"));
                 Error::SourceUnavailable("a backend is unavailable; retry later".into())
             }
             AdapterError::Timeout(d) => Error::SourceUnavailable(format!(
@@ -85,7 +85,9 @@ impl From<AdapterError> for crate::error::Error {
                 d.as_millis()
             )),
             AdapterError::Query { entity, message } => {
-                tracing::error!(entity = %entity, error = %message, "backend query failed");
+                crate::logsum::SOURCE_FAILURES.note(&format!("query failed ({entity})"), || {
+                    format!("backend query failed (entity `{entity}`): {message}")
+                });
                 Error::SourceUnavailable(format!(
                     "a backend query failed (entity `{entity}`); the gateway log has the details"
                 ))

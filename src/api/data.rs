@@ -7,7 +7,8 @@ use crate::identity::{Identity, Permission};
 use crate::msisdn;
 use crate::proto::complaint::v1::complaint_data_service_server::ComplaintDataService;
 use crate::proto::complaint::v1::{
-    CacheMode, GetSubscriberViewRequest, GetSubscriberViewResponse, StreamUsageRequest, StreamUsageResponse,
+    CacheMode, FieldConflict, GetSubscriberViewRequest, GetSubscriberViewResponse, StreamUsageRequest,
+    StreamUsageResponse,
 };
 use crate::read::Reads;
 use chrono::{DateTime, Utc};
@@ -78,6 +79,16 @@ impl ComplaintDataService for DataApi {
         Ok(Response::new(GetSubscriberViewResponse {
             view: Some(outcome.view),
             sources: outcome.statuses,
+            conflicts: outcome
+                .conflicts
+                .into_iter()
+                .map(|c| FieldConflict {
+                    reason: c.reason().to_string(),
+                    field: c.field,
+                    sources: c.sources,
+                    chosen_source: c.chosen,
+                })
+                .collect(),
         }))
     }
 
@@ -87,7 +98,8 @@ impl ComplaintDataService for DataApi {
         &self,
         request: Request<StreamUsageRequest>,
     ) -> Result<Response<Self::StreamUsageStream>, Status> {
-        // The caller is authorised and the audit event recorded before the first record is sent.
+        // The caller is authorised, the first record (or the stream's end or failure) awaited, and the
+        // audit event recorded, saying which, before anything is sent.
         let caller = crate::identity::caller(&request)?;
         let deadline = super::deadline(&request);
         let note = AuditNote::new(
@@ -142,48 +154,70 @@ impl DataApi {
         }
         let grant = self.reads.authorise_subscriber(caller, note, &msisdn, deadline).await?;
         let mask = !caller.can(Permission::ReadPii);
-        let streams: Vec<_> = self
-            .reads
-            .reader()
+        let reader = self.reads.reader();
+        let mut streams = Vec::new();
+        for s in reader
             .registry()
             .sources
             .iter()
             .filter(|s| s.adapter.has_usage_stream())
-            .filter_map(|s| {
-                note.touch([s.adapter.name()]);
-                s.adapter.stream_usage(UsageQuery {
-                    msisdn: msisdn.clone(),
-                    operator_id: caller.operator_id(s.adapter.name(), grant.region.as_deref()),
-                    from,
-                    to,
-                })
-            })
-            .collect();
+        {
+            let name = s.adapter.name();
+            note.touch([name]);
+            let q = UsageQuery {
+                msisdn: msisdn.clone(),
+                operator_id: caller.operator_id(name, grant.region.as_deref()),
+                from,
+                to,
+            };
+            let opened = match reader.stack(name) {
+                Some(stack) => {
+                    crate::usage::open(stack, s.adapter.as_ref(), q, deadline).map_err(|e| match Error::from(e) {
+                        Error::SourceUnavailable(m) => Error::SourceUnavailable(format!("{name}: {m}")),
+                        other => other,
+                    })?
+                }
+                // A source outside the registry's stacks (tests): as it is.
+                None => s.adapter.stream_usage(q),
+            };
+            streams.extend(opened);
+        }
         if streams.is_empty() {
             return Err(Error::FailedPrecondition(
                 "no configured source provides usage records".into(),
             ));
         }
-        let out = futures::stream::iter(streams)
+        let mut records = futures::stream::iter(streams)
             .flatten()
-            .filter_map(move |r| {
-                let keep = match &r {
+            .filter(move |r| {
+                let keep = match r {
                     Ok(rec) => kinds.is_empty() || kinds.contains(&rec.kind),
                     Err(_) => true,
                 };
-                async move {
-                    keep.then(|| {
-                        r.map(|mut record| {
-                            if mask {
-                                crate::identity::masking::mask_usage(&mut record);
-                            }
-                            StreamUsageResponse { record: Some(record) }
-                        })
-                        .map_err(|e| Status::from(Error::from(e)))
-                    })
-                }
+                futures::future::ready(keep)
+            })
+            .map(move |r| {
+                r.map(|mut record| {
+                    if mask {
+                        crate::identity::masking::mask_usage(&mut record);
+                    }
+                    StreamUsageResponse { record: Some(record) }
+                })
             })
             .boxed();
-        Ok(out)
+        // The first record decides what the audit event says: a stream whose backend does not answer is
+        // an outage (UNAVAILABLE, nothing sent), one with no records in range says so.
+        match records.next().await {
+            None => {
+                note.set_detail("no records in range");
+                Ok(futures::stream::empty().boxed())
+            }
+            Some(Err(e)) => Err(Error::from(e)),
+            Some(Ok(first)) => {
+                note.set_detail("records sent");
+                let rest = records.map(|r| r.map_err(|e| Status::from(Error::from(e))));
+                Ok(futures::stream::once(async move { Ok(first) }).chain(rest).boxed())
+            }
+        }
     }
 }

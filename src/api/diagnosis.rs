@@ -7,7 +7,7 @@ use crate::cases::ops::{Op, SubscriberFacts};
 use crate::cases::service::Cases;
 use crate::cases::store::CaseWrite;
 use crate::classify::{Classifier, ClassifyError};
-use crate::diagnosis::config::DiagnosisConfig;
+use crate::config::diagnosis::DiagnosisConfig;
 use crate::diagnosis::evidence::{Coverage, Evidence};
 use crate::diagnosis::model::{Outcome, Question, Scenario, ScenarioSet};
 use crate::diagnosis::records::ComplaintRecord;
@@ -48,8 +48,16 @@ impl DiagnosisApi {
             .clone()
             .map(crate::assets::Folder::Disk)
             .unwrap_or_else(diagnosis::default_dir);
-        let engine =
-            Engine::load(&folder, cfg.now).map_err(|e| anyhow::anyhow!("loading {}:\n{e}", folder.describe()))?;
+        let categories = match &cfg.corpus_dir {
+            Some(dir) => retrain_classifier(dir)?,
+            None => crate::classify::category_codes()
+                .iter()
+                .map(|c| c.to_string())
+                .collect(),
+        };
+        let engine = Engine::load_with_categories(&folder, cfg.now, categories)
+            .map_err(|e| anyhow::anyhow!("loading {}:\n{e}", folder.describe()))?;
+        engine.set_refuse_regressions(cfg.reload_refuses_broken_cases);
         let engine = Arc::new(engine);
         // Only a folder on disk can change.
         if cfg.reload_interval_ms > 0 && matches!(folder, crate::assets::Folder::Disk(_)) {
@@ -72,6 +80,31 @@ impl DiagnosisApi {
         })
     }
 }
+
+/// Trains the classifier on the shipped corpus plus `dir` (`[diagnosis] corpus_dir`), logs its held-out
+/// accuracy, makes it the one `Classify` and `Diagnose` use, and returns its category codes.
+fn retrain_classifier(dir: &std::path::Path) -> anyhow::Result<Vec<String>> {
+    let mut corpus = crate::classify::Corpus::embedded().map_err(|e| anyhow::anyhow!("the shipped corpus: {e}"))?;
+    corpus
+        .extend_from_dir(dir)
+        .map_err(|e| anyhow::anyhow!("key `diagnosis.corpus_dir` ({}): {e}", dir.display()))?;
+    let clf = Classifier::train(&corpus).map_err(|e| anyhow::anyhow!("training the classifier: {e}"))?;
+    let report = clf.report();
+    tracing::info!(
+        corpus = %dir.display(),
+        categories = clf.categories().len(),
+        "classifier retrained with the extra corpus; held-out accuracy:\n{}",
+        report.summary()
+    );
+    let codes: Vec<String> = clf.categories().iter().map(|c| c.code.clone()).collect();
+    Classifier::install_shared(clf).map_err(|_| {
+        anyhow::anyhow!("key `diagnosis.corpus_dir`: the classifier was already in use in this process; it is trained once, at start")
+    })?;
+    Ok(codes)
+}
+
+/// What the audit trail's action of a dry-run diagnosis ends with: nothing is recorded but the read.
+pub const DRY_RUN_SUFFIX: &str = " (dry run)";
 
 /// Complaint ids: what the ticketing systems use, nothing that needs escaping anywhere.
 fn check_complaint_id(id: &str) -> Result<(), Error> {
@@ -283,7 +316,11 @@ impl DiagnosisApi {
             Routing::requested(&req.category)
         };
 
-        let read = super::read_request(request, &req.msisdn, &complaint_id)?;
+        let mut read = super::read_request(request, &req.msisdn, &complaint_id)?;
+        if req.dry_run {
+            read.call.method = format!("{}{DRY_RUN_SUFFIX}", read.call.method);
+        }
+        let record_complaints = self.record_complaints && !req.dry_run;
         let caller = read.caller.subject.clone();
         // A complaint id belongs to the subscriber and region it was first used for: checked on the view
         // (refused and audited there), and again when the record is written.
@@ -320,7 +357,10 @@ impl DiagnosisApi {
             let d = self.engine.diagnose_read(set, &input, &outcome, &self.coverage)?;
             let record = ComplaintRecord::of(&d, &input, &routing, &caller, &facts.region);
             let resp = response_of(d, routing, input.complaint_id);
-            let rider: Option<Box<dyn crate::store::Rider>> = if is_case {
+            // A dry run records nothing, on a case or on its own.
+            let rider: Option<Box<dyn crate::store::Rider>> = if req.dry_run {
+                None
+            } else if is_case {
                 let mut event = diagnosed_event(&record, &facts);
                 // The case's clock (fixed in tests and demos), not the record's.
                 event.at_us = self.cases.now();
@@ -332,7 +372,7 @@ impl DiagnosisApi {
                     self.cases.now(),
                 )?;
                 Some(Box::new(CaseWrite(vec![change])))
-            } else if self.record_complaints {
+            } else if record_complaints {
                 Some(Box::new(record))
             } else {
                 None

@@ -149,6 +149,7 @@ fn outcome_pb(o: Outcome) -> pb::AuditOutcome {
         Outcome::Denied => pb::AuditOutcome::Denied,
         Outcome::NotFound => pb::AuditOutcome::NotFound,
         Outcome::InvalidArgument => pb::AuditOutcome::InvalidArgument,
+        Outcome::Outage => pb::AuditOutcome::Outage,
         Outcome::Error => pb::AuditOutcome::Error,
     }
 }
@@ -403,6 +404,7 @@ impl AuditService for IdentityApi {
                 Ok(pb::AuditOutcome::Denied) => Some(Outcome::Denied),
                 Ok(pb::AuditOutcome::NotFound) => Some(Outcome::NotFound),
                 Ok(pb::AuditOutcome::InvalidArgument) => Some(Outcome::InvalidArgument),
+                Ok(pb::AuditOutcome::Outage) => Some(Outcome::Outage),
                 Ok(pb::AuditOutcome::Error) => Some(Outcome::Error),
                 Err(_) => {
                     return Err(Error::invalid(

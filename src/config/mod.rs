@@ -2,7 +2,9 @@
 //! environment overrides (all applied in [`load`]), then validation, which names every bad key at once.
 //! [`check`] then looks for what the file names but the machine lacks: secrets, key files, SQLite files.
 //! See `config/gateway.example.toml`.
+pub mod cases;
 pub mod check;
+pub mod diagnosis;
 pub mod load;
 
 pub use load::EnvOverride;
@@ -35,16 +37,66 @@ pub struct Config {
     pub store: crate::store::StoreConfig,
     /// Diagnosis: the scenario folder, hot reload, complaint records.
     #[serde(default)]
-    pub diagnosis: crate::diagnosis::config::DiagnosisConfig,
+    pub diagnosis: diagnosis::DiagnosisConfig,
     /// Complaint cases: the routing rules, SLA policies and calendars (see `docs/complaints.md`).
     #[serde(default)]
-    pub cases: crate::cases::CasesConfig,
+    pub cases: cases::CasesConfig,
     /// Backends, in the order their statuses are reported.
     #[serde(default)]
     pub sources: Vec<SourceConfig>,
+    /// Which source owns a part or a field of the view when sources give one subscriber different values:
+    /// a view path (`customer`, `customer.name`, `recent_bills`) to a source name, or to a list of names in
+    /// order of precedence. The owner's value is kept; every disagreement is reported in the response
+    /// (`conflicts`) and counted (`cgw_view_conflicts_total`). Unowned, the last source's value stays (a
+    /// list keeps every source's elements), and the disagreement is reported all the same.
+    #[serde(default)]
+    pub owners: std::collections::BTreeMap<String, Owners>,
     /// The environment overrides [`Config::apply_env`] applied, for `check-config` (not a key).
     #[serde(skip)]
     pub overrides: Vec<EnvOverride>,
+}
+
+/// The owner of a view path: one source, or sources in order of precedence.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(untagged)]
+pub enum Owners {
+    One(String),
+    Precedence(Vec<String>),
+}
+
+impl Owners {
+    pub fn sources(&self) -> Vec<String> {
+        match self {
+            Owners::One(s) => vec![s.clone()],
+            Owners::Precedence(v) => v.clone(),
+        }
+    }
+}
+
+/// Whether `path` names a field or part of `SubscriberView` (`customer`, `customer.name`).
+fn view_path_problem(path: &str) -> Option<String> {
+    let mut msg = crate::schema::view_descriptor();
+    let mut segs = path.split('.').peekable();
+    while let Some(seg) = segs.next() {
+        let Some(f) = msg.get_field_by_name(seg) else {
+            let names: Vec<String> = msg.fields().map(|f| f.name().to_string()).collect();
+            let hint = crate::schema::closest(seg, names.iter().map(String::as_str))
+                .map(|c| format!("; did you mean `{c}`?"))
+                .unwrap_or_default();
+            return Some(format!("`{seg}` is not a field of {}{hint}", msg.name()));
+        };
+        match f.kind() {
+            prost_reflect::Kind::Message(m) if segs.peek().is_some() => {
+                if f.is_list() || f.is_map() {
+                    return Some(format!("`{seg}` is a list: name the whole list as the owned part"));
+                }
+                msg = m;
+            }
+            _ if segs.peek().is_some() => return Some(format!("`{seg}` has no fields")),
+            _ => {}
+        }
+    }
+    None
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -61,6 +113,34 @@ pub struct ServerConfig {
     /// Largest time range one `StreamUsage` call may ask for, in days.
     #[serde(default = "default_max_range")]
     pub max_usage_range_days: u32,
+    /// Connections open at once; one more is accepted and closed at once.
+    #[serde(default = "default_max_connections_server")]
+    pub max_connections: u32,
+    /// HTTP/2 streams (calls) at once on one connection (SETTINGS_MAX_CONCURRENT_STREAMS).
+    #[serde(default = "default_max_streams")]
+    pub max_concurrent_streams: u32,
+    /// A connection that sends nothing (no HTTP/2 preface, no TLS ClientHello; for TLS also the whole
+    /// TLS handshake) within this many milliseconds is closed.
+    #[serde(default = "default_handshake_timeout")]
+    pub handshake_timeout_ms: u64,
+    /// A connection with no traffic either way for this many seconds is closed; 0: never.
+    #[serde(default = "default_idle_timeout")]
+    pub idle_timeout_secs: u64,
+    /// HTTP/2 keep-alive: a PING every this many seconds on each connection; 0: none. A peer that
+    /// does not answer within `keepalive_timeout_secs` is disconnected. Pings count as traffic, so an
+    /// interval shorter than `idle_timeout_secs` keeps idle connections open.
+    #[serde(default = "default_keepalive_interval")]
+    pub keepalive_interval_secs: u64,
+    #[serde(default = "default_keepalive_timeout")]
+    pub keepalive_timeout_secs: u64,
+    /// Calls per minute from one peer address that fail authentication, and reflection calls (which
+    /// need none); past that, such calls — and, for a peer over the limit, every call until it
+    /// recovers — are refused at once (RESOURCE_EXHAUSTED). 0: no limit.
+    #[serde(default = "default_unauthenticated_per_minute")]
+    pub unauthenticated_per_minute: u32,
+    /// Serve gRPC server reflection (schema discovery for grpcurl and buf curl, no credential needed).
+    #[serde(default = "yes")]
+    pub reflection: bool,
 }
 
 impl Default for ServerConfig {
@@ -69,6 +149,14 @@ impl Default for ServerConfig {
             listen: default_listen(),
             request_timeout_ms: default_request_timeout(),
             max_usage_range_days: default_max_range(),
+            max_connections: default_max_connections_server(),
+            max_concurrent_streams: default_max_streams(),
+            handshake_timeout_ms: default_handshake_timeout(),
+            idle_timeout_secs: default_idle_timeout(),
+            keepalive_interval_secs: default_keepalive_interval(),
+            keepalive_timeout_secs: default_keepalive_timeout(),
+            unauthenticated_per_minute: default_unauthenticated_per_minute(),
+            reflection: true,
         }
     }
 }
@@ -81,6 +169,27 @@ fn default_request_timeout() -> u64 {
 }
 fn default_max_range() -> u32 {
     366
+}
+fn default_max_connections_server() -> u32 {
+    1_000
+}
+fn default_max_streams() -> u32 {
+    100
+}
+fn default_handshake_timeout() -> u64 {
+    5_000
+}
+fn default_idle_timeout() -> u64 {
+    120
+}
+fn default_keepalive_interval() -> u64 {
+    300
+}
+fn default_keepalive_timeout() -> u64 {
+    20
+}
+fn default_unauthenticated_per_minute() -> u32 {
+    120
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -129,6 +238,11 @@ pub struct CacheConfig {
     /// When a backend fails, its last answer is served as STALE up to this age, in seconds (0: never).
     #[serde(default = "default_stale_max_age")]
     pub stale_max_age_secs: u64,
+    /// How long the gateway remembers the region a backend reported for a number, in seconds (0: not
+    /// at all). While the customer source is down, a handler's read is authorised by the remembered
+    /// region (its age is in the answer and the audit trail); without one it is UNAVAILABLE.
+    #[serde(default = "default_region_max_age")]
+    pub region_max_age_secs: u64,
 }
 
 impl Default for CacheConfig {
@@ -139,6 +253,7 @@ impl Default for CacheConfig {
             default_ttl_secs: default_ttl(),
             not_found_ttl_secs: default_not_found_ttl(),
             stale_max_age_secs: default_stale_max_age(),
+            region_max_age_secs: default_region_max_age(),
         }
     }
 }
@@ -154,6 +269,9 @@ fn default_not_found_ttl() -> u64 {
 }
 fn default_stale_max_age() -> u64 {
     300
+}
+fn default_region_max_age() -> u64 {
+    86_400
 }
 
 /// The admin side of the gateway.
@@ -197,6 +315,10 @@ pub struct StackConfig {
     /// How long the breaker stays open before one probe call is let through, in milliseconds.
     #[serde(default = "default_breaker_cooldown")]
     pub breaker_cooldown_ms: u64,
+    /// Calls at once kept for identity-critical reads (a region-scoped caller's region lookup): when the
+    /// queue is full they go through these instead of being shed. 0: none.
+    #[serde(default = "default_reserved")]
+    pub reserved_concurrency: u32,
 }
 
 impl Default for StackConfig {
@@ -211,6 +333,7 @@ impl Default for StackConfig {
             retry_backoff_ms: default_retry_backoff(),
             breaker_failures: default_breaker_failures(),
             breaker_cooldown_ms: default_breaker_cooldown(),
+            reserved_concurrency: default_reserved(),
         }
     }
 }
@@ -235,6 +358,9 @@ fn default_breaker_failures() -> u32 {
 }
 fn default_breaker_cooldown() -> u64 {
     5_000
+}
+fn default_reserved() -> u32 {
+    2
 }
 
 /// One backend.
@@ -309,6 +435,11 @@ pub struct ConfigError {
 }
 
 impl Config {
+    /// The owners of view paths, each as a precedence list.
+    pub fn owners(&self) -> std::collections::BTreeMap<String, Vec<String>> {
+        self.owners.iter().map(|(p, o)| (p.clone(), o.sources())).collect()
+    }
+
     /// Parses TOML text (no paths resolved, no environment, no validation).
     pub fn parse(text: &str) -> Result<Config, String> {
         toml::from_str(text).map_err(|e| e.to_string())
@@ -344,6 +475,35 @@ impl Config {
         if self.server.request_timeout_ms == 0 {
             out.push("key `server.request_timeout_ms`: must be > 0".into());
         }
+        for (path, o) in &self.owners {
+            if let Some(why) = view_path_problem(path) {
+                out.push(format!("key `owners.\"{path}\"`: {why}"));
+            }
+            if o.sources().is_empty() {
+                out.push(format!("key `owners.\"{path}\"`: name at least one source"));
+            }
+        }
+        for (key, v) in [
+            ("server.max_connections", self.server.max_connections as u64),
+            (
+                "server.max_concurrent_streams",
+                self.server.max_concurrent_streams as u64,
+            ),
+            ("server.handshake_timeout_ms", self.server.handshake_timeout_ms),
+        ] {
+            if v == 0 {
+                out.push(format!("key `{key}`: must be > 0"));
+            }
+        }
+        if self.server.max_concurrent_streams > 10_000 {
+            out.push(format!(
+                "key `server.max_concurrent_streams`: {} is more than 10000",
+                self.server.max_concurrent_streams
+            ));
+        }
+        if self.server.keepalive_interval_secs > 0 && self.server.keepalive_timeout_secs == 0 {
+            out.push("key `server.keepalive_timeout_secs`: must be > 0 while `keepalive_interval_secs` is set".into());
+        }
         for (i, s) in self.sources.iter().enumerate() {
             let mut bad = |key: &str, why: String| out.push(format!("key `sources[{i}].{key}`: {why}"));
             if s.timeout_ms == 0 {
@@ -362,6 +522,12 @@ impl Config {
                 bad(
                     "stack.retry_budget_percent",
                     format!("{} is more than 1000", s.stack.retry_budget_percent),
+                );
+            }
+            if s.stack.reserved_concurrency > 64 {
+                bad(
+                    "stack.reserved_concurrency",
+                    format!("{} is more than 64", s.stack.reserved_concurrency),
                 );
             }
             if s.stack.max_retries > 10 {

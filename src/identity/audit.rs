@@ -9,6 +9,7 @@
 //! An event can carry a [`Rider`]: rows that belong to the same call (a diagnosis's complaint record),
 //! written in the event's transaction. The call then waits for one commit instead of two, and the event
 //! is never lost because its rider failed (see `write_batch`).
+use super::chain::{self, Head, Link};
 use super::{clip, CallInfo, Identity};
 use crate::error::Error;
 use crate::store::{now_us, Store};
@@ -25,6 +26,8 @@ pub enum Outcome {
     Denied,
     NotFound,
     InvalidArgument,
+    /// Backends the answer depends on were down (not a refusal of the caller).
+    Outage,
     /// Any other failure.
     Error,
 }
@@ -36,6 +39,7 @@ impl Outcome {
             Outcome::Denied => "DENIED",
             Outcome::NotFound => "NOT_FOUND",
             Outcome::InvalidArgument => "INVALID_ARGUMENT",
+            Outcome::Outage => "OUTAGE",
             Outcome::Error => "ERROR",
         }
     }
@@ -46,6 +50,7 @@ impl Outcome {
             "DENIED" => Outcome::Denied,
             "NOT_FOUND" => Outcome::NotFound,
             "INVALID_ARGUMENT" => Outcome::InvalidArgument,
+            "OUTAGE" => Outcome::Outage,
             _ => Outcome::Error,
         }
     }
@@ -56,6 +61,7 @@ impl Outcome {
             e if e.is_denial() => Outcome::Denied,
             Error::NotFound(_) => Outcome::NotFound,
             e if e.is_invalid_argument() => Outcome::InvalidArgument,
+            e if e.is_outage() => Outcome::Outage,
             _ => Outcome::Error,
         }
     }
@@ -160,6 +166,11 @@ impl AuditNote {
         self.with(|e| e.region = region.to_string());
     }
 
+    /// A note on how the call went (recorded with an OK outcome; a failure's own reason replaces it).
+    pub fn set_detail(&self, detail: &str) {
+        self.with(|e| e.detail = clip(detail, 512));
+    }
+
     /// Adds sources touched (each once).
     pub fn touch<'a>(&self, sources: impl IntoIterator<Item = &'a str>) {
         self.with(|e| {
@@ -197,7 +208,7 @@ impl std::fmt::Debug for AuditLog {
 }
 
 const INSERT_HEAD: &str = "INSERT INTO audit_events (event_id, at_us, caller, auth_method, roles, action, msisdn, \
-     region, sources, purpose, outcome, detail, peer) VALUES";
+     region, sources, purpose, outcome, detail, peer, seq, prev_hash, hash) VALUES";
 
 impl AuditLog {
     /// Starts the writer task (on the current Tokio runtime). It ends when the last `AuditLog` clone is
@@ -332,10 +343,47 @@ fn decode(r: &sqlx::any::AnyRow) -> Result<AuditEvent, sqlx::Error> {
     })
 }
 
-/// Columns of `audit_events`, in `INSERT` order.
-const COLUMNS: usize = 13;
+/// Columns of `audit_events`, in `INSERT` order: the event's, then its link in the chain.
+const COLUMNS: usize = 16;
 
-/// Most events per `INSERT` statement (13 parameters each, well under every engine's limit).
+/// An event's stored columns as text, in `INSERT` order (what the chain's hash covers).
+fn fields(e: &AuditEvent) -> [String; 13] {
+    [
+        e.event_id.clone(),
+        e.at_us.to_string(),
+        e.caller.clone(),
+        e.auth_method.clone(),
+        e.roles.join(","),
+        e.action.clone(),
+        e.msisdn.clone(),
+        e.region.clone(),
+        e.sources.join(","),
+        e.purpose.clone(),
+        e.outcome.name().to_string(),
+        e.detail.clone(),
+        e.peer.clone(),
+    ]
+}
+
+/// The chain links of `batch`'s events, following `head`.
+fn links(head: &Head, batch: &[Pending]) -> Vec<Link> {
+    let mut at = head.clone();
+    batch
+        .iter()
+        .map(|p| {
+            let f = fields(&p.event);
+            let refs: Vec<&str> = f.iter().map(String::as_str).collect();
+            let link = at.next(&refs);
+            at = Head {
+                seq: link.seq,
+                hash: link.hash.clone(),
+            };
+            link
+        })
+        .collect()
+}
+
+/// Most events per `INSERT` statement (16 parameters each, well under every engine's limit).
 const ROWS_PER_INSERT: usize = 64;
 
 /// `INSERT … VALUES (…), (…)` for `rows` events: the text depends only on the row count, every value is
@@ -355,12 +403,17 @@ fn insert_sql(rows: usize) -> String {
     sql
 }
 
-/// Inserts the batch's events, `ROWS_PER_INSERT` per statement.
-async fn insert_events(store: &Store, conn: &mut sqlx::AnyConnection, batch: &[Pending]) -> Result<(), String> {
-    for chunk in batch.chunks(ROWS_PER_INSERT) {
+/// Inserts the batch's events with their links, `ROWS_PER_INSERT` per statement.
+async fn insert_events(
+    store: &Store,
+    conn: &mut sqlx::AnyConnection,
+    batch: &[Pending],
+    links: &[Link],
+) -> Result<(), String> {
+    for (chunk, links) in batch.chunks(ROWS_PER_INSERT).zip(links.chunks(ROWS_PER_INSERT)) {
         let sql = insert_sql(chunk.len());
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for Pending { event: e, .. } in chunk {
+        for (Pending { event: e, .. }, link) in chunk.iter().zip(links) {
             q = q
                 .bind(e.event_id.clone())
                 .bind(e.at_us)
@@ -374,7 +427,10 @@ async fn insert_events(store: &Store, conn: &mut sqlx::AnyConnection, batch: &[P
                 .bind(e.purpose.clone())
                 .bind(e.outcome.name())
                 .bind(e.detail.clone())
-                .bind(e.peer.clone());
+                .bind(e.peer.clone())
+                .bind(link.seq)
+                .bind(link.prev_hash.clone())
+                .bind(link.hash.clone());
         }
         q.execute(&mut *conn)
             .await
@@ -390,10 +446,40 @@ async fn insert_events(store: &Store, conn: &mut sqlx::AnyConnection, batch: &[P
 /// back and the batch written again with each rider behind its own savepoint, so a failing rider costs
 /// only its own rows (PostgreSQL aborts a transaction at its first error, so a savepoint is the only way
 /// to go on), while the usual batch pays for no savepoints.
-async fn write_batch(store: &Store, batch: &[Pending]) -> Result<Vec<RiderResult>, String> {
+///
+/// `head` is the chain's head as this writer last left it (`None`: read it from the store); it moves on
+/// when the batch commits and is forgotten when it fails (another writer may have extended the chain).
+async fn write_batch(store: &Store, batch: &[Pending], head: &mut Option<Head>) -> Result<Vec<RiderResult>, String> {
+    let known = head.take();
+    let r = write_chained(store, batch, known).await;
+    match r {
+        Ok((riders, last)) => {
+            *head = Some(last);
+            Ok(riders)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+async fn write_chained(
+    store: &Store,
+    batch: &[Pending],
+    known: Option<Head>,
+) -> Result<(Vec<RiderResult>, Head), String> {
     let begin = |e: sqlx::Error| store.error("begin", &e).to_string();
     let mut tx = store.pool().begin().await.map_err(begin)?;
-    insert_events(store, &mut tx, batch).await?;
+    let start = match known {
+        Some(h) => h,
+        None => chain::head(&mut tx)
+            .await
+            .map_err(|e| store.error("reading the audit chain's head", &e).to_string())?,
+    };
+    let links = links(&start, batch);
+    let last = links.last().map_or(start.clone(), |l| Head {
+        seq: l.seq,
+        hash: l.hash.clone(),
+    });
+    insert_events(store, &mut tx, batch, &links).await?;
     let mut failed = false;
     for rider in batch.iter().filter_map(|p| p.rider.as_ref()) {
         if rider.write(&mut tx).await.is_err() {
@@ -403,14 +489,14 @@ async fn write_batch(store: &Store, batch: &[Pending]) -> Result<Vec<RiderResult
     }
     if !failed {
         tx.commit().await.map_err(|e| store.error("commit", &e).to_string())?;
-        return Ok(vec![Ok(()); batch.len()]);
+        return Ok((vec![Ok(()); batch.len()], last));
     }
     tx.rollback()
         .await
         .map_err(|e| store.error("rollback", &e).to_string())?;
 
     let mut tx = store.pool().begin().await.map_err(begin)?;
-    insert_events(store, &mut tx, batch).await?;
+    insert_events(store, &mut tx, batch, &links).await?;
     let mut riders = Vec::with_capacity(batch.len());
     for p in batch {
         let Some(rider) = &p.rider else {
@@ -439,7 +525,7 @@ async fn write_batch(store: &Store, batch: &[Pending]) -> Result<Vec<RiderResult
         }
     }
     tx.commit().await.map_err(|e| store.error("commit", &e).to_string())?;
-    Ok(riders)
+    Ok((riders, last))
 }
 
 /// How often the writer lets the runtime run other tasks before a commit, taking the events they add.
@@ -447,6 +533,7 @@ const GATHER_YIELDS: usize = 16;
 
 async fn writer(store: Store, mut rx: mpsc::Receiver<Pending>, batch_max: usize) {
     let mut batch: Vec<Pending> = Vec::with_capacity(batch_max);
+    let mut head: Option<Head> = None;
     while rx.recv_many(&mut batch, batch_max).await > 0 {
         // Group commit: calls already on their way to `append` get into this batch instead of waiting a
         // whole commit for the next one. Yielding needs no timer: on an idle runtime it returns at once.
@@ -463,7 +550,12 @@ async fn writer(store: Store, mut rx: mpsc::Receiver<Pending>, batch_max: usize)
                 }
             }
         }
-        let r = write_batch(&store, &batch).await;
+        let mut r = write_batch(&store, &batch, &mut head).await;
+        if r.is_err() {
+            // Once more from the stored head: another gateway on the same store may have extended the
+            // chain (its unique `seq` refused ours).
+            r = write_batch(&store, &batch, &mut head).await;
+        }
         if let Err(e) = &r {
             tracing::error!(error = %e, events = batch.len(), "audit batch not written");
         }
@@ -534,8 +626,8 @@ mod tests {
     fn inserts_number_every_value() {
         assert_eq!(
             insert_sql(2).trim_start_matches(INSERT_HEAD),
-            " ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13), \
-             ($14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26)"
+            " ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16), \
+             ($17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32)"
         );
     }
 
@@ -551,7 +643,13 @@ mod tests {
         batch[3] = pending(3, Some(Row("t", 3)));
         batch[50] = pending(50, Some(Row("missing", 50)));
         batch[99] = pending(99, Some(Row("t", 99)));
-        let riders = write_batch(&store, &batch).await.unwrap();
+        let mut head = None;
+        let riders = write_batch(&store, &batch, &mut head).await.unwrap();
+        assert_eq!(
+            head.as_ref().map(|h| h.seq),
+            Some(100),
+            "the chain moved on by the batch"
+        );
         assert_eq!(riders.len(), 100);
         assert!(riders.iter().enumerate().all(|(i, r)| r.is_ok() == (i != 50)));
         let e = riders[50].as_ref().unwrap_err();
@@ -573,7 +671,12 @@ mod tests {
 
         // Without a failure the batch goes in as it is.
         let batch = vec![pending(200, Some(Row("t", 1000))), pending(201, None)];
-        assert_eq!(write_batch(&store, &batch).await.unwrap(), vec![Ok(()), Ok(())]);
+        assert_eq!(
+            write_batch(&store, &batch, &mut head).await.unwrap(),
+            vec![Ok(()), Ok(())]
+        );
+        let report = chain::verify(&store, &mut |_| {}).await.unwrap();
+        assert_eq!((report.checked, report.broken), (102, None));
         assert_eq!(count(&store, "SELECT SUM(n) FROM t").await, 1102);
         assert_eq!(count(&store, "SELECT COUNT(*) FROM audit_events").await, 102);
     }

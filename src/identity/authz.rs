@@ -8,6 +8,7 @@
 //! | `all_regions`     | subscribers of every city, not only the caller's regions         |         | ✓       |         |         |       | ✓       |
 //! | `read_audit`      | `ListAuditEvents`                                                |         |         |         | ✓       | ✓     |         |
 //! | `manage_identities` | `IdentityAdminService` writes and reads of other identities    |         |         |         |         | ✓     |         |
+//! | `invalidate_cache` | `InvalidateSubscriber` (within the caller's regions unless `all_regions`) |  |        |         |         | ✓     | ✓       |
 //!
 //! A caller's permissions are the union over its roles. Auditors and admins read no subscriber data; a
 //! service client that needs unmasked data everywhere holds both `service` and `manager`.
@@ -70,8 +71,8 @@ impl Role {
             Role::Analyst => &[ReadView, AllRegions],
             Role::Manager => &[ReadView, ReadUsage, ReadPii],
             Role::Auditor => &[ReadAudit],
-            Role::Admin => &[ReadAudit, ManageIdentities],
-            Role::Service => &[ReadView, ReadUsage, AllRegions],
+            Role::Admin => &[ReadAudit, ManageIdentities, InvalidateCache],
+            Role::Service => &[ReadView, ReadUsage, AllRegions, InvalidateCache],
         }
     }
 }
@@ -91,17 +92,19 @@ pub enum Permission {
     AllRegions,
     ReadAudit,
     ManageIdentities,
+    InvalidateCache,
 }
 
 impl Permission {
     /// Every permission.
-    pub const ALL: [Permission; 6] = [
+    pub const ALL: [Permission; 7] = [
         Permission::ReadView,
         Permission::ReadUsage,
         Permission::ReadPii,
         Permission::AllRegions,
         Permission::ReadAudit,
         Permission::ManageIdentities,
+        Permission::InvalidateCache,
     ];
 
     /// The snake-case name used in messages and docs.
@@ -113,6 +116,7 @@ impl Permission {
             Permission::AllRegions => "all_regions",
             Permission::ReadAudit => "read_audit",
             Permission::ManageIdentities => "manage_identities",
+            Permission::InvalidateCache => "invalidate_cache",
         }
     }
 }

@@ -2,12 +2,19 @@
 //! reflection pass through; every other call must authenticate, or it is answered UNAUTHENTICATED with the
 //! reason before any service code runs. The caller's [`Identity`] (credential, capped by the store's record)
 //! and the call's [`CallInfo`] go into the request extensions.
+//!
+//! Calls that fail authentication, and reflection calls (which need none), are counted per peer address
+//! ([`PeerLimiter`], `[server] unauthenticated_per_minute`); a peer over the limit is refused at once,
+//! before any credential is checked. Refusals are logged as a summary per interval (`logsum`), never one
+//! line per call.
 use super::auth::{AuthError, Authenticator, Principal};
 use super::directory::Directory;
 use super::{CallInfo, Identity};
 use crate::error::Error;
 use futures::future::BoxFuture;
 use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Instant;
@@ -16,9 +23,12 @@ use tonic::codegen::http;
 use tonic::transport::server::{TcpConnectInfo, TlsConnectInfo};
 use tonic::Status;
 
+/// Liveness probes: served without credentials and without counting.
+const HEALTH_PREFIX: &str = "/grpc.health.v1.Health/";
+
 /// Paths served without credentials: liveness probes and schema discovery carry no subscriber data.
 const OPEN_PREFIXES: &[&str] = &[
-    "/grpc.health.v1.Health/",
+    HEALTH_PREFIX,
     "/grpc.reflection.v1.ServerReflection/",
     "/grpc.reflection.v1alpha.ServerReflection/",
 ];
@@ -169,15 +179,85 @@ impl RateLimiter {
     }
 }
 
+/// Counts calls without valid credentials per peer address (GCRA, `governor`), and remembers which
+/// peers are over the limit so their calls are refused before any credential is checked.
+pub struct PeerLimiter {
+    per_minute: u32,
+    limiter: governor::DefaultKeyedRateLimiter<IpAddr>,
+    blocked: Mutex<HashMap<IpAddr, Instant>>,
+    charged: AtomicU64,
+}
+
+impl PeerLimiter {
+    /// `per_minute` such calls per peer address; `None` for 0 (no limit).
+    pub fn new(per_minute: u32) -> Option<PeerLimiter> {
+        let n = std::num::NonZeroU32::new(per_minute)?;
+        Some(PeerLimiter {
+            per_minute,
+            limiter: governor::RateLimiter::keyed(governor::Quota::per_minute(n)),
+            blocked: Mutex::new(HashMap::new()),
+            charged: AtomicU64::new(0),
+        })
+    }
+
+    /// How long `ip` stays refused, if it is over the limit now.
+    fn blocked(&self, ip: IpAddr) -> Option<std::time::Duration> {
+        let b = self.blocked.lock().unwrap_or_else(|p| p.into_inner());
+        let until = *b.get(&ip)?;
+        until.checked_duration_since(Instant::now())
+    }
+
+    /// Counts one call without valid credentials from `ip`: `Err(wait)` once it is over the limit.
+    fn charge(&self, ip: IpAddr) -> Result<(), std::time::Duration> {
+        if self.charged.fetch_add(1, Ordering::Relaxed) % 10_000 == 9_999 {
+            // Forget peers that have been quiet long enough to be full again.
+            self.limiter.retain_recent();
+            let now = Instant::now();
+            self.blocked
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .retain(|_, until| *until > now);
+        }
+        match self.limiter.check_key(&ip) {
+            Ok(()) => Ok(()),
+            Err(not_until) => {
+                use governor::clock::Clock;
+                let wait = not_until.wait_time_from(governor::clock::DefaultClock::default().now());
+                self.blocked
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(ip, Instant::now() + wait);
+                Err(wait)
+            }
+        }
+    }
+
+    fn refusal(&self, wait: std::time::Duration) -> Status {
+        Error::RateLimited(format!(
+            "too many calls without valid credentials from your address (at most {} a minute); retry in {} ms",
+            self.per_minute,
+            wait.as_millis().max(1)
+        ))
+        .into()
+    }
+}
+
 /// The tower layer.
 #[derive(Clone)]
 pub struct AuthLayer {
     state: Arc<AuthState>,
+    peers: Option<Arc<PeerLimiter>>,
 }
 
 impl AuthLayer {
     pub fn new(state: Arc<AuthState>) -> AuthLayer {
-        AuthLayer { state }
+        AuthLayer { state, peers: None }
+    }
+
+    /// Limits calls without valid credentials (and reflection calls) to `per_minute` per peer address.
+    pub fn limit_unauthenticated(mut self, per_minute: u32) -> AuthLayer {
+        self.peers = PeerLimiter::new(per_minute).map(Arc::new);
+        self
     }
 }
 
@@ -187,6 +267,7 @@ impl<S> tower::Layer<S> for AuthLayer {
         AuthService {
             inner,
             state: self.state.clone(),
+            peers: self.peers.clone(),
         }
     }
 }
@@ -196,20 +277,25 @@ impl<S> tower::Layer<S> for AuthLayer {
 pub struct AuthService<S> {
     inner: S,
     state: Arc<AuthState>,
+    peers: Option<Arc<PeerLimiter>>,
 }
 
-fn peer_of(ext: &http::Extensions) -> (String, Option<Vec<u8>>) {
+fn peer_of(ext: &http::Extensions) -> (Option<std::net::SocketAddr>, Option<Vec<u8>>) {
     if let Some(tls) = ext.get::<TlsConnectInfo<TcpConnectInfo>>() {
-        let peer = tls.get_ref().remote_addr().map(|a| a.to_string()).unwrap_or_default();
         let cert = tls.peer_certs().and_then(|c| c.first().map(|d| d.as_ref().to_vec()));
-        return (peer, cert);
+        return (tls.get_ref().remote_addr(), cert);
     }
-    let peer = ext
-        .get::<TcpConnectInfo>()
-        .and_then(|c| c.remote_addr())
-        .map(|a| a.to_string())
-        .unwrap_or_default();
-    (peer, None)
+    (ext.get::<TcpConnectInfo>().and_then(|c| c.remote_addr()), None)
+}
+
+/// A refused call: counted, logged as a summary, answered with `status`.
+fn refuse(path: &str, peer: &str, status: Status) -> http::Response<Body> {
+    let code = format!("{:?}", status.code());
+    metrics::counter!("cgw_calls_refused_total", "code" => code.clone()).increment(1);
+    crate::logsum::REFUSALS.note(&code, || {
+        format!("call refused: {path} from {peer}: {code}: {}", status.message())
+    });
+    status.into_http()
 }
 
 impl<S> tower::Service<http::Request<Body>> for AuthService<S>
@@ -229,22 +315,47 @@ where
         // The clone takes the place of the service that was polled ready.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
-        if is_open(req.uri().path()) {
+        let path = req.uri().path().to_string();
+        if path.starts_with(HEALTH_PREFIX) {
+            return Box::pin(inner.call(req));
+        }
+        let (addr, cert) = peer_of(req.extensions());
+        let peer = addr.map(|a| a.to_string()).unwrap_or_default();
+        let limit = self.peers.clone().zip(addr.map(|a| a.ip()));
+        if let Some((l, ip)) = &limit {
+            // A peer over the limit is refused before anything is checked.
+            if let Some(wait) = l.blocked(*ip) {
+                let refused = refuse(&path, &peer, l.refusal(wait));
+                return Box::pin(async move { Ok(refused) });
+            }
+        }
+        if is_open(&path) {
+            // Reflection: no credential, but counted like a call without one.
+            if let Some((l, ip)) = &limit {
+                if let Err(wait) = l.charge(*ip) {
+                    let refused = refuse(&path, &peer, l.refusal(wait));
+                    return Box::pin(async move { Ok(refused) });
+                }
+            }
             return Box::pin(inner.call(req));
         }
         let state = self.state.clone();
         Box::pin(async move {
-            let (peer, cert) = peer_of(req.extensions());
             match state.authenticate(req.headers(), cert.as_deref()).await {
                 Ok(identity) => {
-                    let method = req.uri().path().to_string();
                     req.extensions_mut().insert(identity);
-                    req.extensions_mut().insert(CallInfo { method, peer });
+                    req.extensions_mut().insert(CallInfo { method: path, peer });
                     inner.call(req).await
                 }
                 Err(status) => {
-                    tracing::info!(path = %req.uri().path(), %peer, code = ?status.code(), reason = %status.message(), "call refused");
-                    Ok(status.into_http())
+                    let status = match &limit {
+                        Some((l, ip)) if status.code() == tonic::Code::Unauthenticated => match l.charge(*ip) {
+                            Ok(()) => status,
+                            Err(wait) => l.refusal(wait),
+                        },
+                        _ => status,
+                    };
+                    Ok(refuse(&path, &peer, status))
                 }
             }
         })

@@ -9,6 +9,7 @@
 pub mod audit;
 pub mod auth;
 pub mod authz;
+pub mod chain;
 pub mod config;
 pub mod directory;
 pub mod layer;

@@ -7,4 +7,5 @@ pub mod compliance;
 pub mod demo;
 pub mod history;
 pub mod scaffold;
+pub mod scenario_cases;
 pub mod seed;

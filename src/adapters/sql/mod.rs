@@ -1,4 +1,5 @@
 //! The generic SQL adapter: one [`Definition`] over one sqlx pool, whose driver the URL chooses.
+pub mod column_type;
 pub mod decode;
 pub mod definition;
 pub mod mapping;
@@ -131,26 +132,44 @@ impl Pool {
                         Bind::DateTime(t) => q.bind(t),
                     };
                 }
-                // A connection of its own, so an abandoned stream can be cut off at the socket.
-                let mut conn = $pool.acquire().await?;
-                let mut abandoned = false;
-                {
-                    let mut rows = q.fetch(&mut *conn);
-                    while let Some(row) = rows.try_next().await? {
-                        if let Some(item) = map($decode(&row)?) {
-                            if tx.send(Ok(item)).await.is_err() {
-                                abandoned = true;
-                                break;
+                // A connection of its own, so an abandoned stream can be cut off at the socket. The
+                // receiver going away (the client left, or the gateway's time-out dropped the stream)
+                // stops the work wherever it waits: for a connection, for the backend, or to send.
+                let mut conn = tokio::select! {
+                    c = $pool.acquire() => c?,
+                    _ = tx.closed() => return Ok(()),
+                };
+                let outcome: Result<bool, sqlx::Error> = {
+                    let work = async {
+                        let mut rows = q.fetch(&mut *conn);
+                        while let Some(row) = rows.try_next().await? {
+                            if let Some(item) = map($decode(&row)?) {
+                                if tx.send(Ok(item)).await.is_err() {
+                                    return Ok(true);
+                                }
                             }
                         }
+                        Ok(false)
+                    };
+                    tokio::select! {
+                        r = work => r,
+                        _ = tx.closed() => Ok(true),
+                    }
+                };
+                match outcome {
+                    Ok(false) => Ok(()),
+                    // Abandoned mid-statement, or failed: closing the connection ends the statement at
+                    // the backend instead of draining its rows, and never hands a connection in an
+                    // unknown state (or stuck on a silent backend) back to the pool.
+                    Ok(true) => {
+                        conn.close_on_drop();
+                        Ok(())
+                    }
+                    Err(e) => {
+                        conn.close_on_drop();
+                        Err(e)
                     }
                 }
-                if abandoned {
-                    // The client went away mid-stream: closing the connection ends the statement at the
-                    // backend instead of draining the rest of its rows.
-                    conn.close_on_drop();
-                }
-                Ok(())
             }};
         }
         match self {

@@ -4,13 +4,16 @@
 //!
 //! Each source is read through the cache (`cache.rs`) and, on a miss, through its resilience stack
 //! (`stack.rs`): the cache sits outside the stack, so a hit takes no permit.
+pub mod conflicts;
+
+use self::conflicts::{Conflict, Ownership};
 use crate::adapters::registry::{Registry, Source};
 use crate::adapters::{AdapterError, FetchRequest, Invalidation, SourceData};
 use crate::cache::{CacheKey, CacheSettings, ReadPolicy, Served, ViewCache};
 use crate::config::{CacheConfig, Config};
 use crate::error::Error;
 use crate::proto::complaint::v1::{SourceState, SourceStatus, SubscriberView};
-use crate::stack::{Stack, StackError, StackSettings};
+use crate::stack::{Lane, Stack, StackError, StackSettings};
 use prost::Message;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -21,6 +24,8 @@ use std::time::{Duration, Instant, SystemTime};
 pub struct ViewOutcome {
     pub view: SubscriberView,
     pub statuses: Vec<SourceStatus>,
+    /// Fields the sources disagreed on, and whose value the view holds.
+    pub conflicts: Vec<Conflict>,
 }
 
 impl ViewOutcome {
@@ -50,6 +55,8 @@ struct SourceRuntime {
 
 struct Runtime {
     cache: ViewCache,
+    /// Which source owns which part of the view when sources disagree (`[owners]`).
+    owners: Ownership,
     sources: HashMap<String, SourceRuntime>,
     /// Background tasks (LISTEN/NOTIFY), stopped with the reader.
     tasks: Vec<tokio::task::AbortHandle>,
@@ -69,13 +76,18 @@ impl ViewReader {
         ViewReader::with_cache(registry, &CacheConfig::default())
     }
 
-    /// A reader with the cache settings of `cfg` (per-source stack settings come with the registry).
+    /// A reader with the cache settings and field owners of `cfg` (per-source stack settings come with the
+    /// registry).
     pub fn from_config(registry: Registry, cfg: &Config) -> ViewReader {
-        ViewReader::with_cache(registry, &cfg.cache)
+        ViewReader::build(registry, &cfg.cache, Ownership::new(cfg.owners()))
     }
 
     /// A reader with the given cache settings.
     pub fn with_cache(registry: Registry, cache: &CacheConfig) -> ViewReader {
+        ViewReader::build(registry, cache, Ownership::default())
+    }
+
+    fn build(registry: Registry, cache: &CacheConfig, owners: Ownership) -> ViewReader {
         let settings = CacheSettings::from(cache);
         let cache = ViewCache::new(settings.clone());
         let mut sources = HashMap::new();
@@ -114,7 +126,12 @@ impl ViewReader {
         }
         ViewReader {
             registry,
-            runtime: Arc::new(Runtime { cache, sources, tasks }),
+            runtime: Arc::new(Runtime {
+                cache,
+                owners,
+                sources,
+                tasks,
+            }),
         }
     }
 
@@ -213,7 +230,23 @@ impl ViewReader {
         deadline: Option<Instant>,
         policy: &ReadPolicy,
     ) -> Vec<Part> {
+        self.fetch_in(msisdn, sources, operator_ids, deadline, policy, &|_| Lane::Normal)
+            .await
+    }
+
+    /// [`fetch`](Self::fetch) with each source's lane through its stack: identity-critical reads (the
+    /// region that authorises a handler) are not shed when the queue is full.
+    pub async fn fetch_in(
+        &self,
+        msisdn: &str,
+        sources: &[Source],
+        operator_ids: &(dyn Fn(&str) -> Option<String> + Sync),
+        deadline: Option<Instant>,
+        policy: &ReadPolicy,
+        lane: &(dyn Fn(&Source) -> Lane + Sync),
+    ) -> Vec<Part> {
         let calls = sources.iter().map(|s| {
+            let lane = lane(s);
             let req = FetchRequest {
                 msisdn: msisdn.to_string(),
                 operator_id: operator_ids(s.adapter.name()),
@@ -238,7 +271,7 @@ impl ViewReader {
                         };
                         let call_deadline = Instant::now() + budget;
                         let stack = &rt.stack;
-                        let load = || stack.call(req.clone(), call_deadline);
+                        let load = || stack.call_in(req.clone(), call_deadline, lane);
                         self.runtime.cache.read(key, rt.ttl, policy, budget, load).await
                     }
                     // A source handed in from outside the registry: no cache, no stack.
@@ -291,11 +324,16 @@ impl Part {
                 },
             ),
             Served::Stale { entry, cause } => {
-                tracing::warn!(source = %name, error = %cause, age_ms = millis(entry.age()), "serving stale data");
+                let age = millis(entry.age());
+                crate::logsum::SOURCE_FAILURES.note(&format!("{name} stale ({})", cause.kind()), || {
+                    format!("source {name}: {cause}; serving stale data ({age} ms old)")
+                });
                 (SourceState::Stale, "stale")
             }
             Served::Failed { cause, .. } => {
-                tracing::warn!(source = %name, error = %cause, "source failed");
+                crate::logsum::SOURCE_FAILURES.note(&format!("{name} failed ({})", cause.kind()), || {
+                    format!("source {name} failed: {cause}")
+                });
                 (failed_state(cause), "miss")
             }
         };
@@ -317,6 +355,22 @@ impl Part {
     }
 }
 
+/// A failure as callers see it in `SourceStatus.detail`: what happened, without the backend's own text
+/// (which may name hosts, users or tables); that text is in the gateway's log.
+pub fn short_reason(cause: &StackError) -> String {
+    match cause {
+        StackError::Adapter(AdapterError::Timeout(d)) => format!("no answer within {} ms", d.as_millis()),
+        StackError::Adapter(AdapterError::Unavailable(_)) => {
+            "backend unavailable (the gateway log has the details)".into()
+        }
+        StackError::Adapter(AdapterError::Query { entity, .. }) => {
+            format!("a query failed (entity `{entity}`; the gateway log has the details)")
+        }
+        StackError::Adapter(AdapterError::Unsupported(m)) => m.clone(),
+        other @ (StackError::CircuitOpen { .. } | StackError::Overloaded(_)) => other.to_string(),
+    }
+}
+
 fn failed_state(cause: &StackError) -> SourceState {
     match cause {
         StackError::Adapter(AdapterError::Timeout(_)) => SourceState::Timeout,
@@ -324,14 +378,28 @@ fn failed_state(cause: &StackError) -> SourceState {
     }
 }
 
+impl ViewReader {
+    /// [`assemble`] with the configured field owners.
+    pub fn assemble(&self, msisdn: &str, parts: &[Part]) -> Result<ViewOutcome, Error> {
+        assemble_owned(msisdn, parts, &self.runtime.owners)
+    }
+}
+
 /// Merges the parts of one read into the view, with one `SourceStatus` per part. NOT_FOUND when every
-/// source that answered says it has no such subscriber.
+/// source that answered says it has no such subscriber. Disagreeing sources are reported; with no owners
+/// configured, the last source's value stays.
 pub fn assemble(msisdn: &str, parts: &[Part]) -> Result<ViewOutcome, Error> {
+    assemble_owned(msisdn, parts, &Ownership::default())
+}
+
+/// [`assemble`], where the owner of a field the sources disagree on keeps its value.
+pub fn assemble_owned(msisdn: &str, parts: &[Part], owners: &Ownership) -> Result<ViewOutcome, Error> {
     let mut view = SubscriberView {
         msisdn: msisdn.to_string(),
         ..Default::default()
     };
     let mut statuses = Vec::with_capacity(parts.len());
+    let mut merged: Vec<(&str, &[u8])> = Vec::new();
     let mut not_found = 0;
     for part in parts {
         let mut st = SourceStatus {
@@ -348,6 +416,7 @@ pub fn assemble(msisdn: &str, parts: &[Part]) -> Result<ViewOutcome, Error> {
                 }
                 if entry.data.found {
                     merge_into(&mut view, &mut st, &entry.data)?;
+                    merged.push((part.name(), entry.data.view.as_ref()));
                     st.set_state(SourceState::Ok);
                 } else {
                     not_found += 1;
@@ -357,11 +426,16 @@ pub fn assemble(msisdn: &str, parts: &[Part]) -> Result<ViewOutcome, Error> {
             }
             Served::Stale { entry, cause } => {
                 merge_into(&mut view, &mut st, &entry.data)?;
+                merged.push((part.name(), entry.data.view.as_ref()));
                 st.set_state(SourceState::Stale);
                 st.age_ms = millis(entry.age());
                 st.fetched_at = Some(ts_ago(entry.age()));
                 let mapped = std::mem::take(&mut st.detail);
-                st.detail = format!("{cause}; serving the answer cached {} ms ago", st.age_ms);
+                st.detail = format!(
+                    "{}; serving the answer cached {} ms ago",
+                    short_reason(cause),
+                    st.age_ms
+                );
                 if !mapped.is_empty() {
                     st.detail.push_str("; ");
                     st.detail.push_str(&mapped);
@@ -369,12 +443,7 @@ pub fn assemble(msisdn: &str, parts: &[Part]) -> Result<ViewOutcome, Error> {
             }
             Served::Failed { cause, too_old } => {
                 st.set_state(failed_state(cause));
-                st.detail = match cause {
-                    StackError::Adapter(AdapterError::Timeout(d)) => {
-                        format!("no answer within {} ms", d.as_millis())
-                    }
-                    other => other.to_string(),
-                };
+                st.detail = short_reason(cause);
                 if let Some(age) = too_old {
                     st.detail.push_str(&format!(
                         "; the cached answer ({} ms old) is past the stale limit",
@@ -385,12 +454,17 @@ pub fn assemble(msisdn: &str, parts: &[Part]) -> Result<ViewOutcome, Error> {
         }
         statuses.push(st);
     }
+    let conflicts = conflicts::resolve(&mut view, &merged, owners);
     // Restore the number (merge keeps the last non-empty scalar).
     view.msisdn = msisdn.to_string();
     if !statuses.is_empty() && not_found == statuses.len() {
         return Err(Error::NotFound(format!("no subscriber {msisdn} in any source")));
     }
-    Ok(ViewOutcome { view, statuses })
+    Ok(ViewOutcome {
+        view,
+        statuses,
+        conflicts,
+    })
 }
 
 /// Drops cached answers as a backend says they changed (see `Adapter::invalidations`).
