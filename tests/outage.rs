@@ -155,8 +155,7 @@ async fn a_crm_outage_answers_from_the_remembered_region_or_unavailable_never_de
                 &hz,
             ))
             .await
-            .err()
-            .expect("no region, no stream");
+            .expect_err("no region, no stream");
         assert_eq!(
             (e.code(), reason(&e).as_str()),
             (Code::Unavailable, "REGION_UNAVAILABLE")

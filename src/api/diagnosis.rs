@@ -320,8 +320,7 @@ impl DiagnosisApi {
         if req.dry_run {
             read.call.method = format!("{}{DRY_RUN_SUFFIX}", read.call.method);
         }
-        let dry_run = req.dry_run;
-        let record_complaints = self.record_complaints && !dry_run;
+        let record_complaints = self.record_complaints && !req.dry_run;
         let caller = read.caller.subject.clone();
         // A complaint id belongs to the subscriber and region it was first used for: checked on the view
         // (refused and audited there), and again when the record is written.
@@ -358,8 +357,8 @@ impl DiagnosisApi {
             let d = self.engine.diagnose_read(set, &input, &outcome, &self.coverage)?;
             let record = ComplaintRecord::of(&d, &input, &routing, &caller, &facts.region);
             let resp = response_of(d, routing, input.complaint_id);
-            let rider: Option<Box<dyn crate::store::Rider>> = if dry_run {
-                // A dry run leaves nothing behind but its audit event (marked as a dry run).
+            // A dry run records nothing, on a case or on its own.
+            let rider: Option<Box<dyn crate::store::Rider>> = if req.dry_run {
                 None
             } else if is_case {
                 let mut event = diagnosed_event(&record, &facts);

@@ -20,13 +20,3 @@ pub mod sla;
 pub mod store;
 
 pub use crate::config::cases::CasesConfig;
-
-impl CasesConfig {
-    /// The rules folder this config names (or the embedded one).
-    pub fn folder(&self) -> crate::assets::Folder {
-        match &self.rules_dir {
-            Some(d) => crate::assets::Folder::Disk(d.clone()),
-            None => rules::embedded(),
-        }
-    }
-}

@@ -24,6 +24,14 @@ pub fn embedded() -> Folder {
     }
 }
 
+/// The rules folder `[cases]` names (or the embedded one).
+pub fn folder_of(cfg: &crate::config::cases::CasesConfig) -> Folder {
+    match &cfg.rules_dir {
+        Some(d) => Folder::Disk(d.clone()),
+        None => embedded(),
+    }
+}
+
 /// The variables a condition may read.
 pub const VARIABLES: [&str; 3] = ["complaint", "classification", "subscriber"];
 

@@ -51,14 +51,8 @@ fn placeholders(n: usize) -> String {
     (1..=n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
 }
 
-/// Appends one event.
-pub async fn insert_event(conn: &mut sqlx::AnyConnection, e: &Event) -> Result<(), sqlx::Error> {
-    let sql = format!(
-        "INSERT INTO complaint_events ({EVENT_COLUMNS}) VALUES ({})",
-        placeholders(29)
-    );
-    sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(&e.complaint_id)
+fn bind_event<'q>(q: AnyQuery<'q>, e: &'q Event) -> AnyQuery<'q> {
+    q.bind(&e.complaint_id)
         .bind(e.seq)
         .bind(e.at_us)
         .bind(e.kind.name())
@@ -87,37 +81,10 @@ pub async fn insert_event(conn: &mut sqlx::AnyConnection, e: &Event) -> Result<(
         .bind(&e.cell_id)
         .bind(&e.vas_provider)
         .bind(&e.payment_channel)
-        .execute(conn)
-        .await
-        .map(|_| ())
 }
 
-/// Why a change was not written although the store is up.
-pub const STALE: &str = "the complaint changed since it was read";
-
-async fn write_change(conn: &mut sqlx::AnyConnection, ch: &CaseChange) -> Result<(), sqlx::Error> {
-    let c = &ch.after;
-    let d = &ch.deadlines;
-    let sql = if ch.expected_version == 0 {
-        format!(
-            "INSERT INTO complaint_cases ({CASE_COLUMNS}) VALUES ({})",
-            placeholders(32)
-        )
-    } else {
-        // Same parameter order: complaint_id is $1 and the version to replace is $33.
-        let sets: Vec<String> = CASE_COLUMNS
-            .split(", ")
-            .enumerate()
-            .skip(1)
-            .map(|(i, col)| format!("{col} = ${}", i + 1))
-            .collect();
-        format!(
-            "UPDATE complaint_cases SET {} WHERE complaint_id = $1 AND version = $33",
-            sets.join(", ")
-        )
-    };
-    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(&c.id)
+fn bind_case<'q>(q: AnyQuery<'q>, c: &'q Complaint, d: &Deadlines) -> AnyQuery<'q> {
+    q.bind(&c.id)
         .bind(&c.msisdn)
         .bind(&c.region)
         .bind(&c.channel)
@@ -148,7 +115,46 @@ async fn write_change(conn: &mut sqlx::AnyConnection, ch: &CaseChange) -> Result
         .bind(&c.cell_id)
         .bind(&c.vas_provider)
         .bind(&c.payment_channel)
-        .bind(c.version);
+        .bind(c.version)
+}
+
+/// Appends one event.
+pub async fn insert_event(conn: &mut sqlx::AnyConnection, e: &Event) -> Result<(), sqlx::Error> {
+    let sql = format!(
+        "INSERT INTO complaint_events ({EVENT_COLUMNS}) VALUES ({})",
+        placeholders(29)
+    );
+    bind_event(sqlx::query(sqlx::AssertSqlSafe(sql)), e)
+        .execute(conn)
+        .await
+        .map(|_| ())
+}
+
+/// Why a change was not written although the store is up.
+pub const STALE: &str = "the complaint changed since it was read";
+
+async fn write_change(conn: &mut sqlx::AnyConnection, ch: &CaseChange) -> Result<(), sqlx::Error> {
+    let c = &ch.after;
+    let d = &ch.deadlines;
+    let sql = if ch.expected_version == 0 {
+        format!(
+            "INSERT INTO complaint_cases ({CASE_COLUMNS}) VALUES ({})",
+            placeholders(32)
+        )
+    } else {
+        // Same parameter order: complaint_id is $1 and the version to replace is $33.
+        let sets: Vec<String> = CASE_COLUMNS
+            .split(", ")
+            .enumerate()
+            .skip(1)
+            .map(|(i, col)| format!("{col} = ${}", i + 1))
+            .collect();
+        format!(
+            "UPDATE complaint_cases SET {} WHERE complaint_id = $1 AND version = $33",
+            sets.join(", ")
+        )
+    };
+    let mut q = bind_case(sqlx::query(sqlx::AssertSqlSafe(sql)), c, d);
     if ch.expected_version > 0 {
         q = q.bind(ch.expected_version);
     }
@@ -369,72 +375,15 @@ impl CaseStore {
     /// Cases matching `f`, by due time (cases without one last), and the next page's key if there may be
     /// more.
     pub async fn list(&self, f: &ListFilter) -> Result<(Vec<CaseRow>, Option<(i64, String)>), String> {
-        let mut sql = format!("SELECT {CASE_COLUMNS} FROM complaint_cases WHERE 1 = 1");
-        let mut binds: Vec<Bind> = Vec::new();
-        let arg = |v: Bind, binds: &mut Vec<Bind>| {
-            binds.push(v);
-            format!("${}", binds.len())
+        let Some((filter, binds)) = where_clause(f) else {
+            return Ok((Vec::new(), None));
         };
-        // Only fixed column names go into the text; every value is bound, in order.
-        if !f.states.is_empty() {
-            let ps: Vec<String> = f
-                .states
-                .iter()
-                .map(|s| arg(Bind::Text(s.name().into()), &mut binds))
-                .collect();
-            sql.push_str(&format!(" AND state IN ({})", ps.join(", ")));
-        }
-        if let Some(regions) = &f.regions {
-            if regions.is_empty() {
-                return Ok((Vec::new(), None));
-            }
-            let ps: Vec<String> = regions.iter().map(|r| arg(Bind::Text(r.clone()), &mut binds)).collect();
-            sql.push_str(&format!(" AND region IN ({})", ps.join(", ")));
-        }
-        for (col, v) in [
-            ("category", &f.category),
-            ("cause_code", &f.cause_code),
-            ("owner", &f.owner),
-            ("handler_group", &f.group),
-            ("channel", &f.channel),
-            ("msisdn", &f.msisdn),
-        ] {
-            if let Some(v) = v {
-                let p = arg(Bind::Text(v.clone()), &mut binds);
-                sql.push_str(&format!(" AND {col} = {p}"));
-            }
-        }
-        if let Some(t) = f.due_before_us {
-            let p = arg(Bind::Int(t), &mut binds);
-            sql.push_str(&format!(" AND sort_due_us < {p}"));
-        }
-        if f.at_risk {
-            let a = arg(Bind::Int(f.now_us), &mut binds);
-            let b = arg(Bind::Int(f.now_us), &mut binds);
-            sql.push_str(&format!(" AND next_warn_us <= {a} AND next_due_us > {b}"));
-        }
-        if f.breached {
-            let a = arg(Bind::Int(f.now_us), &mut binds);
-            sql.push_str(&format!(" AND (sort_due_us <= {a} OR breached_late = 1)"));
-        }
-        if let Some((due, id)) = &f.after {
-            let a = arg(Bind::Int(*due), &mut binds);
-            let b = arg(Bind::Int(*due), &mut binds);
-            let c = arg(Bind::Text(id.clone()), &mut binds);
-            sql.push_str(&format!(
-                " AND (sort_due_us > {a} OR (sort_due_us = {b} AND complaint_id > {c}))"
-            ));
-        }
         let limit = f.limit.clamp(1, 1000);
-        sql.push_str(&format!(" ORDER BY sort_due_us, complaint_id LIMIT {}", limit + 1));
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for b in binds {
-            q = match b {
-                Bind::Text(s) => q.bind(s),
-                Bind::Int(i) => q.bind(i),
-            };
-        }
-        let rows = q
+        let sql = format!(
+            "SELECT {CASE_COLUMNS} FROM complaint_cases WHERE {filter} ORDER BY sort_due_us, complaint_id LIMIT {}",
+            limit + 1
+        );
+        let rows = bind_all(sqlx::query(sqlx::AssertSqlSafe(sql)), binds)
             .fetch_all(self.store.pool())
             .await
             .map_err(|e| self.fail("listing complaints", e))?;
@@ -449,6 +398,66 @@ impl CaseStore {
             })
             .flatten();
         Ok((out, next))
+    }
+
+    /// How many cases match `f` (its page key and limit aside): the list benchmark's baseline.
+    pub async fn count(&self, f: &ListFilter) -> Result<i64, String> {
+        let f = ListFilter {
+            after: None,
+            ..f.clone()
+        };
+        let Some((filter, binds)) = where_clause(&f) else {
+            return Ok(0);
+        };
+        let sql = format!("SELECT COUNT(*) AS n FROM complaint_cases WHERE {filter}");
+        let row = bind_all(sqlx::query(sqlx::AssertSqlSafe(sql)), binds)
+            .fetch_one(self.store.pool())
+            .await
+            .map_err(|e| self.fail("counting complaints", e))?;
+        row.try_get("n").map_err(|e| format!("decoding a count: {e}"))
+    }
+
+    /// Inserts new cases (every change of a new case, `expected_version` 0) many rows per statement: for
+    /// seeding large stores (benchmarks). The rows are the same as [`CaseStore::write`] would write.
+    pub async fn insert_new(&self, changes: &[CaseChange]) -> Result<(), String> {
+        if let Some(c) = changes.iter().find(|c| c.expected_version != 0) {
+            return Err(format!(
+                "insert_new takes new cases only; {} is at version {}",
+                c.after.id, c.expected_version
+            ));
+        }
+        let mut tx = self.store.pool().begin().await.map_err(|e| self.fail("begin", e))?;
+        const ROWS: usize = 500;
+        for chunk in changes.chunks(ROWS) {
+            let values: Vec<String> = (0..chunk.len()).map(|r| row_placeholders(r, 32)).collect();
+            let sql = format!(
+                "INSERT INTO complaint_cases ({CASE_COLUMNS}) VALUES {}",
+                values.join(", ")
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for ch in chunk {
+                q = bind_case(q, &ch.after, &ch.deadlines);
+            }
+            q.execute(&mut *tx)
+                .await
+                .map_err(|e| self.fail("inserting complaints", e))?;
+        }
+        let events: Vec<&Event> = changes.iter().flat_map(|c| &c.events).collect();
+        for chunk in events.chunks(ROWS) {
+            let values: Vec<String> = (0..chunk.len()).map(|r| row_placeholders(r, 29)).collect();
+            let sql = format!(
+                "INSERT INTO complaint_events ({EVENT_COLUMNS}) VALUES {}",
+                values.join(", ")
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for e in chunk {
+                q = bind_event(q, e);
+            }
+            q.execute(&mut *tx)
+                .await
+                .map_err(|e| self.fail("inserting complaint events", e))?;
+        }
+        tx.commit().await.map_err(|e| self.fail("commit", e))
     }
 
     /// How many cases were created in `[from_us, to_us)` (the list benchmark's baseline).
@@ -473,4 +482,88 @@ impl CaseStore {
 enum Bind {
     Text(String),
     Int(i64),
+}
+
+type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
+
+fn bind_all(mut q: AnyQuery<'_>, binds: Vec<Bind>) -> AnyQuery<'_> {
+    for b in binds {
+        q = match b {
+            Bind::Text(s) => q.bind(s),
+            Bind::Int(i) => q.bind(i),
+        };
+    }
+    q
+}
+
+/// `($k, …)` for row `r` of `cols` columns.
+fn row_placeholders(r: usize, cols: usize) -> String {
+    format!(
+        "({})",
+        (1..=cols)
+            .map(|c| format!("${}", r * cols + c))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
+}
+
+/// The WHERE clause of `f` (fixed column names only) and its values in order; `None` when nothing can
+/// match (an empty region scope).
+fn where_clause(f: &ListFilter) -> Option<(String, Vec<Bind>)> {
+    let mut sql = String::from("1 = 1");
+    let mut binds: Vec<Bind> = Vec::new();
+    let arg = |v: Bind, binds: &mut Vec<Bind>| {
+        binds.push(v);
+        format!("${}", binds.len())
+    };
+    if !f.states.is_empty() {
+        let ps: Vec<String> = f
+            .states
+            .iter()
+            .map(|s| arg(Bind::Text(s.name().into()), &mut binds))
+            .collect();
+        sql.push_str(&format!(" AND state IN ({})", ps.join(", ")));
+    }
+    if let Some(regions) = &f.regions {
+        if regions.is_empty() {
+            return None;
+        }
+        let ps: Vec<String> = regions.iter().map(|r| arg(Bind::Text(r.clone()), &mut binds)).collect();
+        sql.push_str(&format!(" AND region IN ({})", ps.join(", ")));
+    }
+    for (col, v) in [
+        ("category", &f.category),
+        ("cause_code", &f.cause_code),
+        ("owner", &f.owner),
+        ("handler_group", &f.group),
+        ("channel", &f.channel),
+        ("msisdn", &f.msisdn),
+    ] {
+        if let Some(v) = v {
+            let p = arg(Bind::Text(v.clone()), &mut binds);
+            sql.push_str(&format!(" AND {col} = {p}"));
+        }
+    }
+    if let Some(t) = f.due_before_us {
+        let p = arg(Bind::Int(t), &mut binds);
+        sql.push_str(&format!(" AND sort_due_us < {p}"));
+    }
+    if f.at_risk {
+        let a = arg(Bind::Int(f.now_us), &mut binds);
+        let b = arg(Bind::Int(f.now_us), &mut binds);
+        sql.push_str(&format!(" AND next_warn_us <= {a} AND next_due_us > {b}"));
+    }
+    if f.breached {
+        let a = arg(Bind::Int(f.now_us), &mut binds);
+        sql.push_str(&format!(" AND (sort_due_us <= {a} OR breached_late = 1)"));
+    }
+    if let Some((due, id)) = &f.after {
+        let a = arg(Bind::Int(*due), &mut binds);
+        let b = arg(Bind::Int(*due), &mut binds);
+        let c = arg(Bind::Text(id.clone()), &mut binds);
+        sql.push_str(&format!(
+            " AND (sort_due_us > {a} OR (sort_due_us = {b} AND complaint_id > {c}))"
+        ));
+    }
+    Some((sql, binds))
 }

@@ -1,4 +1,5 @@
-//! `[cases]`: where the complaint-case routing rules, SLA policies and calendars are (`docs/complaints.md`).
+//! `[cases]`: where the complaint cases' routing rules, SLA policies and calendars are (see
+//! `docs/complaints.md`; loaded by `cases::rules`).
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 

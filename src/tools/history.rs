@@ -349,7 +349,7 @@ pub async fn generate(
         reader,
         cache: HashMap::new(),
     };
-    let n = opts.subscribers.max(CYCLE);
+    let n = opts.subscribers.max(1);
     let start = opts.end_us - opts.days * DAY;
     let handlers: Vec<String> = crate::tools::demo::IDENTITIES
         .iter()
@@ -367,7 +367,12 @@ pub async fn generate(
         let (category, _, situations, _) = CATEGORIES[*pick(&mut rng, &weights)];
         let s = situations[rng.random_range(0..situations.len())];
         let count = with_situation(s, n).count() as u64;
-        let i = s.first_index() + rng.random_range(0..count.max(1)) * CYCLE;
+        // A demo too small to hold the situation: any subscriber.
+        let i = if count == 0 {
+            rng.random_range(0..n)
+        } else {
+            s.first_index() + rng.random_range(0..count) * CYCLE
+        };
         // Days weighted to office hours: 08:00–22:00 Beijing time.
         let day = start + rng.random_range(0..opts.days) * DAY;
         let local_midnight = day - (day + 8 * HOUR).rem_euclid(DAY);

@@ -153,7 +153,8 @@ async fn seed_history(
     let env = |k: &str| std::env::var(k).ok();
     let registry = crate::adapters::registry::Registry::from_config(cfg, &env).map_err(anyhow::Error::msg)?;
     let reader = crate::view::ViewReader::from_config(registry, cfg);
-    let rules = crate::cases::rules::Rules::load(cfg.cases.folder()).map_err(anyhow::Error::msg)?;
+    let rules =
+        crate::cases::rules::Rules::load(crate::cases::rules::folder_of(&cfg.cases)).map_err(anyhow::Error::msg)?;
     let folder = cfg
         .diagnosis
         .scenarios_dir

@@ -1,5 +1,5 @@
 //! Command-line front ends: `adapters …`, `check-config` / `config …`, `demo` / `seed`, `token` /
-//! `identities …`, `scenarios …`, `complaints …`, `audit verify` / `store migrate`.
+//! `identities …`, `scenarios …`, `audit verify` / `store migrate`, `complaints …`.
 pub mod adapters;
 pub mod audit;
 pub mod complaints;
