@@ -176,9 +176,7 @@ pub async fn serve(
         // One connection cannot hold more calls than this open (a bodiless-stream flood).
         .max_concurrent_streams(server_cfg.max_concurrent_streams)
         .http2_keepalive_interval(secs(server_cfg.keepalive_interval_secs))
-        .http2_keepalive_timeout(secs(server_cfg.keepalive_timeout_secs))
-        // A unary call whose body never comes ends here (the read itself is bounded tighter).
-        .timeout(Duration::from_millis(server_cfg.request_timeout_ms) + Duration::from_secs(5));
+        .http2_keepalive_timeout(secs(server_cfg.keepalive_timeout_secs));
     if let Some(tls) = tls_config(&gateway.config.tls)? {
         builder = builder.tls_config(tls.timeout(handshake))?;
     }

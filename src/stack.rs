@@ -627,10 +627,9 @@ impl Stack {
                 Err(_) => Err(StackError::Adapter(AdapterError::Timeout(budget))),
             };
         }
-        r.map_err(|e| {
+        r.inspect_err(|e| {
             metrics::counter!("cgw_source_errors_total", "source" => self.source.to_string(), "kind" => e.kind())
                 .increment(1);
-            e
         })
     }
 }

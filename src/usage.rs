@@ -38,11 +38,9 @@ pub fn open(
         probe,
         result: None,
     };
-    let permit = match stack.stream_permit() {
-        Ok(p) => p,
-        // Not the backend's fault: `outcome` drops recording nothing (a probe lets the next call probe).
-        Err(e) => return Err(e),
-    };
+    // Refused for want of a permit is not the backend's fault: `outcome` drops recording nothing (a
+    // probe lets the next call probe).
+    let permit = stack.stream_permit()?;
     let Some(inner) = adapter.stream_usage(q) else {
         return Ok(None);
     };

@@ -23,7 +23,11 @@ fn event(n: usize) -> AuditEvent {
         region: "0571".into(),
         sources: vec!["billing".into(), "crm".into()],
         purpose: format!("T-{n}"),
-        outcome: if n % 5 == 0 { Outcome::Denied } else { Outcome::Ok },
+        outcome: if n.is_multiple_of(5) {
+            Outcome::Denied
+        } else {
+            Outcome::Ok
+        },
         detail: String::new(),
         peer: "127.0.0.1:1".into(),
     }
