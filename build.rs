@@ -8,6 +8,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "proto/complaint/v1/diagnosis.proto",
         "proto/complaint/v1/admin.proto",
         "proto/complaint/v1/identity.proto",
+        "proto/complaint/v1/cases.proto",
     ];
     for p in &protos {
         println!("cargo:rerun-if-changed={p}");
@@ -17,6 +18,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // any file in them changes.
     println!("cargo:rerun-if-changed=adapters");
     println!("cargo:rerun-if-changed=scenarios");
+    println!("cargo:rerun-if-changed=cases");
     println!("cargo:rerun-if-changed=config/gateway.example.toml");
     let fds = protox::compile(protos, ["proto"])?;
     let out = PathBuf::from(std::env::var("OUT_DIR")?);

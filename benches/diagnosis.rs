@@ -41,6 +41,9 @@ fn complaint_for(s: Situation) -> (&'static str, &'static [(&'static str, &'stat
         DataOverage | DataBilledEarly => ("billing.data_overage", &[]),
         DuplicateMonthlyFee | VoiceOverage => ("billing.unexpected_charge", &[]),
         MarketingAfterOptOut | MarketingFrequent | MarketingThirdParty => ("marketing.harassment", &[]),
+        CancelledStillBilled | SmsAndInternational => ("billing.unexpected_charge", &[]),
+        RefundIssued | PaymentWrongNumber => ("payment.topup_not_credited", &[("has_receipt", "yes")]),
+        SimReplaced => ("network.mobile_coverage", &[("weak_where", "indoor")]),
         Normal => ("network.mobile_coverage", &[("weak_where", "indoor")]),
     }
 }
@@ -126,6 +129,7 @@ async fn phase(
                                 })
                                 .collect(),
                             complaint_id: format!("B-{name}-{k}"),
+                            dry_run: false,
                         }))
                         .await
                         .map_err(|e| first_error.get_or_init(|| e.to_string()))

@@ -38,6 +38,16 @@ pub enum Error {
     /// usage records, a transition not allowed from the current state).
     #[error("{0}")]
     FailedPrecondition(String),
+    /// A complaint operation not allowed in the complaint's state; `allowed` lists the states it may move
+    /// to from there (sent in `ErrorInfo.metadata["allowed"]`, comma-separated).
+    #[error("{message}")]
+    InvalidTransition { message: String, allowed: Vec<String> },
+    /// A complaint id that belongs to another subscriber or region: ids are never reassigned.
+    #[error("{0}")]
+    IdTaken(String),
+    /// Someone else changed the record between this call's read and its write; retry.
+    #[error("{0}")]
+    Conflict(String),
     /// The caller sent too many requests; retry later.
     #[error("{0}")]
     RateLimited(String),
@@ -80,6 +90,9 @@ impl Error {
             Error::OutOfRegion(_) => "OUT_OF_REGION",
             Error::NotFound(_) => "NOT_FOUND",
             Error::FailedPrecondition(_) => "FAILED_PRECONDITION",
+            Error::InvalidTransition { .. } => "INVALID_TRANSITION",
+            Error::IdTaken(_) => "COMPLAINT_ID_TAKEN",
+            Error::Conflict(_) => "CONCURRENT_CHANGE",
             Error::RateLimited(_) => "RATE_LIMITED",
             Error::SourceUnavailable(_) => "SOURCE_UNAVAILABLE",
             Error::RegionUnavailable(_) => "REGION_UNAVAILABLE",
@@ -98,7 +111,9 @@ impl Error {
             Error::Unauthenticated(_) => Code::Unauthenticated,
             Error::RoleRequired(_) | Error::OutOfRegion(_) => Code::PermissionDenied,
             Error::NotFound(_) => Code::NotFound,
-            Error::FailedPrecondition(_) => Code::FailedPrecondition,
+            Error::FailedPrecondition(_) | Error::InvalidTransition { .. } => Code::FailedPrecondition,
+            Error::IdTaken(_) => Code::AlreadyExists,
+            Error::Conflict(_) => Code::Aborted,
             Error::RateLimited(_) => Code::ResourceExhausted,
             Error::SourceUnavailable(_) | Error::RegionUnavailable(_) | Error::StoreUnavailable(_) => Code::Unavailable,
             Error::DeadlineExceeded(_) => Code::DeadlineExceeded,
@@ -125,12 +140,14 @@ impl Error {
                 | Error::StoreUnavailable(_)
                 | Error::DeadlineExceeded(_)
                 | Error::RateLimited(_)
+                | Error::Conflict(_)
         )
     }
 
-    /// Whether the caller was refused for who they are (a role or a region), as the audit trail records it.
+    /// Whether the caller was refused for who they are (a role or a region, or a complaint id of another
+    /// subscriber), as the audit trail records it.
     pub fn is_denial(&self) -> bool {
-        matches!(self, Error::RoleRequired(_) | Error::OutOfRegion(_))
+        matches!(self, Error::RoleRequired(_) | Error::OutOfRegion(_) | Error::IdTaken(_))
     }
 
     /// Whether the call failed because backends were down (audited as an outage, never as a denial).
@@ -147,7 +164,11 @@ impl Error {
 impl From<Error> for Status {
     fn from(e: Error) -> Status {
         let mut details = ErrorDetails::new();
-        details.set_error_info(e.reason(), DOMAIN, HashMap::new());
+        let mut metadata = HashMap::new();
+        if let Error::InvalidTransition { allowed, .. } = &e {
+            metadata.insert("allowed".to_string(), allowed.join(","));
+        }
+        details.set_error_info(e.reason(), DOMAIN, metadata);
         if let Some(field) = e.field() {
             let message = match &e {
                 Error::InvalidArgument { message, .. }
@@ -173,7 +194,8 @@ impl From<Error> for Status {
 impl From<Status> for Error {
     fn from(s: Status) -> Error {
         let m = s.message().to_string();
-        let reason = s.get_details_error_info().map(|i| i.reason).unwrap_or_default();
+        let info = s.get_details_error_info();
+        let reason = info.as_ref().map(|i| i.reason.clone()).unwrap_or_default();
         let field = s
             .get_details_bad_request()
             .and_then(|b| b.field_violations.first().map(|v| v.field.clone()))
@@ -196,7 +218,19 @@ impl From<Status> for Error {
             ("OUT_OF_REGION", _) => Error::OutOfRegion(m),
             (_, Code::PermissionDenied) => Error::RoleRequired(m),
             (_, Code::NotFound) => Error::NotFound(m),
+            ("INVALID_TRANSITION", _) => Error::InvalidTransition {
+                message: m,
+                allowed: info
+                    .and_then(|i| i.metadata.get("allowed").cloned())
+                    .unwrap_or_default()
+                    .split(',')
+                    .filter(|a| !a.is_empty())
+                    .map(str::to_string)
+                    .collect(),
+            },
             (_, Code::FailedPrecondition) => Error::FailedPrecondition(m),
+            (_, Code::AlreadyExists) if reason == "COMPLAINT_ID_TAKEN" => Error::IdTaken(m),
+            (_, Code::Aborted) => Error::Conflict(m),
             (_, Code::ResourceExhausted) => Error::RateLimited(m),
             ("STORE_UNAVAILABLE", _) => Error::StoreUnavailable(m),
             ("REGION_UNAVAILABLE", _) => Error::RegionUnavailable(m),
@@ -231,6 +265,12 @@ mod tests {
             Error::RegionUnavailable("crm down".into()),
             Error::StoreUnavailable("the audit trail is unavailable".into()),
             Error::DeadlineExceeded("deadline".into()),
+            Error::InvalidTransition {
+                message: "cannot go from new to closed".into(),
+                allowed: vec!["triaged".into(), "in_progress".into()],
+            },
+            Error::IdTaken("complaint id C-1 belongs to another subscriber".into()),
+            Error::Conflict("changed meanwhile".into()),
         ] {
             let status = Status::from(e.clone());
             assert_eq!(status.get_details_error_info().unwrap().reason, e.reason());

@@ -7,6 +7,7 @@ pub mod adapters;
 pub mod api;
 pub mod assets;
 pub mod cache;
+pub mod cases;
 pub mod config;
 pub mod conn;
 pub mod db;

@@ -41,6 +41,9 @@ enum Command {
     Token(cli::identities::TokenArgs),
     /// Manage identities and their operator IDs in the gateway's store.
     Identities(cli::identities::IdentitiesArgs),
+    /// Complaint cases for operators: `complaints --as ID list|show|create|assign|transition|note|reply|visit|reopen|history`,
+    /// under the identity's roles and regions, audited.
+    Complaints(cli::complaints::ComplaintsArgs),
     /// Classify complaints offline: JSON lines `{"id", "text"}` on stdin → one JSON line each on stdout
     /// `{"id", "category", "confidence", "abstained", "keywords"}`, in input order.
     Classify {
@@ -91,6 +94,10 @@ async fn main() -> anyhow::Result<()> {
             init_logs("human", "warn");
             cli::identities::identities(args).await
         }
+        Command::Complaints(args) => {
+            init_logs("human", "warn");
+            cli::complaints::run(args).await
+        }
         Command::Classify { threshold, corpus } => {
             if !(0.0..=1.0).contains(&threshold) {
                 anyhow::bail!("--threshold must be between 0 and 1, got {threshold}");
@@ -114,7 +121,7 @@ async fn main() -> anyhow::Result<()> {
             cli::identities::new_api_key();
             Ok(())
         }
-        Command::Scenarios(args) => cli::scenarios::run(args),
+        Command::Scenarios(args) => cli::scenarios::run(args).await,
         Command::Adapters(args) => {
             init_logs("human", "warn");
             cli::adapters::run(args).await

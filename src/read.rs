@@ -21,7 +21,7 @@ use crate::msisdn;
 use crate::region::RegionMemory;
 use crate::stack::Lane;
 use crate::store::{Rider, RiderResult};
-use crate::view::{self, Part, ViewOutcome, ViewReader};
+use crate::view::{Part, ViewOutcome, ViewReader};
 use std::time::{Duration, Instant};
 
 /// One read of a subscriber's data, as the API layer hands it over.
@@ -196,8 +196,8 @@ impl Reads {
                 }
             }
         );
-        let main = view::assemble(&msisdn, &parts);
-        let probed_view = probed.as_ref().map(|p| view::assemble(&msisdn, p));
+        let main = self.reader.assemble(&msisdn, &parts);
+        let probed_view = probed.as_ref().map(|p| self.reader.assemble(&msisdn, p));
         let region_parts: Vec<&Part> = match &probed {
             Some(p) => p.iter().collect(),
             None => parts.iter().filter(|p| provides_region(&p.source)).collect(),
@@ -248,7 +248,7 @@ impl Reads {
                 for (i, part) in again.into_iter().zip(fresh) {
                     parts[i] = part;
                 }
-                outcome = view::assemble(&msisdn, &parts)?;
+                outcome = self.reader.assemble(&msisdn, &parts)?;
                 if caller.region_scoped() && region_of(&outcome).as_deref().is_some_and(|r2| r2 != r) {
                     return Err(outside_regions(caller));
                 }
@@ -282,7 +282,7 @@ impl Reads {
             .reader
             .fetch_in(msisdn, &probe, &ids, deadline, &ReadPolicy::default(), &lane)
             .await;
-        let reported = match view::assemble(msisdn, &parts) {
+        let reported = match self.reader.assemble(msisdn, &parts) {
             Ok(o) => region_of(&o),
             Err(Error::NotFound(m)) => {
                 // As for views: a number nobody has is refused like another city's.

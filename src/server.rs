@@ -7,6 +7,7 @@ use crate::config::Config;
 use crate::identity::config::TlsConfig;
 use crate::identity::IdentityServices;
 use crate::proto::complaint::v1::complaint_data_service_server::ComplaintDataServiceServer;
+use crate::proto::complaint::v1::complaint_service_server::ComplaintServiceServer;
 use crate::proto::complaint::v1::diagnosis_service_server::DiagnosisServiceServer;
 use crate::read::Reads;
 use crate::view::ViewReader;
@@ -28,6 +29,8 @@ pub struct Gateway {
     pub identity: Arc<IdentityServices>,
     /// The one audited read (see `crate::read`).
     pub reads: Arc<Reads>,
+    /// Complaint cases (see `crate::cases`).
+    pub cases: Arc<crate::cases::service::Cases>,
 }
 
 impl Gateway {
@@ -44,6 +47,16 @@ impl Gateway {
                 .map_err(anyhow::Error::msg)?,
         );
         tracing::info!(store = %identity.store.redacted_url(), tls = cfg.tls.enabled(), "identity store open");
+        // An owner must be a configured source: a typo would silently leave the field unowned.
+        let names = registry.names();
+        for (path, owners) in cfg.owners() {
+            if let Some(o) = owners.iter().find(|o| !names.iter().any(|n| n == *o)) {
+                anyhow::bail!(
+                    "key `owners.\"{path}\"`: `{o}` is not a configured source; configured sources: {}",
+                    names.join(", ")
+                );
+            }
+        }
         let reader = ViewReader::from_config(registry, &cfg);
         let reads = Arc::new(
             Reads::new(
@@ -55,11 +68,22 @@ impl Gateway {
                 cfg.cache.region_max_age_secs,
             ))),
         );
+        // Case rules load before serving: a broken rules folder fails start-up, naming every problem.
+        let rules = Arc::new(crate::cases::rules::Rules::load(cfg.cases.folder()).map_err(anyhow::Error::msg)?);
+        if cfg.cases.reload_interval_ms > 0 {
+            rules.spawn_reload(Duration::from_millis(cfg.cases.reload_interval_ms));
+        }
+        let cases = Arc::new(crate::cases::service::Cases::new(
+            reads.clone(),
+            crate::cases::store::CaseStore::new(identity.store.clone()),
+            rules,
+        ));
         Ok(Gateway {
             config: cfg,
             reader,
             identity,
             reads,
+            cases,
         })
     }
 }
@@ -120,6 +144,7 @@ pub async fn serve(
     // Scenarios load before serving: a broken scenario folder fails start-up, naming every problem.
     let diagnosis = DiagnosisServiceServer::new(api::diagnosis::DiagnosisApi::start(
         gateway.reads.clone(),
+        gateway.cases.clone(),
         &gateway.config.diagnosis,
     )?)
     .max_decoding_message_size(MAX_REQUEST_BYTES);
@@ -169,6 +194,11 @@ pub async fn serve(
         gateway.config.server.max_usage_range_days,
     ))
     .max_decoding_message_size(MAX_REQUEST_BYTES);
+    let cases = ComplaintServiceServer::new(api::cases::CasesApi::new(gateway.cases.clone()))
+        .max_decoding_message_size(MAX_REQUEST_BYTES);
+    health
+        .set_serving::<ComplaintServiceServer<api::cases::CasesApi>>()
+        .await;
     let (identity_admin, audit) = api::identity::servers(gateway.identity.clone(), gateway.reader.registry().names());
     let secs = |s: u64| (s > 0).then(|| Duration::from_secs(s));
     let handshake = Duration::from_millis(server_cfg.handshake_timeout_ms);
@@ -198,6 +228,7 @@ pub async fn serve(
         .add_optional_service(reflection_v1alpha)
         .add_service(data)
         .add_service(diagnosis)
+        .add_service(cases)
         .add_service(admin)
         .add_service(identity_admin)
         .add_service(audit)

@@ -1,5 +1,5 @@
 //! The gateway's own store: identities, operator-ID mappings and the audit trail (and, from other
-//! modules, complaints). SQLite by default (`sqlite://gateway.db`, created on first start, WAL), PostgreSQL
+//! modules, complaint cases and their events). SQLite by default (`sqlite://gateway.db`, created on first start, WAL), PostgreSQL
 //! by URL. The schema is `migrations/gateway/*.sql`, embedded at build time and applied at start-up.
 //!
 //! Queries go through sqlx's `Any` driver with `$1`-style placeholders, which both engines accept, so
@@ -285,6 +285,10 @@ CREATE TRIGGER IF NOT EXISTS audit_events_no_update BEFORE UPDATE ON audit_event
 BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS audit_events_no_delete BEFORE DELETE ON audit_events
 BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS complaint_events_no_update BEFORE UPDATE ON complaint_events
+BEGIN SELECT RAISE(ABORT, 'complaint_events is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS complaint_events_no_delete BEFORE DELETE ON complaint_events
+BEGIN SELECT RAISE(ABORT, 'complaint_events is append-only'); END;
 ";
 
 /// Rejects UPDATE, DELETE and TRUNCATE on the audit trail (PostgreSQL).
@@ -300,6 +304,17 @@ CREATE TRIGGER audit_events_append_only BEFORE UPDATE OR DELETE ON audit_events
 DROP TRIGGER IF EXISTS audit_events_no_truncate ON audit_events;
 CREATE TRIGGER audit_events_no_truncate BEFORE TRUNCATE ON audit_events
     FOR EACH STATEMENT EXECUTE FUNCTION cgw_audit_events_append_only();
+CREATE OR REPLACE FUNCTION cgw_complaint_events_append_only() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN
+    RAISE EXCEPTION 'complaint_events is append-only';
+END
+$fn$;
+DROP TRIGGER IF EXISTS complaint_events_append_only ON complaint_events;
+CREATE TRIGGER complaint_events_append_only BEFORE UPDATE OR DELETE ON complaint_events
+    FOR EACH ROW EXECUTE FUNCTION cgw_complaint_events_append_only();
+DROP TRIGGER IF EXISTS complaint_events_no_truncate ON complaint_events;
+CREATE TRIGGER complaint_events_no_truncate BEFORE TRUNCATE ON complaint_events
+    FOR EACH STATEMENT EXECUTE FUNCTION cgw_complaint_events_append_only();
 ";
 
 /// Microseconds since the Unix epoch, now.

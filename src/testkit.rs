@@ -264,6 +264,11 @@ pub struct TestDatabase {
 }
 
 impl TestDatabase {
+    /// The database's name (`cgw_<tag>_<pid>_<n>`).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
     /// Creates database `cgw_<tag>_<pid>_<n>` on the server of `admin_url` (e.g. `postgres://postgres@127.0.0.1:5432/postgres`).
     pub async fn create(admin_url: &str, tag: &str) -> anyhow::Result<TestDatabase> {
         use std::sync::atomic::{AtomicU32, Ordering};

@@ -66,6 +66,11 @@ async fn check_catches_a_renamed_column_and_a_type_mismatch_on_sqlite() {
         .collect();
     let report = check::run(&good).await;
     assert!(report.ok(), "{}", report.render());
+    assert_eq!(report.warnings().count(), 0, "{}", report.render());
+    assert_eq!(
+        report.sources.iter().map(|s| s.sampled).collect::<Vec<_>>(),
+        vec![20, 20, 20]
+    );
     assert_eq!(report.sources.iter().map(|s| s.queries).sum::<usize>(), 14);
     assert!(report
         .render()
@@ -1006,7 +1011,7 @@ async fn cli_check_exits_non_zero_on_a_problem_and_scaffold_writes_a_folder() {
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
-        "checked 1 source(s) (billing), 7 queries: ok\n"
+        "ran the queries for sampled subscribers (billing: 10): 0 warnings\nchecked 1 source(s) (billing), 7 queries: ok\n"
     );
     let broken = dir.path().join("billing");
     copy_dir(&good, &broken);

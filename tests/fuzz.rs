@@ -31,6 +31,16 @@ const METHODS: &[&str] = &[
     "/complaint.v1.IdentityAdminService/SetOperatorId",
     "/complaint.v1.IdentityAdminService/DeleteOperatorId",
     "/complaint.v1.AuditService/ListAuditEvents",
+    "/complaint.v1.ComplaintService/CreateComplaint",
+    "/complaint.v1.ComplaintService/GetComplaint",
+    "/complaint.v1.ComplaintService/ListComplaints",
+    "/complaint.v1.ComplaintService/AssignComplaint",
+    "/complaint.v1.ComplaintService/TransitionComplaint",
+    "/complaint.v1.ComplaintService/AddComplaintNote",
+    "/complaint.v1.ComplaintService/RecordReply",
+    "/complaint.v1.ComplaintService/RecordReturnVisit",
+    "/complaint.v1.ComplaintService/ReopenComplaint",
+    "/complaint.v1.ComplaintService/GetSubscriberHistory",
 ];
 
 struct Shared {
@@ -189,7 +199,7 @@ proptest! {
     fn diagnosis_requests_with_arbitrary_fields_are_validated(
         msisdn in text(), text_ in text(), category in text(), complaint_id in text(),
         answers in proptest::collection::vec((text(), text()), 0..3),
-        scenario in text(),
+        scenario in text(), dry_run in any::<bool>(),
     ) {
         let r = DiagnoseRequest {
             msisdn,
@@ -197,6 +207,7 @@ proptest! {
             category,
             complaint_id,
             answers: answers.into_iter().map(|(question_id, value)| Answer { question_id, value }).collect(),
+            dry_run,
         };
         let code = call(METHODS[2], r.encode_to_vec());
         prop_assert!(acceptable(code), "Diagnose: {code:?}");

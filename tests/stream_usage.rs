@@ -20,15 +20,16 @@ async fn streams_the_records_in_range_in_order() {
     let srv = testkit::spawn(testkit::config(&urls)).await.unwrap();
     let mut c = testkit::data_client(&srv).await.unwrap();
     let i = Situation::RoamingNoPack.first_index();
-    let (from, to) = ("2026-11-15T00:00:00+08:00", "2026-11-29T00:00:00+08:00");
+    let (from, to) = ("2026-10-15T00:00:00+08:00", "2026-11-29T00:00:00+08:00");
 
-    // The records the billing backend holds for that range, counted directly.
+    // The records the billing backend holds for that range (the trip to Japan last cycle, then the
+    // current cycle), counted directly.
     let pool = sqlx::SqlitePool::connect(&urls[0].1).await.unwrap();
     let expected: Vec<(String, String)> = sqlx::query_as(
         "SELECT x.xdbh, x.gjdm FROM xd_jl x JOIN yh_zl y ON y.yhbh = x.yhbh WHERE y.sjhm = ? AND x.kssj >= ? AND x.kssj < ? ORDER BY x.kssj",
     )
     .bind(seed::msisdn(i))
-    .bind("20261115000000")
+    .bind("20261015000000")
     .bind("20261129000000")
     .fetch_all(&pool)
     .await

@@ -158,10 +158,12 @@ async fn cancelled_stream_stops_the_backend_statement() {
         assert_eq!(rec.kind(), UsageKind::Data);
     }
     let admin = sqlx::PgPool::connect(&pg).await.unwrap();
+    // This test's own database only: a statement of another run (another database) is not ours.
     let active = || async {
         sqlx::query_scalar::<_, i64>(
-            "SELECT COUNT(*) FROM pg_stat_activity WHERE query LIKE '%cgw-endless-stream%' AND query NOT LIKE '%pg_stat_activity%'",
+            "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = $1 AND query LIKE '%cgw-endless-stream%' AND query NOT LIKE '%pg_stat_activity%'",
         )
+        .bind(billing.name())
         .fetch_one(&admin)
         .await
         .unwrap()

@@ -72,7 +72,8 @@ async fn full_view_from_three_sources() {
     }
     assert_eq!(
         v.usage.iter().map(|u| u.cycle.as_str()).collect::<Vec<_>>(),
-        vec!["202611", "202610"]
+        vec!["202611", "202610", "202609", "202608"],
+        "the current cycle, then each billed one"
     );
     assert_eq!(v.vas_subscriptions.len(), 1);
     let vas = &v.vas_subscriptions[0];

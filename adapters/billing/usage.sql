@@ -1,4 +1,4 @@
--- Current and previous cycle, with roaming by country.
+-- Usage per cycle (the current one, then the billed ones), newest first, with roaming by country.
 SELECT s.zq, s.tnll, s.tcll, s.tcllf, s.yysc, s.cyy, s.dxts,
        r.gjdm, r.myll, r.myyy, r.myfy, r.ybsx
 FROM yh_zl y

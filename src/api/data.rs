@@ -7,7 +7,8 @@ use crate::identity::{Identity, Permission};
 use crate::msisdn;
 use crate::proto::complaint::v1::complaint_data_service_server::ComplaintDataService;
 use crate::proto::complaint::v1::{
-    CacheMode, GetSubscriberViewRequest, GetSubscriberViewResponse, StreamUsageRequest, StreamUsageResponse,
+    CacheMode, FieldConflict, GetSubscriberViewRequest, GetSubscriberViewResponse, StreamUsageRequest,
+    StreamUsageResponse,
 };
 use crate::read::Reads;
 use chrono::{DateTime, Utc};
@@ -78,6 +79,16 @@ impl ComplaintDataService for DataApi {
         Ok(Response::new(GetSubscriberViewResponse {
             view: Some(outcome.view),
             sources: outcome.statuses,
+            conflicts: outcome
+                .conflicts
+                .into_iter()
+                .map(|c| FieldConflict {
+                    reason: c.reason().to_string(),
+                    field: c.field,
+                    sources: c.sources,
+                    chosen_source: c.chosen,
+                })
+                .collect(),
         }))
     }
 

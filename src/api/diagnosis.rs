@@ -2,8 +2,12 @@
 //! [`crate::diagnosis::Engine`]. The view is read through [`crate::read::Reads::view_then`], so identity,
 //! masking, cache and audit apply to diagnosis exactly as to `GetSubscriberView`; the diagnosis, its
 //! evidence and its complaint record are built in [`crate::diagnosis`].
+use crate::cases::model::{Event, EventKind};
+use crate::cases::ops::{Op, SubscriberFacts};
+use crate::cases::service::Cases;
+use crate::cases::store::CaseWrite;
 use crate::classify::{Classifier, ClassifyError};
-use crate::diagnosis::config::DiagnosisConfig;
+use crate::config::diagnosis::DiagnosisConfig;
 use crate::diagnosis::evidence::{Coverage, Evidence};
 use crate::diagnosis::model::{Outcome, Question, Scenario, ScenarioSet};
 use crate::diagnosis::records::ComplaintRecord;
@@ -25,6 +29,8 @@ use tonic::{Request, Response, Status};
 /// The diagnosis service: the loaded scenarios, and where complaint records go.
 pub struct DiagnosisApi {
     reads: Arc<Reads>,
+    /// Complaint cases a diagnosis is attached to, and the owners of complaint ids.
+    cases: Arc<Cases>,
     engine: Arc<Engine>,
     /// Whether each diagnosis is recorded (`[diagnosis] record_complaints`).
     record_complaints: bool,
@@ -35,15 +41,23 @@ pub struct DiagnosisApi {
 impl DiagnosisApi {
     /// Loads the scenarios of `[diagnosis]` (failing start-up on a broken folder, naming every problem),
     /// starts hot reload.
-    pub fn start(reads: Arc<Reads>, cfg: &DiagnosisConfig) -> anyhow::Result<DiagnosisApi> {
+    pub fn start(reads: Arc<Reads>, cases: Arc<Cases>, cfg: &DiagnosisConfig) -> anyhow::Result<DiagnosisApi> {
         // A folder named in `[diagnosis] scenarios_dir` wins; else the scenarios embedded in the binary.
         let folder = cfg
             .scenarios_dir
             .clone()
             .map(crate::assets::Folder::Disk)
             .unwrap_or_else(diagnosis::default_dir);
-        let engine =
-            Engine::load(&folder, cfg.now).map_err(|e| anyhow::anyhow!("loading {}:\n{e}", folder.describe()))?;
+        let categories = match &cfg.corpus_dir {
+            Some(dir) => retrain_classifier(dir)?,
+            None => crate::classify::category_codes()
+                .iter()
+                .map(|c| c.to_string())
+                .collect(),
+        };
+        let engine = Engine::load_with_categories(&folder, cfg.now, categories)
+            .map_err(|e| anyhow::anyhow!("loading {}:\n{e}", folder.describe()))?;
+        engine.set_refuse_regressions(cfg.reload_refuses_broken_cases);
         let engine = Arc::new(engine);
         // Only a folder on disk can change.
         if cfg.reload_interval_ms > 0 && matches!(folder, crate::assets::Folder::Disk(_)) {
@@ -59,12 +73,38 @@ impl DiagnosisApi {
         let coverage = Coverage::of(reads.reader().registry());
         Ok(DiagnosisApi {
             reads,
+            cases,
             engine,
             record_complaints,
             coverage,
         })
     }
 }
+
+/// Trains the classifier on the shipped corpus plus `dir` (`[diagnosis] corpus_dir`), logs its held-out
+/// accuracy, makes it the one `Classify` and `Diagnose` use, and returns its category codes.
+fn retrain_classifier(dir: &std::path::Path) -> anyhow::Result<Vec<String>> {
+    let mut corpus = crate::classify::Corpus::embedded().map_err(|e| anyhow::anyhow!("the shipped corpus: {e}"))?;
+    corpus
+        .extend_from_dir(dir)
+        .map_err(|e| anyhow::anyhow!("key `diagnosis.corpus_dir` ({}): {e}", dir.display()))?;
+    let clf = Classifier::train(&corpus).map_err(|e| anyhow::anyhow!("training the classifier: {e}"))?;
+    let report = clf.report();
+    tracing::info!(
+        corpus = %dir.display(),
+        categories = clf.categories().len(),
+        "classifier retrained with the extra corpus; held-out accuracy:\n{}",
+        report.summary()
+    );
+    let codes: Vec<String> = clf.categories().iter().map(|c| c.code.clone()).collect();
+    Classifier::install_shared(clf).map_err(|_| {
+        anyhow::anyhow!("key `diagnosis.corpus_dir`: the classifier was already in use in this process; it is trained once, at start")
+    })?;
+    Ok(codes)
+}
+
+/// What the audit trail's action of a dry-run diagnosis ends with: nothing is recorded but the read.
+pub const DRY_RUN_SUFFIX: &str = " (dry run)";
 
 /// Complaint ids: what the ticketing systems use, nothing that needs escaping anywhere.
 fn check_complaint_id(id: &str) -> Result<(), Error> {
@@ -279,29 +319,69 @@ impl DiagnosisApi {
             Routing::requested(&req.category)
         };
 
-        let read = super::read_request(request, &req.msisdn, &complaint_id)?;
+        let mut read = super::read_request(request, &req.msisdn, &complaint_id)?;
+        if req.dry_run {
+            read.call.method = format!("{}{DRY_RUN_SUFFIX}", read.call.method);
+        }
+        let dry_run = req.dry_run;
+        let record_complaints = self.record_complaints && !dry_run;
         let caller = read.caller.subject.clone();
+        // A complaint id belongs to the subscriber and region it was first used for: checked on the view
+        // (refused and audited there), and again when the record is written.
+        let owner = if req.complaint_id.is_empty() {
+            None
+        } else {
+            self.cases.owner_of(&complaint_id).await?
+        };
+        // A diagnosis of a complaint case is attached to it as an event, in the read's transaction.
+        let case_events = match &owner {
+            Some(_) => self.cases.events_of(&complaint_id).await?,
+            None => Vec::new(),
+        };
+        let is_case = crate::cases::model::Complaint::replay(&case_events).is_some();
+        let rules = self.cases.rules();
         // Synchronous and bounded (see `diagnosis::check`): runs on the view before the read's audit
         // event is recorded, and the complaint record is committed with that event.
         let make = |outcome: crate::view::ViewOutcome| -> Made<DiagnoseResponse> {
+            let facts = SubscriberFacts::of(&outcome.view);
+            let msisdn = crate::msisdn::normalize("msisdn", &outcome.view.msisdn).unwrap_or_default();
+            if let Some((m, r)) = &owner {
+                if !ComplaintRecord::same_owner(m, r, &msisdn, &facts.region) {
+                    return Err(Error::IdTaken(format!(
+                        "complaint id {complaint_id} belongs to another subscriber or region; ids are never reassigned (leave complaint_id empty to get a new one)"
+                    )));
+                }
+            }
             let input = DiagnoseInput {
                 category: routing.category.clone(),
                 answers,
                 complaint_id,
-                msisdn: outcome.view.msisdn.clone(),
+                msisdn,
             };
             let d = self.engine.diagnose_read(set, &input, &outcome, &self.coverage)?;
-            let record = self.record_complaints.then(|| {
-                let region = outcome
-                    .view
-                    .customer
-                    .as_ref()
-                    .map(|c| c.region_code.as_str())
-                    .unwrap_or_default();
-                ComplaintRecord::of(&d, &input, &routing, &caller, region)
-            });
+            let record = ComplaintRecord::of(&d, &input, &routing, &caller, &facts.region);
             let resp = response_of(d, routing, input.complaint_id);
-            Ok((resp, record.map(|r| Box::new(r) as Box<dyn crate::store::Rider>)))
+            let rider: Option<Box<dyn crate::store::Rider>> = if dry_run {
+                // A dry run leaves nothing behind but its audit event (marked as a dry run).
+                None
+            } else if is_case {
+                let mut event = diagnosed_event(&record, &facts);
+                // The case's clock (fixed in tests and demos), not the record's.
+                event.at_us = self.cases.now();
+                let change = crate::cases::ops::apply(
+                    &rules,
+                    &case_events,
+                    Op::Diagnosed(Box::new(event)),
+                    &caller,
+                    self.cases.now(),
+                )?;
+                Some(Box::new(CaseWrite(vec![change])))
+            } else if record_complaints {
+                Some(Box::new(record))
+            } else {
+                None
+            };
+            Ok((resp, rider))
         };
         let (resp, recorded) = self.reads.view_then(read, make).await?;
         // The diagnosis stands even if it cannot be recorded (its audit event is); the log says why.
@@ -310,6 +390,25 @@ impl DiagnosisApi {
         }
         Ok(resp)
     }
+}
+
+/// The `diagnosed` event of a complaint case for diagnosis record `r` (with the cell, provider and payment
+/// channel the view showed).
+fn diagnosed_event(r: &ComplaintRecord, facts: &SubscriberFacts) -> Event {
+    let mut e = Event::blank(&r.complaint_id, 0, EventKind::Diagnosed, r.at_us);
+    e.caller = r.caller.clone();
+    e.category = r.category.clone();
+    e.confidence = r.confidence;
+    e.category_source = r.category_source.clone();
+    e.scenario_id = r.scenario_id.clone();
+    e.cause_code = r.cause_code.clone();
+    e.diag_outcome = r.outcome.clone();
+    e.reply_without_question = r.reply_without_question;
+    e.answers = i64::from(r.answers);
+    e.cell_id = facts.cell_id.clone();
+    e.vas_provider = facts.vas_provider.clone();
+    e.payment_channel = facts.payment_channel.clone();
+    e
 }
 
 #[tonic::async_trait]

@@ -101,6 +101,14 @@ impl Config {
                 "key `store.url_env`: environment variable {v} is not set; using `store.url`"
             )));
         }
+        if let Some(d) = &self.diagnosis.corpus_dir {
+            if !d.is_dir() {
+                out.push(Finding::error(format!(
+                    "key `diagnosis.corpus_dir`: no folder {}",
+                    d.display()
+                )));
+            }
+        }
         if let Some(d) = &self.diagnosis.scenarios_dir {
             if !d.exists() {
                 out.push(Finding::error(format!(

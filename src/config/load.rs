@@ -69,6 +69,12 @@ impl Config {
         if let Some(d) = &mut self.diagnosis.scenarios_dir {
             *d = resolve_path(base, d);
         }
+        if let Some(d) = &mut self.diagnosis.corpus_dir {
+            *d = resolve_path(base, d);
+        }
+        if let Some(d) = &mut self.cases.rules_dir {
+            *d = resolve_path(base, d);
+        }
     }
 
     /// Applies every environment override (see the module table) and records each in

@@ -3,6 +3,7 @@
 //! [`check`] then looks for what the file names but the machine lacks: secrets, key files, SQLite files.
 //! See `config/gateway.example.toml`.
 pub mod check;
+pub mod diagnosis;
 pub mod load;
 
 pub use load::EnvOverride;
@@ -35,13 +36,66 @@ pub struct Config {
     pub store: crate::store::StoreConfig,
     /// Diagnosis: the scenario folder, hot reload, complaint records.
     #[serde(default)]
-    pub diagnosis: crate::diagnosis::config::DiagnosisConfig,
+    pub diagnosis: diagnosis::DiagnosisConfig,
+    /// Complaint cases: the routing rules, SLA policies and calendars (see `docs/complaints.md`).
+    #[serde(default)]
+    pub cases: crate::cases::CasesConfig,
     /// Backends, in the order their statuses are reported.
     #[serde(default)]
     pub sources: Vec<SourceConfig>,
+    /// Which source owns a part or a field of the view when sources give one subscriber different values:
+    /// a view path (`customer`, `customer.name`, `recent_bills`) to a source name, or to a list of names in
+    /// order of precedence. The owner's value is kept; every disagreement is reported in the response
+    /// (`conflicts`) and counted (`cgw_view_conflicts_total`). Unowned, the last source's value stays (a
+    /// list keeps every source's elements), and the disagreement is reported all the same.
+    #[serde(default)]
+    pub owners: std::collections::BTreeMap<String, Owners>,
     /// The environment overrides [`Config::apply_env`] applied, for `check-config` (not a key).
     #[serde(skip)]
     pub overrides: Vec<EnvOverride>,
+}
+
+/// The owner of a view path: one source, or sources in order of precedence.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(untagged)]
+pub enum Owners {
+    One(String),
+    Precedence(Vec<String>),
+}
+
+impl Owners {
+    pub fn sources(&self) -> Vec<String> {
+        match self {
+            Owners::One(s) => vec![s.clone()],
+            Owners::Precedence(v) => v.clone(),
+        }
+    }
+}
+
+/// Whether `path` names a field or part of `SubscriberView` (`customer`, `customer.name`).
+fn view_path_problem(path: &str) -> Option<String> {
+    let mut msg = crate::schema::view_descriptor();
+    let mut segs = path.split('.').peekable();
+    while let Some(seg) = segs.next() {
+        let Some(f) = msg.get_field_by_name(seg) else {
+            let names: Vec<String> = msg.fields().map(|f| f.name().to_string()).collect();
+            let hint = crate::schema::closest(seg, names.iter().map(String::as_str))
+                .map(|c| format!("; did you mean `{c}`?"))
+                .unwrap_or_default();
+            return Some(format!("`{seg}` is not a field of {}{hint}", msg.name()));
+        };
+        match f.kind() {
+            prost_reflect::Kind::Message(m) if segs.peek().is_some() => {
+                if f.is_list() || f.is_map() {
+                    return Some(format!("`{seg}` is a list: name the whole list as the owned part"));
+                }
+                msg = m;
+            }
+            _ if segs.peek().is_some() => return Some(format!("`{seg}` has no fields")),
+            _ => {}
+        }
+    }
+    None
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -380,6 +434,11 @@ pub struct ConfigError {
 }
 
 impl Config {
+    /// The owners of view paths, each as a precedence list.
+    pub fn owners(&self) -> std::collections::BTreeMap<String, Vec<String>> {
+        self.owners.iter().map(|(p, o)| (p.clone(), o.sources())).collect()
+    }
+
     /// Parses TOML text (no paths resolved, no environment, no validation).
     pub fn parse(text: &str) -> Result<Config, String> {
         toml::from_str(text).map_err(|e| e.to_string())
@@ -403,6 +462,9 @@ impl Config {
         if let Err(e) = self.diagnosis.validate() {
             out.push(e);
         }
+        if let Err(e) = self.cases.validate() {
+            out.push(e);
+        }
         if !matches!(self.log.format.as_str(), "human" | "json") {
             out.push(format!(
                 "key `log.format`: `{}` must be \"human\" or \"json\"",
@@ -411,6 +473,14 @@ impl Config {
         }
         if self.server.request_timeout_ms == 0 {
             out.push("key `server.request_timeout_ms`: must be > 0".into());
+        }
+        for (path, o) in &self.owners {
+            if let Some(why) = view_path_problem(path) {
+                out.push(format!("key `owners.\"{path}\"`: {why}"));
+            }
+            if o.sources().is_empty() {
+                out.push(format!("key `owners.\"{path}\"`: name at least one source"));
+            }
         }
         for (key, v) in [
             ("server.max_connections", self.server.max_connections as u64),

@@ -17,7 +17,7 @@
 //! `records`, `reload`. The gRPC surface is `api::diagnosis`; it reads the view through
 //! `read::Reads::view_then`, the one path where identity, masking, cache and audit apply.
 pub mod conclude;
-pub mod config;
+pub use crate::config::diagnosis as config;
 pub mod evidence;
 pub mod load;
 pub mod model;
@@ -26,6 +26,7 @@ pub mod reload;
 pub mod reply;
 pub mod routing;
 pub mod run;
+pub mod testcases;
 pub mod value;
 
 /// The loader under the name it had before loading and the compiled types were separated
@@ -62,6 +63,20 @@ pub struct Engine {
     opts: LoadOptions,
     /// A fixed `now` (tests, demos over data of a fixed date); the system clock otherwise.
     clock: Option<DateTime<FixedOffset>>,
+    /// The test cases a reload must keep passing, and the views of the demo numbers they name.
+    guard: RwLock<Guard>,
+}
+
+/// What a reload replays before it replaces the set in force (see [`Engine::reload`]).
+#[derive(Default)]
+struct Guard {
+    /// The test cases of the folder in force (`*.cases.toml`).
+    cases: Vec<testcases::TestCase>,
+    /// Views of demo numbers cases name, where the caller provided them ([`Engine::set_case_views`]);
+    /// a case naming a number without a view here is not replayed.
+    views: std::collections::BTreeMap<String, SubscriberView>,
+    /// Whether a folder that breaks a test case is refused (`[diagnosis] reload_keeps_cases`).
+    refuse_regressions: bool,
 }
 
 /// What a diagnosis needs besides the view.
@@ -104,14 +119,30 @@ impl Diagnosis {
 impl Engine {
     /// Loads `folder` (a path on disk, or the embedded set); `clock` fixes `now` (else the system clock).
     pub fn load(folder: impl Into<Folder>, clock: Option<DateTime<FixedOffset>>) -> Result<Engine, LoadErrors> {
+        Engine::load_with_categories(folder, clock, LoadOptions::default().categories)
+    }
+
+    /// [`Engine::load`] with the category codes scenarios may name (the shipped ones and any a deployment's
+    /// classifier corpus adds).
+    pub fn load_with_categories(
+        folder: impl Into<Folder>,
+        clock: Option<DateTime<FixedOffset>>,
+        categories: Vec<String>,
+    ) -> Result<Engine, LoadErrors> {
         let folder = folder.into();
         let opts = LoadOptions {
             sample_time: clock.unwrap_or_else(|| Utc::now().with_timezone(&value::beijing())),
-            ..LoadOptions::default()
+            categories,
         };
         let mut set = load::load_folder(&folder, &opts)?;
         set.generation = 1;
+        let cases = testcases::load_cases(&folder)?;
         Ok(Engine {
+            guard: RwLock::new(Guard {
+                cases,
+                views: Default::default(),
+                refuse_regressions: true,
+            }),
             set: RwLock::new(Arc::new(set)),
             dir: match &folder {
                 Folder::Disk(p) => p.clone(),
@@ -138,15 +169,93 @@ impl Engine {
         self.set.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
-    /// Reloads the folder. On success the new set replaces the old one at once (calls under way keep the
-    /// set they started with) and its generation is returned; on failure the old set stays.
+    /// Views of the demo numbers test cases name, so a reload can replay those cases too.
+    pub fn set_case_views(&self, views: std::collections::BTreeMap<String, SubscriberView>) {
+        self.guard.write().unwrap_or_else(|p| p.into_inner()).views = views;
+    }
+
+    /// Whether a reload refuses a folder that breaks a test case (default: yes).
+    pub fn set_refuse_regressions(&self, refuse: bool) {
+        self.guard.write().unwrap_or_else(|p| p.into_inner()).refuse_regressions = refuse;
+    }
+
+    /// The test cases of the folder in force.
+    pub fn cases(&self) -> Vec<testcases::TestCase> {
+        self.guard.read().unwrap_or_else(|p| p.into_inner()).cases.clone()
+    }
+
+    /// Reloads the folder. Before the new set replaces the old one, the test cases of the folder in force
+    /// and of the new folder are replayed against it (those with a view: written in the case, or a demo
+    /// number's given to [`Engine::set_case_views`]); a folder that changes the outcome of any is refused,
+    /// naming each case and what changed (unless regressions are allowed). On success the new set replaces
+    /// the old one at once (calls under way keep the set they started with) and its generation is
+    /// returned; on failure the old set stays.
     pub fn reload(&self) -> Result<u64, LoadErrors> {
         let mut set = load::load_folder(&self.folder, &self.opts)?;
+        let new_cases = testcases::load_cases(&self.folder)?;
+        {
+            let guard = self.guard.read().unwrap_or_else(|p| p.into_inner());
+            if guard.refuse_regressions {
+                let shared = Arc::new(set);
+                let broken = self.replay(&shared, &guard, &new_cases);
+                if !broken.is_empty() {
+                    return Err(LoadErrors(broken));
+                }
+                // The replayed diagnoses are gone: the set is ours again.
+                set = Arc::try_unwrap(shared).map_err(|_| {
+                    LoadErrors(vec![load::LoadError::of_file(
+                        self.dir.display().to_string(),
+                        "internal: set still shared after replay",
+                    )])
+                })?;
+            }
+        }
+        self.guard.write().unwrap_or_else(|p| p.into_inner()).cases = new_cases;
         let mut guard = self.set.write().unwrap_or_else(|p| p.into_inner());
         set.generation = guard.generation + 1;
         let generation = set.generation;
         *guard = Arc::new(set);
         Ok(generation)
+    }
+
+    /// Runs the cases of `guard` and `new_cases` (each once, by file and name) that have a view against
+    /// `set`; one error per case that fails, at the case.
+    fn replay(&self, set: &Arc<ScenarioSet>, guard: &Guard, new_cases: &[testcases::TestCase]) -> Vec<load::LoadError> {
+        let mut seen = std::collections::BTreeSet::new();
+        let mut out = Vec::new();
+        for case in guard.cases.iter().chain(new_cases) {
+            if !seen.insert((case.file.clone(), case.name.clone())) {
+                continue;
+            }
+            let view = match &case.fixture {
+                testcases::Fixture::View(v) => v.as_ref(),
+                testcases::Fixture::Number(n) => match guard.views.get(n) {
+                    Some(v) => v,
+                    None => continue,
+                },
+            };
+            let run = testcases::run_case(self, set, case, view, &|text| {
+                crate::classify::Classifier::shared()
+                    .classify(text)
+                    .map(|c| c.category().to_string())
+                    .map_err(|e| e.to_string())
+            });
+            if !run.passed() {
+                out.push(load::LoadError {
+                    file: case.file.clone(),
+                    line: case.line,
+                    col: 1,
+                    scenario: None,
+                    step: None,
+                    message: format!(
+                        "test case `{}` no longer passes with this folder: {}",
+                        case.name,
+                        run.diffs.join("; ")
+                    ),
+                });
+            }
+        }
+        out
     }
 
     /// The time scenarios see as `now`.
@@ -420,6 +529,7 @@ reply = "线路故障，已派单。"
         let read = ViewOutcome {
             view: view(AccountStatus::Suspended),
             statuses: statuses.clone(),
+            conflicts: vec![],
         };
         let d = engine
             .diagnose_read(engine.scenarios(), &input(&[]), &read, &coverage)

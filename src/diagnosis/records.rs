@@ -1,8 +1,11 @@
-//! Complaint records: one row per complaint in the gateway's store (`complaints`, see
-//! `migrations/gateway/0002_complaints.sql`), updated when the same complaint is diagnosed again (for
-//! instance with the answers to its questions). The basis for hotspot and cause analytics: time, caller,
-//! region, category and confidence, scenario, cause, and whether a reply came without a question.
-//! Neither the number nor the complaint text is kept.
+//! Complaint records: each diagnosis is a `diagnosed` event in the gateway's store (`complaint_events`, see
+//! `migrations/gateway/0003_cases.sql`; the `complaints` rows of migration 0002 became such events). The
+//! basis for hotspot and cause analytics: time, caller, region, category and confidence, scenario, cause,
+//! and whether a reply came without a question. The complaint text is not kept here.
+//!
+//! A complaint id belongs to the subscriber and region of its first record: a diagnosis of another
+//! subscriber or region under the same id is refused (the API checks before diagnosing, and the write
+//! checks again in its transaction), so one handler can never overwrite another region's complaint.
 //!
 //! A record is written as the [`Rider`] of the diagnosis's audit event: in the same transaction, so the
 //! `Diagnose` call waits for one commit (grouped with other calls') and its read and its record are
@@ -19,6 +22,8 @@ use sqlx::Row;
 #[derive(Debug, Clone, PartialEq)]
 pub struct ComplaintRecord {
     pub complaint_id: String,
+    /// The subscriber's number (normalised): a complaint id stays with its subscriber.
+    pub msisdn: String,
     /// When it was diagnosed, microseconds since the Unix epoch.
     pub at_us: i64,
     /// Who asked (the authenticated subject), empty when unknown.
@@ -39,7 +44,7 @@ pub struct ComplaintRecord {
     pub answers: u32,
 }
 
-/// A stored complaint: the latest record plus when it was first seen and how often it was diagnosed.
+/// A stored complaint: the latest record plus when it was first diagnosed and how often.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredComplaint {
     pub first_at_us: i64,
@@ -53,15 +58,13 @@ pub struct SqlComplaintStore {
     store: Store,
 }
 
-const UPSERT: &str = "INSERT INTO complaints (complaint_id, first_at_us, last_at_us, caller, region, category, \
-     confidence, category_source, scenario_id, cause_code, outcome, reply_without_question, answers, diagnoses) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 1) \
-     ON CONFLICT (complaint_id) DO UPDATE SET last_at_us = excluded.last_at_us, caller = excluded.caller, \
-     region = excluded.region, category = excluded.category, confidence = excluded.confidence, \
-     category_source = excluded.category_source, scenario_id = excluded.scenario_id, \
-     cause_code = excluded.cause_code, outcome = excluded.outcome, \
-     reply_without_question = excluded.reply_without_question, answers = excluded.answers, \
-     diagnoses = complaints.diagnoses + 1";
+/// Why a record was refused in its transaction.
+pub const ID_TAKEN: &str = "complaint id belongs to another subscriber or region";
+
+const INSERT: &str = "INSERT INTO complaint_events (complaint_id, seq, at_us, kind, caller, region, msisdn, category, \
+     confidence, category_source, scenario_id, cause_code, diag_outcome, reply_without_question, answers) \
+     SELECT $1, COALESCE(MAX(seq), 0) + 1, $2, 'diagnosed', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13 \
+     FROM complaint_events WHERE complaint_id = $1";
 
 impl ComplaintRecord {
     /// The record of diagnosis `d` of `input`, routed by `routing`, asked by `caller` (the authenticated
@@ -74,6 +77,7 @@ impl ComplaintRecord {
         };
         ComplaintRecord {
             complaint_id: input.complaint_id.clone(),
+            msisdn: input.msisdn.clone(),
             at_us: crate::store::now_us(),
             caller: caller.to_string(),
             region: region.to_string(),
@@ -88,13 +92,30 @@ impl ComplaintRecord {
         }
     }
 
-    async fn upsert(&self, conn: &mut sqlx::AnyConnection) -> Result<(), sqlx::Error> {
-        sqlx::query(UPSERT)
+    /// Whether `(msisdn, region)` may use an id first recorded for `(owner_msisdn, owner_region)` (a
+    /// record from before numbers were kept has none).
+    pub fn same_owner(owner_msisdn: &str, owner_region: &str, msisdn: &str, region: &str) -> bool {
+        owner_region == region && (owner_msisdn.is_empty() || owner_msisdn == msisdn)
+    }
+
+    async fn insert(&self, conn: &mut sqlx::AnyConnection) -> Result<(), sqlx::Error> {
+        let owner =
+            sqlx::query("SELECT msisdn, region FROM complaint_events WHERE complaint_id = $1 ORDER BY seq LIMIT 1")
+                .bind(&self.complaint_id)
+                .fetch_optional(&mut *conn)
+                .await?;
+        if let Some(r) = owner {
+            let (m, g): (String, String) = (r.try_get("msisdn")?, r.try_get("region")?);
+            if !ComplaintRecord::same_owner(&m, &g, &self.msisdn, &self.region) {
+                return Err(sqlx::Error::Protocol(ID_TAKEN.into()));
+            }
+        }
+        sqlx::query(INSERT)
             .bind(&self.complaint_id)
-            .bind(self.at_us)
             .bind(self.at_us)
             .bind(&self.caller)
             .bind(&self.region)
+            .bind(&self.msisdn)
             .bind(&self.category)
             .bind(self.confidence)
             .bind(&self.category_source)
@@ -115,7 +136,7 @@ impl Rider for ComplaintRecord {
     }
 
     fn write<'c>(&'c self, conn: &'c mut sqlx::AnyConnection) -> BoxFuture<'c, Result<(), sqlx::Error>> {
-        Box::pin(self.upsert(conn))
+        Box::pin(self.insert(conn))
     }
 }
 
@@ -132,30 +153,33 @@ impl SqlComplaintStore {
             .acquire()
             .await
             .map_err(|e| self.store.error("connecting", &e).to_string())?;
-        r.upsert(&mut conn)
+        r.insert(&mut conn)
             .await
             .map_err(|e| self.store.error("recording a complaint", &e).to_string())
     }
 
-    /// The stored complaint with this id.
+    /// The stored complaint with this id: its latest diagnosis, the first one's time and the count.
     pub async fn get(&self, complaint_id: &str) -> Result<Option<StoredComplaint>, String> {
-        let row = sqlx::query(
-            "SELECT complaint_id, first_at_us, last_at_us, caller, region, category, confidence, category_source, \
-             scenario_id, cause_code, outcome, reply_without_question, answers, diagnoses \
-             FROM complaints WHERE complaint_id = $1",
+        let rows = sqlx::query(
+            "SELECT complaint_id, at_us, caller, region, msisdn, category, confidence, category_source, \
+             scenario_id, cause_code, diag_outcome, reply_without_question, answers \
+             FROM complaint_events WHERE complaint_id = $1 AND kind = 'diagnosed' ORDER BY seq",
         )
         .bind(complaint_id)
-        .fetch_optional(self.store.pool())
+        .fetch_all(self.store.pool())
         .await
         .map_err(|e| self.store.error("reading a complaint", &e).to_string())?;
-        let Some(r) = row else { return Ok(None) };
+        let (Some(first), Some(r)) = (rows.first(), rows.last()) else {
+            return Ok(None);
+        };
         let decode = || -> Result<StoredComplaint, sqlx::Error> {
             Ok(StoredComplaint {
-                first_at_us: r.try_get("first_at_us")?,
-                diagnoses: r.try_get("diagnoses")?,
+                first_at_us: first.try_get("at_us")?,
+                diagnoses: rows.len() as i64,
                 record: ComplaintRecord {
                     complaint_id: r.try_get("complaint_id")?,
-                    at_us: r.try_get("last_at_us")?,
+                    msisdn: r.try_get("msisdn")?,
+                    at_us: r.try_get("at_us")?,
                     caller: r.try_get("caller")?,
                     region: r.try_get("region")?,
                     category: r.try_get("category")?,
@@ -163,7 +187,7 @@ impl SqlComplaintStore {
                     category_source: r.try_get("category_source")?,
                     scenario_id: r.try_get("scenario_id")?,
                     cause_code: r.try_get("cause_code")?,
-                    outcome: r.try_get("outcome")?,
+                    outcome: r.try_get("diag_outcome")?,
                     reply_without_question: r.try_get::<i64, _>("reply_without_question")? != 0,
                     answers: u32::try_from(r.try_get::<i64, _>("answers")?).unwrap_or(0),
                 },
@@ -235,6 +259,7 @@ mod tests {
     fn rec(id: &str, outcome: &str, answers: u32) -> ComplaintRecord {
         ComplaintRecord {
             complaint_id: id.into(),
+            msisdn: "13800000001".into(),
             at_us: 1_000,
             caller: "handler-1".into(),
             region: "0571".into(),
@@ -254,7 +279,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn records_are_upserted_per_complaint() {
+    async fn records_are_appended_per_complaint_and_ids_stay_with_their_subscriber() {
         let store = Store::connect("sqlite::memory:", 1).await.unwrap();
         let s = SqlComplaintStore::new(store);
         s.record(&rec("C-1", "question", 0)).await.unwrap();
@@ -268,5 +293,13 @@ mod tests {
         assert_eq!((got.first_at_us, got.diagnoses), (1_000, 2));
         assert!(!got.record.reply_without_question);
         assert!(s.get("C-2").await.unwrap().is_none());
+        // Another region, or another subscriber, under the same id: refused, nothing written.
+        let mut other = rec("C-1", "cause", 0);
+        other.region = "0574".into();
+        assert!(s.record(&other).await.unwrap_err().contains(ID_TAKEN));
+        other.region = "0571".into();
+        other.msisdn = "13900000002".into();
+        assert!(s.record(&other).await.unwrap_err().contains(ID_TAKEN));
+        assert_eq!(s.get("C-1").await.unwrap().unwrap().diagnoses, 2);
     }
 }

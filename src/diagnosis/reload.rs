@@ -7,9 +7,9 @@ use std::path::Path;
 use std::sync::{Arc, Weak};
 use std::time::{Duration, SystemTime};
 
-/// A folder's listing: (path, size, modification time) of every scenario file.
+/// A folder's listing: (path, size, modification time) of every scenario and test-case file.
 pub fn fingerprint(dir: &Path) -> Vec<(String, u64, Option<SystemTime>)> {
-    load::scenario_files(dir)
+    load::toml_files(dir)
         .unwrap_or_default()
         .into_iter()
         .map(|p| {

@@ -5,5 +5,7 @@ pub mod check;
 pub mod cli;
 pub mod compliance;
 pub mod demo;
+pub mod history;
 pub mod scaffold;
+pub mod scenario_cases;
 pub mod seed;

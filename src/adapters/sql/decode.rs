@@ -137,6 +137,13 @@ pub fn from_mysql(row: &sqlx::mysql::MySqlRow) -> Result<DbRow, sqlx::Error> {
                 "TIMESTAMP" => DbValue::Timestamp(try_col!(row, i, DateTime<Utc>, &name, &tn)),
                 "DATETIME" => DbValue::DateTime(try_col!(row, i, NaiveDateTime, &name, &tn)),
                 "DATE" => DbValue::Date(try_col!(row, i, NaiveDate, &name, &tn)),
+                // A text column with a binary collation (`utf8 COLLATE utf8_bin`) is reported as VARBINARY
+                // but carries a character set: it is text. Only the `binary` collation means bytes.
+                "BINARY" | "VARBINARY" | "TINYBLOB" | "BLOB" | "MEDIUMBLOB" | "LONGBLOB"
+                    if <String as sqlx::Type<sqlx::MySql>>::compatible(&raw.type_info()) =>
+                {
+                    DbValue::Text(try_col!(row, i, String, &name, &tn))
+                }
                 "BINARY" | "VARBINARY" | "TINYBLOB" | "BLOB" | "MEDIUMBLOB" | "LONGBLOB" => {
                     DbValue::Bytes(try_col!(row, i, Vec<u8>, &name, &tn))
                 }

@@ -3,6 +3,7 @@
 //! A definition says which SQL runs for each entity, which request values it binds, and how each result
 //! column maps onto a field of the unified `SubscriberView`. Every field path is checked against the proto
 //! schema at load, so a misspelt path fails at start-up naming the file, entity and column.
+pub use super::column_type::ColumnType;
 use super::text::SqlTemplate;
 use crate::assets::Folder;
 use crate::schema::{self, Items, PathErrorKind, PathStep, SelectError};
@@ -134,18 +135,6 @@ pub struct FieldMapping {
     /// Value to use where the column is NULL.
     #[serde(default)]
     pub default: Option<String>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ColumnType {
-    Text,
-    Integer,
-    Decimal,
-    Float,
-    Timestamp,
-    Date,
-    Bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

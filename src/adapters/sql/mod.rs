@@ -1,4 +1,5 @@
 //! The generic SQL adapter: one [`Definition`] over one sqlx pool, whose driver the URL chooses.
+pub mod column_type;
 pub mod decode;
 pub mod definition;
 pub mod mapping;

@@ -20,6 +20,7 @@ pub mod templates;
 pub use errors::{LoadError, LoadErrors};
 
 use super::model::{Question, Scenario, ScenarioSet};
+use super::testcases::is_case_file;
 use super::value;
 use crate::assets::Folder;
 use chrono::{DateTime, FixedOffset, TimeZone};
@@ -52,8 +53,17 @@ impl Default for LoadOptions {
     }
 }
 
-/// The scenario files of `dir` (`*.toml`, sub-folders included), sorted; or `dir` itself if it is a file.
+/// The scenario files of `dir` (`*.toml` but not test cases, `*.cases.toml`; sub-folders included),
+/// sorted; or `dir` itself if it is a file.
 pub fn scenario_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    Ok(toml_files(dir)?
+        .into_iter()
+        .filter(|p| !is_case_file(&p.to_string_lossy()))
+        .collect())
+}
+
+/// Every `*.toml` of `dir` (scenarios and their test cases), sorted; or `dir` itself if it is a file.
+pub fn toml_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     if dir.is_file() {
         return Ok(vec![dir.to_path_buf()]);
     }
@@ -76,13 +86,19 @@ pub fn scenario_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
 /// Loads, checks and compiles every scenario under `dir` (a folder or one file). All problems are
 /// reported, not just the first.
 pub fn load_dir(dir: &Path, opts: &LoadOptions) -> Result<ScenarioSet, LoadErrors> {
+    let texts: Vec<(String, String)> = dir_texts(dir)?.into_iter().filter(|(n, _)| !is_case_file(n)).collect();
+    load_texts(&texts, dir, opts)
+}
+
+/// Every `*.toml` under `dir` (a folder or one file) as (name relative to the folder, text).
+fn dir_texts(dir: &Path) -> Result<Vec<(String, String)>, LoadErrors> {
     let io_err = |file: &Path, e: std::io::Error| {
         LoadErrors(vec![LoadError::of_file(
             file.display().to_string(),
             format!("cannot read: {e}"),
         )])
     };
-    let files = scenario_files(dir).map_err(|e| io_err(dir, e))?;
+    let files = toml_files(dir).map_err(|e| io_err(dir, e))?;
     let base = if dir.is_file() {
         dir.parent().unwrap_or(Path::new(".")).to_path_buf()
     } else {
@@ -94,7 +110,17 @@ pub fn load_dir(dir: &Path, opts: &LoadOptions) -> Result<ScenarioSet, LoadError
         let name = f.strip_prefix(&base).unwrap_or(f).display().to_string();
         texts.push((name, text));
     }
-    load_texts(&texts, dir, opts)
+    Ok(texts)
+}
+
+/// Every `*.toml` of `folder` (scenarios and test cases) as (name, text), sorted by name.
+pub fn folder_texts(folder: &Folder) -> Result<Vec<(String, String)>, LoadErrors> {
+    match folder {
+        Folder::Disk(dir) => dir_texts(dir),
+        Folder::Embedded { .. } => folder
+            .files("toml")
+            .map_err(|e| LoadErrors(vec![LoadError::of_file(folder.describe(), format!("cannot read: {e}"))])),
+    }
 }
 
 /// Loads, checks and compiles every scenario of `folder` (on disk: a folder, searched recursively, or
@@ -103,9 +129,10 @@ pub fn load_folder(folder: &Folder, opts: &LoadOptions) -> Result<ScenarioSet, L
     match folder {
         Folder::Disk(dir) => load_dir(dir, opts),
         Folder::Embedded { .. } => {
-            let files = folder
-                .files("toml")
-                .map_err(|e| LoadErrors(vec![LoadError::of_file(folder.describe(), format!("cannot read: {e}"))]))?;
+            let files: Vec<(String, String)> = folder_texts(folder)?
+                .into_iter()
+                .filter(|(n, _)| !is_case_file(n))
+                .collect();
             load_texts(&files, &PathBuf::from(folder.describe()), opts)
         }
     }
@@ -156,6 +183,7 @@ pub fn load_texts(files: &[(String, String)], dir: &Path, opts: &LoadOptions) ->
             Err(mut e) => errors.append(&mut e),
         }
     }
+    errors.append(&mut priority_ties(&scenarios, files));
     if files.is_empty() {
         errors.push(LoadError::of_file(
             dir.display().to_string(),
@@ -181,6 +209,42 @@ pub fn load_texts(files: &[(String, String)], dir: &Path, opts: &LoadOptions) ->
         questions.into_iter().map(|(k, (q, _))| (k, q)).collect(),
         dir.to_path_buf(),
     ))
+}
+
+/// Two scenarios of one category at one priority that can both conclude a cause: which one's cause a
+/// subscriber gets would depend on file names. Reported at the later file's `priority` (or its first line).
+fn priority_ties(scenarios: &[Arc<Scenario>], files: &[(String, String)]) -> Vec<LoadError> {
+    let mut first: BTreeMap<(&str, i32), &Scenario> = BTreeMap::new();
+    let mut out = Vec::new();
+    for s in scenarios.iter().filter(|s| !s.causes.is_empty()) {
+        for c in &s.categories {
+            match first.get(&(c.as_str(), s.priority)) {
+                None => {
+                    first.insert((c.as_str(), s.priority), s);
+                }
+                Some(other) => {
+                    let line = files
+                        .iter()
+                        .find(|(n, _)| *n == s.file)
+                        .and_then(|(_, t)| t.lines().position(|l| l.trim_start().starts_with("priority")))
+                        .map_or(1, |i| i + 1);
+                    out.push(LoadError {
+                        file: s.file.clone(),
+                        line,
+                        col: 1,
+                        scenario: Some(s.id.clone()),
+                        step: None,
+                        message: format!(
+                            "priority {} in category `{c}` is also `{}`'s ({}), and both can conclude a cause: which \
+                             one a subscriber gets would depend on file names; give one a higher priority",
+                            s.priority, other.id, other.file
+                        ),
+                    });
+                }
+            }
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -273,5 +337,48 @@ reply = "{{ 100 | money }}"
         assert!(e.to_string().contains("acount"), "{e}");
         let e = load_one(&OK.replace("{{ 100 | money }}", "{% if %}")).unwrap_err();
         assert!(e.to_string().contains("reply"), "{e}");
+    }
+
+    #[test]
+    fn equal_priorities_in_a_category_are_reported_at_the_later_file() {
+        let other = OK
+            .replace("t.ok", "t.other")
+            .replace("code = \"X\"", "code = \"Y\"")
+            .replace("cause:X", "cause:Y");
+        let files = [
+            (
+                "a.toml".to_string(),
+                OK.replace("[[steps]]", "priority = 20\n\n[[steps]]"),
+            ),
+            (
+                "b.toml".to_string(),
+                other.replace("[[steps]]", "priority = 20\n\n[[steps]]"),
+            ),
+        ];
+        let e = load_texts(&files, Path::new("scenarios"), &LoadOptions::default()).unwrap_err();
+        let (n, _) = files[1]
+            .1
+            .lines()
+            .enumerate()
+            .find(|(_, l)| l.starts_with("priority"))
+            .unwrap();
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "b.toml:{}:1: scenario `t.other`, priority 20 in category `vas.unsolicited_subscription` is also \
+                 `t.ok`'s (a.toml), and both can conclude a cause: which one a subscriber gets would depend on \
+                 file names; give one a higher priority",
+                n + 1
+            )
+        );
+        // Different priorities load.
+        let files = [
+            files[0].clone(),
+            (
+                "b.toml".into(),
+                other.replace("[[steps]]", "priority = 21\n\n[[steps]]"),
+            ),
+        ];
+        assert!(load_texts(&files, Path::new("scenarios"), &LoadOptions::default()).is_ok());
     }
 }

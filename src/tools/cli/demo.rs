@@ -37,6 +37,12 @@ pub struct DemoArgs {
     /// Serve Prometheus metrics at http://ADDR/metrics.
     #[arg(long)]
     pub metrics_listen: Option<SocketAddr>,
+    /// Complaints in the seeded complaint history (first run, or `--reset`); 0: none.
+    #[arg(long, default_value_t = 20_000)]
+    pub history_complaints: u64,
+    /// Days of complaint history, ending now.
+    #[arg(long, default_value_t = 90)]
+    pub history_days: i64,
 }
 
 /// `complaint-gateway seed`.
@@ -90,8 +96,17 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     write_config(&config_path, &args)?;
     // From here on the demo is `serve --config demo-data/gateway.toml`.
     let cfg = Config::load(&config_path)?;
+    if args.reset {
+        // The complaint history is append-only: starting over means a new store.
+        for f in ["gateway.db", "gateway.db-wal", "gateway.db-shm"] {
+            let _ = std::fs::remove_file(data_dir.join(f));
+        }
+    }
     let store = crate::store::Store::open(&cfg.store).await?;
     demo::register(&store).await?;
+    if args.history_complaints > 0 {
+        seed_history(&cfg, &store, seeded, &args).await?;
+    }
     store.close().await;
     let env = |k: &str| std::env::var(k).ok();
     let tokens = demo::city_tokens(&cfg.auth, &env, 8 * 3600).map_err(anyhow::Error::msg)?;
@@ -119,6 +134,85 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<()> {
         }
     })
     .await
+}
+
+/// Seeds the complaint history (see `tools::history`) unless the store already holds complaints.
+async fn seed_history(
+    cfg: &Config,
+    store: &crate::store::Store,
+    subscribers: u64,
+    args: &DemoArgs,
+) -> anyhow::Result<()> {
+    let existing: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM complaint_cases")
+        .fetch_one(store.pool())
+        .await?;
+    if existing > 0 {
+        eprintln!("using the complaint history in the store ({existing} complaints)");
+        return Ok(());
+    }
+    let env = |k: &str| std::env::var(k).ok();
+    let registry = crate::adapters::registry::Registry::from_config(cfg, &env).map_err(anyhow::Error::msg)?;
+    let reader = crate::view::ViewReader::from_config(registry, cfg);
+    let rules = crate::cases::rules::Rules::load(cfg.cases.folder()).map_err(anyhow::Error::msg)?;
+    let folder = cfg
+        .diagnosis
+        .scenarios_dir
+        .clone()
+        .map(crate::assets::Folder::Disk)
+        .unwrap_or_else(crate::diagnosis::default_dir);
+    let engine = crate::diagnosis::Engine::load(&folder, cfg.diagnosis.now).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let opts = crate::tools::history::HistoryOptions {
+        complaints: args.history_complaints,
+        days: args.history_days,
+        seed: 20261202,
+        end_us: crate::store::now_us(),
+        subscribers,
+    };
+    eprintln!(
+        "creating the complaint history ({} complaints over {} days; --history-complaints 0 skips it)…",
+        opts.complaints, opts.days
+    );
+    let stop = stop_on_ctrl_c();
+    let started = std::time::Instant::now();
+    let report = crate::tools::history::generate(
+        &crate::cases::store::CaseStore::new(store.clone()),
+        &rules.current(),
+        &engine,
+        &reader,
+        &opts,
+        &stop,
+        &|done, total| {
+            eprint!(
+                "\r  {done}/{total} complaints ({:.0}%), {:.0} s   ",
+                100.0 * done as f64 / total.max(1) as f64,
+                started.elapsed().as_secs_f64()
+            )
+        },
+    )
+    .await?;
+    eprintln!();
+    if report.stopped {
+        anyhow::bail!(
+            "stopped after {} complaints; run again with --reset to start over",
+            report.complaints
+        );
+    }
+    eprintln!(
+        "  {} complaints, {} events in {:.1}s; by state: {}",
+        report.complaints,
+        report.events,
+        started.elapsed().as_secs_f64(),
+        report
+            .by_state
+            .iter()
+            .map(|(s, n)| format!("{s} {n}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    for (what, detail) in &report.incidents {
+        eprintln!("  incident: {what}: {detail}");
+    }
+    Ok(())
 }
 
 /// Seeds the three backends in `data_dir` unless they already hold the same demo data (and `reset` is

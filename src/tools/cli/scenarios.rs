@@ -2,6 +2,9 @@
 use crate::assets::Folder;
 use crate::diagnosis::load::{self, LoadErrors, LoadOptions};
 use crate::diagnosis::model::ScenarioSet;
+use crate::diagnosis::testcases::{self, Fixture};
+use crate::tools::scenario_cases;
+use anyhow::Context;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
@@ -20,24 +23,122 @@ pub enum ScenariosCommand {
     Check {
         /// A scenario folder or one scenario file.
         dir: Option<PathBuf>,
+        /// The folder in force before (e.g. the shipped set): its test cases and DIR's own are replayed
+        /// against DIR's scenarios, and any case whose outcome DIR changes is reported (a regression).
+        #[arg(long, value_name = "OLD_DIR")]
+        against: Option<PathBuf>,
+    },
+    /// Run the test cases beside the scenarios (`*.cases.toml`) of DIR (default as for `check`): each
+    /// case's demo number or written view, text and answers, against its expected category, scenario,
+    /// cause or question and reply figures. Nothing is recorded or audited. Prints each failing case with
+    /// the differences, then which causes, questions and step branches the cases exercise.
+    Test {
+        /// A scenario folder.
+        dir: Option<PathBuf>,
+    },
+    /// Diagnose one complaint with the scenarios of DIR (default as for `check`), offline: a demo number
+    /// (its data as of the demo's date) or a view in JSON, the text, the category (none: the classifier
+    /// decides) and answers. Prints every scenario's outcome, the chosen one's steps with what they read
+    /// and computed, and the cause with its reply and actions, or the question. Nothing is recorded or
+    /// audited. (On a live number, `Diagnose` with `dry_run = true` does the same through the gateway.)
+    Try {
+        /// A scenario folder.
+        dir: Option<PathBuf>,
+        /// A demo subscriber's number, e.g. 13900000001.
+        #[arg(long, conflicts_with = "view")]
+        number: Option<String>,
+        /// A file holding a (partial) SubscriberView in the proto's JSON form.
+        #[arg(long)]
+        view: Option<PathBuf>,
+        /// The complaint's text.
+        #[arg(long)]
+        text: String,
+        /// The category; without it the classifier decides from the text.
+        #[arg(long)]
+        category: Option<String>,
+        /// An answer, QUESTION=VALUE (repeatable).
+        #[arg(long = "answer", value_name = "QUESTION=VALUE")]
+        answers: Vec<String>,
     },
 }
 
 /// Runs a `scenarios` subcommand: prints a summary, or every problem (one a line) and fails.
-pub fn run(args: ScenariosArgs) -> anyhow::Result<()> {
+pub async fn run(args: ScenariosArgs) -> anyhow::Result<()> {
     match args.command {
-        ScenariosCommand::Check { dir } => {
+        ScenariosCommand::Check { dir, against } => {
             let folder = pick(dir);
             match check_folder(&folder) {
-                Ok(summary) => {
-                    println!("{summary}");
-                    Ok(())
-                }
+                Ok(summary) => println!("{summary}"),
                 Err(problems) => {
                     eprintln!("{problems}");
                     anyhow::bail!("{}: {} problem(s)", folder.describe(), problems.0.len())
                 }
             }
+            if let Some(old) = against {
+                let old = Folder::Disk(old);
+                let regressions = scenario_cases::regressions(&old, &folder).await?;
+                if !regressions.is_empty() {
+                    eprintln!("{}", regressions.join("\n"));
+                    anyhow::bail!(
+                        "{}: {} test case(s) of {} or {} change outcome",
+                        folder.describe(),
+                        regressions.len(),
+                        old.describe(),
+                        folder.describe()
+                    );
+                }
+                println!(
+                    "no regression: every test case of {} and {} passes",
+                    old.describe(),
+                    folder.describe()
+                );
+            }
+            Ok(())
+        }
+        ScenariosCommand::Try {
+            dir,
+            number,
+            view,
+            text,
+            category,
+            answers,
+        } => {
+            let fixture = match (number, view) {
+                (Some(n), None) => Fixture::Number(n),
+                (None, Some(f)) => {
+                    let json = std::fs::read_to_string(&f).with_context(|| format!("reading {}", f.display()))?;
+                    let v = testcases::view_from_json(&json)
+                        .map_err(|e| anyhow::anyhow!("{}: not a SubscriberView in JSON: {e}", f.display()))?;
+                    Fixture::View(Box::new(v))
+                }
+                _ => anyhow::bail!("give --number (a demo subscriber) or --view (a JSON file)"),
+            };
+            let answers = answers
+                .iter()
+                .map(|a| {
+                    a.split_once('=')
+                        .map(|(q, v)| (q.to_string(), v.to_string()))
+                        .ok_or_else(|| anyhow::anyhow!("--answer `{a}`: QUESTION=VALUE"))
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let trial = scenario_cases::Trial {
+                fixture,
+                text,
+                category,
+                answers,
+            };
+            println!("{}", scenario_cases::try_one(&pick(dir), &trial).await?);
+            Ok(())
+        }
+        ScenariosCommand::Test { dir } => {
+            let folder = pick(dir);
+            let report = scenario_cases::test_folder(&folder).await?;
+            print!("{}", report.render());
+            let failed = report.failed().len();
+            if failed > 0 {
+                anyhow::bail!("{}: {failed} test case(s) failed", folder.describe());
+            }
+            Ok(())
         }
     }
 }

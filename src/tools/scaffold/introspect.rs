@@ -1,10 +1,10 @@
 //! Reading a backend's schema: `information_schema` (with the catalog's key and index tables) on
 //! PostgreSQL and MySQL/MariaDB, `sqlite_master` and the `pragma_*` table functions on SQLite; and a
 //! sample of each table's rows for value sniffing.
+use crate::adapters::sql::column_type::ColumnType;
 use crate::adapters::sql::decode::{DbRow, DbValue};
 use crate::adapters::sql::text::Driver;
 use crate::adapters::sql::{Bind, Pool};
-use crate::tools::check::TypeClass;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -17,7 +17,7 @@ pub struct ColumnInfo {
     pub spelled: String,
     /// The declared type (`DECIMAL(12,2)`, `character varying`).
     pub declared: String,
-    pub class: TypeClass,
+    pub class: ColumnType,
     pub nullable: bool,
     /// The column comment, where the database keeps one (PostgreSQL, MySQL).
     pub comment: Option<String>,
@@ -133,7 +133,7 @@ pub async fn introspect(pool: &Pool) -> Result<Schema, sqlx::Error> {
         for c in t
             .columns
             .iter()
-            .filter(|c| matches!(c.class, TypeClass::Text | TypeClass::Integer | TypeClass::Bool))
+            .filter(|c| matches!(c.class, ColumnType::Text | ColumnType::Integer | ColumnType::Bool))
         {
             let p = super::sniff::profile(&t.values(&c.name));
             if p.non_null < 3 || p.codes.as_ref().is_none_or(|c| c.len() > 10) {
@@ -212,7 +212,7 @@ async fn postgres(pool: &Pool) -> Result<Vec<Table>, sqlx::Error> {
             .push(ColumnInfo {
                 name: text(r, "c").to_ascii_lowercase(),
                 spelled: text(r, "c"),
-                class: TypeClass::of(Driver::Postgres, &declared),
+                class: ColumnType::of(Driver::Postgres, &declared),
                 declared,
                 nullable: text(r, "n") == "YES",
                 comment: r.get("cm").and_then(DbValue::as_text),
@@ -332,7 +332,7 @@ async fn mysql(pool: &Pool) -> Result<Vec<Table>, sqlx::Error> {
             .push(ColumnInfo {
                 name: text(r, "c").to_ascii_lowercase(),
                 spelled: text(r, "c"),
-                class: TypeClass::of(Driver::MySql, &declared),
+                class: ColumnType::of(Driver::MySql, &declared),
                 declared,
                 nullable: text(r, "n") == "YES",
                 comment: r.get("cm").and_then(DbValue::as_text).filter(|c| !c.is_empty()),
@@ -402,7 +402,7 @@ async fn sqlite(pool: &Pool) -> Result<Vec<Table>, sqlx::Error> {
             t.columns.push(ColumnInfo {
                 name: c,
                 spelled,
-                class: TypeClass::of(Driver::Sqlite, &declared),
+                class: ColumnType::of(Driver::Sqlite, &declared),
                 declared,
                 nullable: int(r, "nn") == 0,
                 comment: None,

@@ -4,9 +4,9 @@
 //! else reaches, from value overlap (a sample of `r_fault.ne_no` found in `r_cell.cell_no`).
 use super::introspect::{quote, Schema, Table};
 use super::names;
+use crate::adapters::sql::column_type::ColumnType;
 use crate::adapters::sql::decode::DbValue;
 use crate::adapters::sql::{Bind, Pool};
-use crate::tools::check::TypeClass;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
@@ -70,8 +70,8 @@ fn key_like(name: &str) -> bool {
     })
 }
 
-fn joinable(a: TypeClass, b: TypeClass) -> bool {
-    use TypeClass as C;
+fn joinable(a: ColumnType, b: ColumnType) -> bool {
+    use ColumnType as C;
     matches!(
         (a, b),
         (C::Text, C::Text) | (C::Integer, C::Integer) | (C::Text, C::Integer) | (C::Integer, C::Text)

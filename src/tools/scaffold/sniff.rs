@@ -2,8 +2,8 @@
 //! money with two decimals, timestamps including `YYYYMMDDHHMMSS` text, billing cycles, small code sets),
 //! and how well that fits a unified field.
 use super::catalog::{FieldKind, Semantic, UnifiedField};
+use crate::adapters::sql::column_type::ColumnType;
 use crate::adapters::sql::decode::DbValue;
-use crate::tools::check::TypeClass;
 use chrono::{NaiveDate, NaiveDateTime};
 use std::collections::BTreeSet;
 
@@ -196,8 +196,8 @@ pub fn is_id_card(t: &str) -> bool {
 
 /// How well a column fits a field by type and values: a multiplier in (0, 1], and a bonus where the
 /// values say what the field is (ID-card numbers for `id_number`).
-pub fn fit(field: &UnifiedField, class: TypeClass, p: &Profile) -> (f32, f32) {
-    use TypeClass as C;
+pub fn fit(field: &UnifiedField, class: ColumnType, p: &Profile) -> (f32, f32) {
+    use ColumnType as C;
     let sampled = p.non_null >= 3;
     let strong = |frac: f32| sampled && frac >= 0.8;
     let textual = matches!(class, C::Text);
@@ -285,12 +285,12 @@ pub fn fit(field: &UnifiedField, class: TypeClass, p: &Profile) -> (f32, f32) {
     }
 }
 
-fn pattern(class: TypeClass, sampled: bool, frac: f32, bonus: f32) -> (f32, f32) {
+fn pattern(class: ColumnType, sampled: bool, frac: f32, bonus: f32) -> (f32, f32) {
     match class {
-        TypeClass::Text | TypeClass::Integer | TypeClass::Decimal if sampled && frac >= 0.6 => (1.0, bonus),
-        TypeClass::Text | TypeClass::Integer if !sampled => (0.8, 0.0),
-        TypeClass::Text => (0.6, 0.0),
-        TypeClass::Integer => (0.4, 0.0),
+        ColumnType::Text | ColumnType::Integer | ColumnType::Decimal if sampled && frac >= 0.6 => (1.0, bonus),
+        ColumnType::Text | ColumnType::Integer if !sampled => (0.8, 0.0),
+        ColumnType::Text => (0.6, 0.0),
+        ColumnType::Integer => (0.4, 0.0),
         _ => (0.1, 0.0),
     }
 }

@@ -3,13 +3,15 @@
 //! Subscriber `i`'s data depends only on `i`, the seed and the as-of date, never on how many subscribers are
 //! generated, so the same number means the same person at 1,000 or 1,000,000 subscribers. One subscriber in
 //! every [`CYCLE`] is ordinary; the others carry one of the [`Situation`]s complaints are about.
+mod billing;
 pub mod load;
 mod situation;
 mod tables;
 
+pub use billing::{wrong_number, DATA_FEN_PER_GB, IDD_CODE, IDD_FEN_PER_MIN, SMS_FEN, VOICE_FEN_PER_MIN};
 pub use situation::{Situation, CYCLE, SITUATIONS};
 use tables::*;
-pub use tables::{CITIES, GRIDS_PER_CITY, OUTAGE_EVERY, PLANS};
+pub use tables::{Plan, CITIES, GRIDS_PER_CITY, OUTAGE_EVERY, PLANS};
 
 use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime, NaiveTime};
 use rand::{Rng, SeedableRng};
@@ -248,7 +250,8 @@ pub fn subscriber_rows(opts: &SeedOptions, i: u64, b: &mut Batch) {
         _ if rng.random_bool(0.3) => Some(midnight(today + Duration::days(rng.random_range(-300..400)))),
         _ => None,
     };
-    let prepaid = rng.random_bool(0.4);
+    // Arrears are a postpaid line's.
+    let prepaid = rng.random_bool(0.4) && !matches!(sit, Situation::PaidStillSuspended | Situation::SuspendedArrears);
     push(
         &mut b.billing,
         "yh_zl",
@@ -300,194 +303,7 @@ pub fn subscriber_rows(opts: &SeedOptions, i: u64, b: &mut Batch) {
         ],
     );
 
-    // Value-added subscriptions.
-    let mut vas_items: Vec<(String, String, i64)> = Vec::new();
-    let vas_count = match sit {
-        Situation::VasNoConsent | Situation::VasConsented => 1,
-        _ => usize::from(rng.random_bool(0.25)),
-    };
-    for k in 0..vas_count {
-        let (code, name, sp, fee) = VAS[rng.random_range(0..VAS.len())];
-        let no_consent = sit == Situation::VasNoConsent;
-        let at = now - Duration::days(rng.random_range(40..70));
-        push(
-            &mut b.billing,
-            "zzyw_dg",
-            ZZYW_DG,
-            vec![
-                t(format!("DG{i:010}{k}")),
-                t(&yhbh),
-                t(code),
-                t(name),
-                t(sp),
-                V::Money(fee),
-                bt(at),
-                t(if no_consent {
-                    "SP合作渠道"
-                } else {
-                    "掌上营业厅"
-                }),
-                if no_consent {
-                    V::Text(None)
-                } else {
-                    t(format!("SMS-CONFIRM-{i}{k}"))
-                },
-                t("1"),
-                V::Text(None),
-            ],
-        );
-        vas_items.push((code.to_string(), name.to_string(), fee));
-    }
-
-    // Bills for the three completed cycles, newest first.
-    for back in 1..=3 {
-        let (cycle, first) = cycle_of(today, back);
-        let zdbh = format!("ZD{i:010}{cycle}");
-        let mut items: Vec<(&str, String, i64, Option<String>)> = vec![("01", format!("{}月租", plan.1), plan.2, None)];
-        if sit == Situation::DuplicateMonthlyFee && back == 1 {
-            items.push(("01", format!("{}月租", plan.1), plan.2, None));
-        }
-        if rng.random_bool(0.3) && sit != Situation::VoiceOverage {
-            items.push(("03", "国内语音超出".into(), rng.random_range(100..2_000), None));
-        }
-        if sit == Situation::VoiceOverage && back == 1 {
-            // 175 minutes beyond the plan at 0.19 yuan a minute.
-            items.push(("03", "国内语音超出".into(), 175 * 19, None));
-        }
-        if sit == Situation::DataOverage && back == 1 {
-            items.push(("02", "国内流量超出套餐费".into(), 6_000, None));
-        }
-        if sit == Situation::RoamingNoPack && back == 1 {
-            items.push(("06", "国际漫游数据(日本)".into(), 26_800, None));
-        }
-        for (code, name, fee) in &vas_items {
-            items.push(("05", name.clone(), *fee, Some(code.clone())));
-        }
-        let total: i64 = items.iter().map(|x| x.2).sum();
-        let issued = midnight(next_month_first(first)) + Duration::hours(2);
-        let paid = !(back == 1 && matches!(sit, Situation::PaidStillSuspended | Situation::SuspendedArrears));
-        push(
-            &mut b.billing,
-            "zd_zb",
-            ZD_ZB,
-            vec![
-                t(&zdbh),
-                t(&yhbh),
-                t(&cycle),
-                V::Money(total),
-                t(if paid { "1" } else { "2" }),
-                bt(issued),
-            ],
-        );
-        for (n, (code, name, fee, svc)) in items.into_iter().enumerate() {
-            push(
-                &mut b.billing,
-                "zd_mx",
-                ZD_MX,
-                vec![
-                    t(format!("{zdbh}{n:02}")),
-                    t(&zdbh),
-                    t(code),
-                    t(name),
-                    V::Money(fee),
-                    tn(svc),
-                ],
-            );
-        }
-    }
-
-    // Usage summaries: current cycle, previous cycle.
-    for back in 0..=1 {
-        let (cycle, _) = cycle_of(today, back);
-        let (in_plan, over, over_fee) = match (sit, back) {
-            (Situation::DataOverage, _) => (plan.3, 2_048, 6_000),
-            // Billed beyond the plan while half of the plan's data is left.
-            (Situation::DataBilledEarly, 0) => (plan.3 / 2, 1_024, 3_000),
-            _ => (rng.random_range(0..plan.3 * 8 / 10), 0, 0),
-        };
-        let voice = rng.random_range(20..plan.4);
-        let (voice, voice_over) = match (sit, back) {
-            (Situation::VoiceOverage, 1) => (plan.4 + 175, 175),
-            _ => (voice, 0),
-        };
-        push(
-            &mut b.billing,
-            "sy_hz",
-            SY_HZ,
-            vec![
-                t(&yhbh),
-                t(&cycle),
-                V::Int(in_plan),
-                V::Int(over),
-                V::Money(over_fee),
-                V::Int(voice),
-                V::Int(voice_over),
-                V::Int(rng.random_range(0..40)),
-            ],
-        );
-        if sit == Situation::RoamingNoPack && back == 1 {
-            push(
-                &mut b.billing,
-                "my_sy",
-                MY_SY,
-                vec![
-                    t(&yhbh),
-                    t(&cycle),
-                    t("JP"),
-                    V::Int(1_024),
-                    V::Int(35),
-                    V::Money(26_800),
-                    t("0"),
-                ],
-            );
-        }
-    }
-
-    // Payments.
-    let mut pays: Vec<(i64, &str, NaiveDateTime, &str)> = Vec::new();
-    for k in 0..rng.random_range(2..4) {
-        pays.push((
-            [5_000, 10_000, 20_000][rng.random_range(0..3)],
-            ["支付宝", "微信支付", "营业厅", "银行代扣"][rng.random_range(0..4)],
-            now - Duration::days(10 + 25 * k as i64) - Duration::minutes(rng.random_range(0..600)),
-            "0",
-        ));
-    }
-    match sit {
-        Situation::PaidStillSuspended => pays.push((10_000, "支付宝", now - Duration::days(1), "0")),
-        Situation::TopupPending => pays.push((5_000, "微信支付", now - Duration::hours(3), "1")),
-        Situation::TopupFailed => pays.push((5_000, "微信支付", now - Duration::hours(20), "2")),
-        Situation::TopupPendingOverdue => pays.push((10_000, "支付宝", now - Duration::hours(30), "1")),
-        Situation::DoublePayment => {
-            let at = now - Duration::days(2);
-            pays.push((10_000, "支付宝", at, "0"));
-            pays.push((10_000, "支付宝", at + Duration::seconds(95), "0"));
-        }
-        _ => {}
-    }
-    for (k, (amount, channel, at, st)) in pays.into_iter().enumerate() {
-        push(
-            &mut b.billing,
-            "jf_jl",
-            JF_JL,
-            vec![
-                t(format!("JF{i:010}{k:02}")),
-                t(&yhbh),
-                V::Money(amount),
-                t(channel),
-                bt(at),
-                t(st),
-                t(format!(
-                    "{}{:016}",
-                    if channel == "支付宝" { "ALI" } else { "WX" },
-                    i * 100 + k as u64
-                )),
-            ],
-        );
-    }
-
-    // Usage records (CDRs) over the last 20 days.
-    let roaming = sit == Situation::RoamingNoPack;
+    // The address grid (a cell outage situation lives in an outage grid).
     let grid_no = {
         let mut g = rng.random_range(0..GRIDS_PER_CITY);
         let want_outage = sit == Situation::CellOutage;
@@ -497,59 +313,22 @@ pub fn subscriber_rows(opts: &SeedOptions, i: u64, b: &mut Batch) {
         g
     };
     let grid = grid_code(city, grid_no);
-    for k in 0..12u32 {
-        let kind = ["V", "D", "D", "S"][(k % 4) as usize];
-        let at = now - Duration::days(i64::from(k) * 20 / 12) - Duration::minutes(rng.random_range(0..1_000));
-        let country = if roaming && k < 4 { "JP" } else { "CN" };
-        let (qty, fee, other) = match kind {
-            "V" => (
-                rng.random_range(20..900),
-                0,
-                format!("13{:09}", rng.random_range(0..1_000_000_000u64)),
-            ),
-            "D" => (
-                rng.random_range(1_000..300_000),
-                if country == "JP" { 6_700 } else { 0 },
-                "cmnet".to_string(),
-            ),
-            _ => (1, 10, format!("1065{:04}", rng.random_range(0..10_000))),
-        };
-        push(
-            &mut b.billing,
-            "xd_jl",
-            XD_JL,
-            vec![
-                t(format!("XD{i:010}{k:02}")),
-                t(&yhbh),
-                t(kind),
-                bt(at),
-                V::Int(qty),
-                V::Money(fee),
-                t(other),
-                t(country),
-                t(format!("{grid}C{}", k % 3)),
-            ],
-        );
-    }
-    if sit == Situation::VasNoConsent {
-        let (code, _, fee) = &vas_items[0];
-        push(
-            &mut b.billing,
-            "xd_jl",
-            XD_JL,
-            vec![
-                t(format!("XD{i:010}99")),
-                t(&yhbh),
-                t("Z"),
-                bt(midnight(cycle_of(today, 0).1) + Duration::hours(1)),
-                V::Int(1),
-                V::Money(*fee),
-                t(code.clone()),
-                t("CN"),
-                V::Text(None),
-            ],
-        );
-    }
+    let direct_debit = !prepaid && rng.random_bool(0.5);
+    billing::billing_rows(
+        &billing::Subscriber {
+            i,
+            sit,
+            plan,
+            yhbh: &yhbh,
+            now,
+            today,
+            prepaid,
+            direct_debit,
+            grid: &grid,
+        },
+        &mut rng,
+        b,
+    );
 
     // CRM.
     let surname = SURNAMES[rng.random_range(0..SURNAMES.len())];
@@ -722,7 +501,12 @@ pub fn subscriber_rows(opts: &SeedOptions, i: u64, b: &mut Batch) {
     } else {
         TERMINALS_4G[rng.random_range(0..TERMINALS_4G.len())]
     };
-    let sim_status = if status == "2" { "S" } else { "A" };
+    let sim_status = match sit {
+        // The card on record was replaced two days ago; the old card no longer registers.
+        Situation::SimReplaced => "R",
+        _ if status == "2" => "S",
+        _ => "A",
+    };
     push(
         &mut b.resource,
         "r_sim",
@@ -781,5 +565,7 @@ pub fn subscriber_rows(opts: &SeedOptions, i: u64, b: &mut Batch) {
     }
 }
 
+#[cfg(test)]
+mod invariants;
 #[cfg(test)]
 mod tests;

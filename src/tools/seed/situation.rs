@@ -29,12 +29,18 @@ pub enum Situation {
     MarketingFrequent,
     MarketingThirdParty,
     TopupPendingOverdue,
+    // Added for consistent demo data (indices 25..): situations the data lacked.
+    CancelledStillBilled,
+    SmsAndInternational,
+    SimReplaced,
+    RefundIssued,
+    PaymentWrongNumber,
 }
 
-/// Subscribers repeat the situations every `CYCLE` indices; index `k` (1..=24) in each cycle has situation k.
+/// Subscribers repeat the situations every `CYCLE` indices; index `k` (1..=29) in each cycle has situation k.
 pub const CYCLE: u64 = 40;
 
-pub const SITUATIONS: [Situation; 25] = [
+pub const SITUATIONS: [Situation; 30] = [
     Situation::Normal,
     Situation::VasNoConsent,
     Situation::PaidStillSuspended,
@@ -60,6 +66,11 @@ pub const SITUATIONS: [Situation; 25] = [
     Situation::MarketingFrequent,
     Situation::MarketingThirdParty,
     Situation::TopupPendingOverdue,
+    Situation::CancelledStillBilled,
+    Situation::SmsAndInternational,
+    Situation::SimReplaced,
+    Situation::RefundIssued,
+    Situation::PaymentWrongNumber,
 ];
 
 impl Situation {
@@ -108,6 +119,11 @@ impl Situation {
             Situation::MarketingFrequent => "marketing_frequent",
             Situation::MarketingThirdParty => "marketing_third_party",
             Situation::TopupPendingOverdue => "topup_pending_overdue",
+            Situation::CancelledStillBilled => "cancelled_still_billed",
+            Situation::SmsAndInternational => "sms_and_international",
+            Situation::SimReplaced => "sim_replaced",
+            Situation::RefundIssued => "refund_issued",
+            Situation::PaymentWrongNumber => "payment_wrong_number",
         }
     }
 
@@ -139,6 +155,24 @@ impl Situation {
             Situation::MarketingFrequent => "frequent marketing contacts, not opted out",
             Situation::MarketingThirdParty => "marketing complaint with no contact recorded",
             Situation::TopupPendingOverdue => "top-up pending at the channel for more than a day",
+            Situation::CancelledStillBilled => "value-added service cancelled, still billed on the next bill",
+            Situation::SmsAndInternational => "SMS beyond the plan and international calls billed last month",
+            Situation::SimReplaced => "SIM card replaced (old card no longer works)",
+            Situation::RefundIssued => "a top-up refunded to the payment channel",
+            Situation::PaymentWrongNumber => "top-up paid to a mistyped number (130… instead of this one)",
+        }
+    }
+
+    /// The deliberate break of the data's own consistency this situation is about, if any: a charge or
+    /// status the rest of the data does not explain. Every other subscriber's charges are explained by
+    /// their usage, subscriptions and payments (`tests::invariants` checks it).
+    pub fn anomaly(self) -> Option<&'static str> {
+        match self {
+            Situation::DuplicateMonthlyFee => Some("the last bill carries the monthly fee twice"),
+            Situation::DataBilledEarly => Some("data billed beyond the plan while half of it is left"),
+            Situation::CancelledStillBilled => Some("a cancelled value-added service billed after cancellation"),
+            Situation::PaidStillSuspended => Some("the last bill stays overdue after a later payment"),
+            _ => None,
         }
     }
 }

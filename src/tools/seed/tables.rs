@@ -13,8 +13,11 @@ pub const GRIDS_PER_CITY: u32 = 100;
 /// Every grid with `g % OUTAGE_EVERY == 7` has a cell down.
 pub const OUTAGE_EVERY: u32 = 25;
 
-/// The plan catalogue: (id, name, monthly fee fen, data MB, voice min, sms, 5G).
-pub const PLANS: [(&str, &str, i64, i64, i64, i64, bool); 6] = [
+/// A plan of the catalogue: (id, name, monthly fee fen, data MB, voice min, sms, 5G).
+pub type Plan = (&'static str, &'static str, i64, i64, i64, i64, bool);
+
+/// The plan catalogue.
+pub const PLANS: [Plan; 6] = [
     ("P4G38", "4G基础38元套餐", 3800, 3072, 100, 50, false),
     ("P4G58", "4G畅享58元套餐", 5800, 10240, 300, 100, false),
     ("P4G88", "4G畅享88元套餐", 8800, 20480, 500, 200, false),

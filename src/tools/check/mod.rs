@@ -1,101 +1,23 @@
 //! `complaint-gateway adapters check`: every adapter definition against its live database.
 //!
-//! Each entity's and stream's SQL is rendered for the database's driver and prepared there (nothing is
-//! executed), which reports the result columns with their types. Every mapped column must be among them,
-//! with a type that fits both the `type` its mapping declares and the unified field it fills. Each
-//! problem names the file, the entity and the column, so CI output points at the line to fix.
+//! Each entity's and stream's SQL is rendered for the database's driver and prepared there, which reports
+//! the result columns with their types. Every mapped column must be among them, with a type that fits both
+//! the `type` its mapping declares and the unified field it fills. The queries that pass are then run for
+//! a few subscribers sampled from the database ([`sample`]): their rows must decode and convert, and a
+//! query that returns nothing for all of them is a warning. Each problem names the file, the entity and
+//! the column, so CI output points at the line to fix.
 use crate::adapters::sql::definition::{ColumnType, CompiledField, Convert, Definition};
 use crate::adapters::sql::text::{Driver, SqlTemplate};
 use crate::adapters::sql::{Pool, PoolSettings};
 use crate::config::Config;
 use crate::secrets;
+
+pub mod sample;
 use prost_reflect::Kind;
 use sqlx::{Column, SqlSafeStr, Statement, TypeInfo};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-
-/// The kind of values a column holds, from the driver's or the schema's type name. Shared with
-/// `adapters scaffold`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TypeClass {
-    Text,
-    Integer,
-    Decimal,
-    Float,
-    Timestamp,
-    Date,
-    Bool,
-    Bytes,
-    /// The driver could not say (an SQLite expression without a declared type).
-    Unknown,
-}
-
-impl TypeClass {
-    /// Classifies a type name as PostgreSQL, MySQL/MariaDB or SQLite write it (`NUMERIC`, `DECIMAL(12,2)`,
-    /// `character varying`, `TINYINT(1)`, `TIMESTAMPTZ`, …).
-    pub fn of(driver: Driver, type_name: &str) -> TypeClass {
-        let t = type_name.trim().to_ascii_lowercase();
-        let base = t.split(['(', ' ']).next().unwrap_or("");
-        if t.is_empty() || t == "null" {
-            return TypeClass::Unknown;
-        }
-        if driver == Driver::MySql && (t == "boolean" || t == "tinyint(1)" || t == "bool") {
-            return TypeClass::Bool;
-        }
-        match base {
-            "bool" | "boolean" => TypeClass::Bool,
-            "int2" | "int4" | "int8" | "smallint" | "integer" | "int" | "bigint" | "tinyint" | "mediumint"
-            | "serial" | "bigserial" | "year" | "oid" => TypeClass::Integer,
-            "numeric" | "decimal" | "money" | "number" => TypeClass::Decimal,
-            "float4" | "float8" | "real" | "double" | "float" => TypeClass::Float,
-            "timestamp" | "timestamptz" | "datetime" => TypeClass::Timestamp,
-            "date" => TypeClass::Date,
-            "bytea" | "blob" | "tinyblob" | "mediumblob" | "longblob" | "binary" | "varbinary" => TypeClass::Bytes,
-            "text" | "varchar" | "char" | "character" | "bpchar" | "name" | "tinytext" | "mediumtext" | "longtext"
-            | "nvarchar" | "nchar" | "clob" | "string" | "enum" | "set" | "json" | "jsonb" | "uuid" | "citext" => {
-                TypeClass::Text
-            }
-            _ if t.starts_with("character varying") || t.starts_with("timestamp") => {
-                if t.starts_with("timestamp") {
-                    TypeClass::Timestamp
-                } else {
-                    TypeClass::Text
-                }
-            }
-            // SQLite's affinity rules for anything else.
-            _ if driver == Driver::Sqlite => {
-                if t.contains("int") {
-                    TypeClass::Integer
-                } else if t.contains("char") || t.contains("clob") || t.contains("text") {
-                    TypeClass::Text
-                } else if t.contains("blob") {
-                    TypeClass::Bytes
-                } else if t.contains("real") || t.contains("floa") || t.contains("doub") {
-                    TypeClass::Float
-                } else {
-                    TypeClass::Decimal
-                }
-            }
-            _ => TypeClass::Text,
-        }
-    }
-
-    /// A short name for messages.
-    pub fn name(self) -> &'static str {
-        match self {
-            TypeClass::Text => "text",
-            TypeClass::Integer => "integer",
-            TypeClass::Decimal => "decimal",
-            TypeClass::Float => "float",
-            TypeClass::Timestamp => "timestamp",
-            TypeClass::Date => "date",
-            TypeClass::Bool => "bool",
-            TypeClass::Bytes => "bytes",
-            TypeClass::Unknown => "unknown",
-        }
-    }
-}
 
 /// A column of a prepared statement's result.
 #[derive(Debug, Clone)]
@@ -104,7 +26,7 @@ pub struct ResultColumn {
     pub name: String,
     /// The type as the database names it (`NUMERIC`, `VARCHAR`, `DECIMAL(12,2)`).
     pub type_name: String,
-    pub class: TypeClass,
+    pub class: ColumnType,
 }
 
 /// One thing wrong with a definition, located as precisely as it can be.
@@ -140,7 +62,12 @@ pub struct SourceReport {
     pub file: PathBuf,
     /// Entity and stream queries prepared.
     pub queries: usize,
+    /// Subscribers whose rows every query was run for.
+    pub sampled: usize,
     pub problems: Vec<Problem>,
+    /// What deserves a look but does not fail the check (a query returning no rows for any sampled
+    /// subscriber).
+    pub warnings: Vec<Problem>,
 }
 
 /// What `adapters check` found.
@@ -159,11 +86,37 @@ impl CheckReport {
         self.problems().next().is_none()
     }
 
-    /// One line per problem, then a summary line.
+    /// The warnings of every source.
+    pub fn warnings(&self) -> impl Iterator<Item = &Problem> {
+        self.sources.iter().flat_map(|s| s.warnings.iter())
+    }
+
+    /// One line per problem and warning, then a summary line.
     pub fn render(&self) -> String {
         let mut out = String::new();
         for p in self.problems() {
             out.push_str(&format!("error: {p}\n"));
+        }
+        for w in self.warnings() {
+            out.push_str(&format!("warning: {w}\n"));
+        }
+        let sampled: Vec<String> = self
+            .sources
+            .iter()
+            .filter(|s| s.sampled > 0)
+            .map(|s| format!("{}: {}", s.name, s.sampled))
+            .collect();
+        let w = self.warnings().count();
+        if !sampled.is_empty() || w > 0 {
+            out.push_str(&format!(
+                "ran the queries for sampled subscribers ({}): {w} warning{}\n",
+                if sampled.is_empty() {
+                    "none".to_string()
+                } else {
+                    sampled.join(", ")
+                },
+                if w == 1 { "" } else { "s" }
+            ));
         }
         let n = self.problems().count();
         let queries: usize = self.sources.iter().map(|s| s.queries).sum();
@@ -297,6 +250,8 @@ pub async fn run(targets: &[Target]) -> CheckReport {
                     name: t.dir.display().to_string(),
                     file: e.file.clone(),
                     queries: 0,
+                    sampled: 0,
+                    warnings: vec![],
                     problems: vec![Problem {
                         file: e.file,
                         part: String::new(),
@@ -313,6 +268,8 @@ pub async fn run(targets: &[Target]) -> CheckReport {
                 name: def.name.clone(),
                 file: file.clone(),
                 queries: 0,
+                sampled: 0,
+                warnings: vec![],
                 problems: vec![Problem {
                     file,
                     part: String::new(),
@@ -333,7 +290,9 @@ pub async fn check_definition(def: &Definition, url: &str) -> SourceReport {
         name: def.name.clone(),
         file: def.file.clone(),
         queries: 0,
+        sampled: 0,
         problems: vec![],
+        warnings: vec![],
     };
     let whole = |message: String| Problem {
         file: def.file.clone(),
@@ -359,6 +318,7 @@ pub async fn check_definition(def: &Definition, url: &str) -> SourceReport {
         sql: &'a SqlTemplate,
         fields: &'a [CompiledField],
         key: Vec<String>,
+        stream: Option<Option<String>>,
     }
     let mut queries: Vec<Query> = Vec::new();
     for e in &def.entities {
@@ -368,6 +328,7 @@ pub async fn check_definition(def: &Definition, url: &str) -> SourceReport {
             sql: &e.sql,
             fields: &e.fields,
             key: e.key.clone(),
+            stream: None,
         });
     }
     for s in &def.streams {
@@ -377,14 +338,19 @@ pub async fn check_definition(def: &Definition, url: &str) -> SourceReport {
             sql: &s.sql,
             fields: &s.fields,
             key: vec![],
+            stream: Some(s.time_param_format.clone()),
         });
     }
+    // Queries that prepared and whose columns check out are then run for sampled subscribers.
+    let mut runnable: Vec<sample::Query> = Vec::new();
+    let mut reachable = true;
     for Query {
         part,
         sql_file,
         sql,
         fields,
         key,
+        stream,
     } in queries
     {
         let (text, _) = sql.render(driver);
@@ -407,6 +373,7 @@ pub async fn check_definition(def: &Definition, url: &str) -> SourceReport {
                         "cannot reach the database `{}`: {msg}",
                         secrets::redact_url(url)
                     )));
+                    reachable = false;
                     break;
                 }
                 let column = missing_column_in(&msg);
@@ -424,9 +391,34 @@ pub async fn check_definition(def: &Definition, url: &str) -> SourceReport {
             }
             Ok(Ok(c)) => c,
         };
-        report
-            .problems
-            .extend(check_columns(&def.file, &part, driver, fields, &key, &cols));
+        let found = check_columns(&def.file, &part, driver, fields, &key, &cols);
+        if found.is_empty() {
+            runnable.push(sample::Query {
+                part,
+                sql_file,
+                sql,
+                fields,
+                stream,
+            });
+        }
+        report.problems.extend(found);
+    }
+    if reachable && !runnable.is_empty() {
+        let scrub = |m: &str| secrets::scrub(m, &secrets).into_owned();
+        match sample::keys(&pool, def).await {
+            Ok((keys, from)) if keys.is_empty() => report.warnings.push(whole(format!(
+                "{from} holds no subscriber numbers: no query was run for a real subscriber"
+            ))),
+            Ok((keys, from)) => {
+                report.sampled = keys.len();
+                for q in &runnable {
+                    let (p, w) = sample::run(&pool, def, q, &keys, &from, &scrub).await;
+                    report.problems.extend(p);
+                    report.warnings.extend(w);
+                }
+            }
+            Err(why) => report.warnings.push(whole(scrub(&why))),
+        }
     }
     pool_close(pool).await;
     report
@@ -522,7 +514,18 @@ pub async fn describe(pool: &Pool, sql: &str) -> Result<Vec<ResultColumn>, sqlx:
             let st = sqlx::Executor::prepare(&mut *c, q()).await?;
             st.columns()
                 .iter()
-                .map(|col| column(Driver::MySql, col.name(), col.type_info().name(), None))
+                .map(|col| {
+                    let ti = col.type_info();
+                    // `utf8 COLLATE utf8_bin` text is reported as VARBINARY; its collation says it is text.
+                    let text = matches!(ColumnType::of(Driver::MySql, ti.name()), ColumnType::Bytes)
+                        && <String as sqlx::Type<sqlx::MySql>>::compatible(ti);
+                    let mut c = column(Driver::MySql, col.name(), ti.name(), None);
+                    if text {
+                        c.type_name = format!("{} (text, binary collation)", ti.name());
+                        c.class = ColumnType::Text;
+                    }
+                    c
+                })
                 .collect()
         }
         Pool::Sqlite(p) => {
@@ -552,10 +555,10 @@ pub async fn describe(pool: &Pool, sql: &str) -> Result<Vec<ResultColumn>, sqlx:
 fn column(driver: Driver, name: &str, type_name: &str, declared: Option<String>) -> ResultColumn {
     let (type_name, class) = match declared.filter(|d| !d.is_empty()) {
         Some(d) => {
-            let c = TypeClass::of(driver, &d);
+            let c = ColumnType::of(driver, &d);
             (d, c)
         }
-        None => (type_name.to_string(), TypeClass::of(driver, type_name)),
+        None => (type_name.to_string(), ColumnType::of(driver, type_name)),
     };
     ResultColumn {
         name: name.to_ascii_lowercase(),
@@ -625,39 +628,13 @@ pub fn check_columns(
     out
 }
 
-fn declared_name(t: ColumnType) -> &'static str {
-    match t {
-        ColumnType::Text => "text",
-        ColumnType::Integer => "integer",
-        ColumnType::Decimal => "decimal",
-        ColumnType::Float => "float",
-        ColumnType::Timestamp => "timestamp",
-        ColumnType::Date => "date",
-        ColumnType::Bool => "bool",
-    }
-}
-
 /// Whether the column's type fits the `type` the mapping declares.
 fn declared_mismatch(driver: Driver, declared: Option<ColumnType>, col: &ResultColumn) -> Option<String> {
-    use TypeClass as C;
     let declared = declared?;
-    if col.class == C::Unknown {
-        return None;
-    }
-    let ok = match declared {
-        ColumnType::Text => matches!(col.class, C::Text),
-        ColumnType::Integer => matches!(col.class, C::Integer | C::Bool),
-        ColumnType::Decimal | ColumnType::Float => matches!(col.class, C::Decimal | C::Float | C::Integer),
-        // SQLite has no date-time storage class: such columns are TEXT by declaration.
-        ColumnType::Timestamp | ColumnType::Date => {
-            matches!(col.class, C::Timestamp | C::Date) || driver == Driver::Sqlite && col.class == C::Text
-        }
-        ColumnType::Bool => matches!(col.class, C::Bool | C::Integer),
-    };
-    (!ok).then(|| {
+    (!declared.accepts(col.class, driver)).then(|| {
         format!(
             "declared `type = \"{}\"` but the query returns {} ({})",
-            declared_name(declared),
+            declared.name(),
             col.type_name,
             col.class.name()
         )
@@ -666,7 +643,7 @@ fn declared_mismatch(driver: Driver, declared: Option<ColumnType>, col: &ResultC
 
 /// Whether the column's values can fill the unified field at all.
 fn target_mismatch(f: &CompiledField, col: &ResultColumn) -> Option<String> {
-    use TypeClass as C;
+    use ColumnType as C;
     if f.path.prefix.is_empty() && f.path.list.is_none() {
         return None; // an extension field takes any value
     }
@@ -720,21 +697,6 @@ fn target_mismatch(f: &CompiledField, col: &ResultColumn) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn classifies_type_names_of_every_driver() {
-        assert_eq!(TypeClass::of(Driver::Postgres, "NUMERIC"), TypeClass::Decimal);
-        assert_eq!(TypeClass::of(Driver::Postgres, "character varying"), TypeClass::Text);
-        assert_eq!(
-            TypeClass::of(Driver::Postgres, "timestamp without time zone"),
-            TypeClass::Timestamp
-        );
-        assert_eq!(TypeClass::of(Driver::MySql, "TINYINT(1)"), TypeClass::Bool);
-        assert_eq!(TypeClass::of(Driver::MySql, "DATETIME"), TypeClass::Timestamp);
-        assert_eq!(TypeClass::of(Driver::Sqlite, "DECIMAL(12,2)"), TypeClass::Decimal);
-        assert_eq!(TypeClass::of(Driver::Sqlite, "VARCHAR(14)"), TypeClass::Text);
-        assert_eq!(TypeClass::of(Driver::Sqlite, "NULL"), TypeClass::Unknown);
-    }
 
     #[test]
     fn finds_the_column_in_database_messages() {

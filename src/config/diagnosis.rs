@@ -11,6 +11,13 @@ pub struct DiagnosisConfig {
     /// binary (the shipped `scenarios/`), which are never reloaded.
     #[serde(default)]
     pub scenarios_dir: Option<PathBuf>,
+    /// A folder of extra classifier data, relative to the config file's folder: a `categories.toml` (new
+    /// categories: code, name, description, keywords) and `*.jsonl` labelled examples (`{"text": "...",
+    /// "category": "code"}`, at least 10 per category). The classifier is retrained at start on the
+    /// shipped corpus plus this folder (its held-out accuracy logged), and scenarios may name the new
+    /// categories. Unset: the shipped categories and corpus.
+    #[serde(default)]
+    pub corpus_dir: Option<PathBuf>,
     /// How often the folder is checked for changed files, in milliseconds; 0 turns hot reload off.
     #[serde(default = "default_reload_ms")]
     pub reload_interval_ms: u64,
@@ -21,15 +28,21 @@ pub struct DiagnosisConfig {
     /// Record every diagnosis in the gateway's store (`complaints`).
     #[serde(default = "yes")]
     pub record_complaints: bool,
+    /// Refuse a reloaded folder that changes the outcome of a test case (`*.cases.toml`) of the folder in
+    /// force or of its own; the previous scenarios stay and the log names each case.
+    #[serde(default = "yes")]
+    pub reload_refuses_broken_cases: bool,
 }
 
 impl Default for DiagnosisConfig {
     fn default() -> Self {
         DiagnosisConfig {
             scenarios_dir: None,
+            corpus_dir: None,
             reload_interval_ms: default_reload_ms(),
             now: None,
             record_complaints: true,
+            reload_refuses_broken_cases: true,
         }
     }
 }
@@ -61,6 +74,7 @@ mod tests {
         assert_eq!(cfg.diagnosis.scenarios_dir, None);
         assert_eq!(cfg.diagnosis.reload_interval_ms, 2_000);
         assert!(cfg.diagnosis.record_complaints && cfg.diagnosis.now.is_none());
+        assert!(cfg.diagnosis.reload_refuses_broken_cases);
     }
 
     #[test]

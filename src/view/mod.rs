@@ -4,6 +4,9 @@
 //!
 //! Each source is read through the cache (`cache.rs`) and, on a miss, through its resilience stack
 //! (`stack.rs`): the cache sits outside the stack, so a hit takes no permit.
+pub mod conflicts;
+
+use self::conflicts::{Conflict, Ownership};
 use crate::adapters::registry::{Registry, Source};
 use crate::adapters::{AdapterError, FetchRequest, Invalidation, SourceData};
 use crate::cache::{CacheKey, CacheSettings, ReadPolicy, Served, ViewCache};
@@ -21,6 +24,8 @@ use std::time::{Duration, Instant, SystemTime};
 pub struct ViewOutcome {
     pub view: SubscriberView,
     pub statuses: Vec<SourceStatus>,
+    /// Fields the sources disagreed on, and whose value the view holds.
+    pub conflicts: Vec<Conflict>,
 }
 
 impl ViewOutcome {
@@ -50,6 +55,8 @@ struct SourceRuntime {
 
 struct Runtime {
     cache: ViewCache,
+    /// Which source owns which part of the view when sources disagree (`[owners]`).
+    owners: Ownership,
     sources: HashMap<String, SourceRuntime>,
     /// Background tasks (LISTEN/NOTIFY), stopped with the reader.
     tasks: Vec<tokio::task::AbortHandle>,
@@ -69,13 +76,18 @@ impl ViewReader {
         ViewReader::with_cache(registry, &CacheConfig::default())
     }
 
-    /// A reader with the cache settings of `cfg` (per-source stack settings come with the registry).
+    /// A reader with the cache settings and field owners of `cfg` (per-source stack settings come with the
+    /// registry).
     pub fn from_config(registry: Registry, cfg: &Config) -> ViewReader {
-        ViewReader::with_cache(registry, &cfg.cache)
+        ViewReader::build(registry, &cfg.cache, Ownership::new(cfg.owners()))
     }
 
     /// A reader with the given cache settings.
     pub fn with_cache(registry: Registry, cache: &CacheConfig) -> ViewReader {
+        ViewReader::build(registry, cache, Ownership::default())
+    }
+
+    fn build(registry: Registry, cache: &CacheConfig, owners: Ownership) -> ViewReader {
         let settings = CacheSettings::from(cache);
         let cache = ViewCache::new(settings.clone());
         let mut sources = HashMap::new();
@@ -114,7 +126,12 @@ impl ViewReader {
         }
         ViewReader {
             registry,
-            runtime: Arc::new(Runtime { cache, sources, tasks }),
+            runtime: Arc::new(Runtime {
+                cache,
+                owners,
+                sources,
+                tasks,
+            }),
         }
     }
 
@@ -361,14 +378,28 @@ fn failed_state(cause: &StackError) -> SourceState {
     }
 }
 
+impl ViewReader {
+    /// [`assemble`] with the configured field owners.
+    pub fn assemble(&self, msisdn: &str, parts: &[Part]) -> Result<ViewOutcome, Error> {
+        assemble_owned(msisdn, parts, &self.runtime.owners)
+    }
+}
+
 /// Merges the parts of one read into the view, with one `SourceStatus` per part. NOT_FOUND when every
-/// source that answered says it has no such subscriber.
+/// source that answered says it has no such subscriber. Disagreeing sources are reported; with no owners
+/// configured, the last source's value stays.
 pub fn assemble(msisdn: &str, parts: &[Part]) -> Result<ViewOutcome, Error> {
+    assemble_owned(msisdn, parts, &Ownership::default())
+}
+
+/// [`assemble`], where the owner of a field the sources disagree on keeps its value.
+pub fn assemble_owned(msisdn: &str, parts: &[Part], owners: &Ownership) -> Result<ViewOutcome, Error> {
     let mut view = SubscriberView {
         msisdn: msisdn.to_string(),
         ..Default::default()
     };
     let mut statuses = Vec::with_capacity(parts.len());
+    let mut merged: Vec<(&str, &[u8])> = Vec::new();
     let mut not_found = 0;
     for part in parts {
         let mut st = SourceStatus {
@@ -385,6 +416,7 @@ pub fn assemble(msisdn: &str, parts: &[Part]) -> Result<ViewOutcome, Error> {
                 }
                 if entry.data.found {
                     merge_into(&mut view, &mut st, &entry.data)?;
+                    merged.push((part.name(), entry.data.view.as_ref()));
                     st.set_state(SourceState::Ok);
                 } else {
                     not_found += 1;
@@ -394,6 +426,7 @@ pub fn assemble(msisdn: &str, parts: &[Part]) -> Result<ViewOutcome, Error> {
             }
             Served::Stale { entry, cause } => {
                 merge_into(&mut view, &mut st, &entry.data)?;
+                merged.push((part.name(), entry.data.view.as_ref()));
                 st.set_state(SourceState::Stale);
                 st.age_ms = millis(entry.age());
                 st.fetched_at = Some(ts_ago(entry.age()));
@@ -421,12 +454,17 @@ pub fn assemble(msisdn: &str, parts: &[Part]) -> Result<ViewOutcome, Error> {
         }
         statuses.push(st);
     }
+    let conflicts = conflicts::resolve(&mut view, &merged, owners);
     // Restore the number (merge keeps the last non-empty scalar).
     view.msisdn = msisdn.to_string();
     if !statuses.is_empty() && not_found == statuses.len() {
         return Err(Error::NotFound(format!("no subscriber {msisdn} in any source")));
     }
-    Ok(ViewOutcome { view, statuses })
+    Ok(ViewOutcome {
+        view,
+        statuses,
+        conflicts,
+    })
 }
 
 /// Drops cached answers as a backend says they changed (see `Adapter::invalidations`).
