@@ -117,6 +117,10 @@ pub async fn run(cfg: Config, banner: impl FnOnce(std::net::SocketAddr)) -> anyh
         .collect();
     tracing::info!(%addr, sources = ?registry.names(), ?definitions, "serving");
     let gw = Arc::new(Gateway::open(cfg, registry, &env).await?);
+    // Train the classifier now, in the background, so the first Classify or Diagnose does not pay for it.
+    tokio::task::spawn_blocking(|| {
+        crate::classify::Classifier::shared();
+    });
     if let Some(m) = gw.config.admin.metrics_listen {
         let (bound, _task) = crate::metrics::start(m, gw.reader.clone())
             .await
@@ -206,7 +210,11 @@ pub async fn serve(
         // One connection cannot hold more calls than this open (a bodiless-stream flood).
         .max_concurrent_streams(server_cfg.max_concurrent_streams)
         .http2_keepalive_interval(secs(server_cfg.keepalive_interval_secs))
-        .http2_keepalive_timeout(secs(server_cfg.keepalive_timeout_secs));
+        .http2_keepalive_timeout(secs(server_cfg.keepalive_timeout_secs))
+        // A unary call whose body never comes ends here (the read itself is bounded tighter).
+        // The margin covers work that is not a read (the classifier's one-off training at first use in
+        // a process that did not train it at start, e.g. a test server).
+        .timeout(Duration::from_millis(server_cfg.request_timeout_ms) + Duration::from_secs(60));
     if let Some(tls) = tls_config(&gateway.config.tls)? {
         builder = builder.tls_config(tls.timeout(handshake))?;
     }

@@ -2,6 +2,7 @@
 //! environment overrides (all applied in [`load`]), then validation, which names every bad key at once.
 //! [`check`] then looks for what the file names but the machine lacks: secrets, key files, SQLite files.
 //! See `config/gateway.example.toml`.
+pub mod cases;
 pub mod check;
 pub mod diagnosis;
 pub mod load;
@@ -39,7 +40,7 @@ pub struct Config {
     pub diagnosis: diagnosis::DiagnosisConfig,
     /// Complaint cases: the routing rules, SLA policies and calendars (see `docs/complaints.md`).
     #[serde(default)]
-    pub cases: crate::cases::CasesConfig,
+    pub cases: cases::CasesConfig,
     /// Backends, in the order their statuses are reported.
     #[serde(default)]
     pub sources: Vec<SourceConfig>,
