@@ -25,6 +25,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Server reflection and the field-path checks need the encoded descriptor set.
     std::fs::write(out.join("complaint_descriptor.bin"), fds.encode_to_vec())?;
     tonic_prost_build::configure()
+        // Malformed requests are INVALID_ARGUMENT, not INTERNAL (src/api/codec.rs).
+        .codec_path("crate::api::codec::StrictCodec")
         .build_client(true)
         .build_server(true)
         .compile_fds(fds)?;

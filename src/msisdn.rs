@@ -1,16 +1,26 @@
 //! Mobile numbers (MSISDN) as callers type them.
 use crate::error::Error;
 
-/// Normalises a mainland mobile number: strips spaces, dashes, a `+86`/`86`/`0086` prefix; then requires
-/// 11 digits starting with 1.
+/// Normalises a mainland mobile number: fullwidth digits, plus and dashes become ASCII; strips spaces,
+/// dashes, a `+86`/`86`/`0086` prefix; then requires 11 digits starting with 1.
 pub fn normalize(field: &str, raw: &str) -> Result<String, Error> {
-    if raw.len() > 32 {
+    if raw.chars().count() > 32 {
         return Err(Error::InvalidMsisdn {
             field: field.into(),
             message: "too long: expected an 11-digit mobile number such as 13800138000".into(),
         });
     }
-    let compact: String = raw.chars().filter(|c| !matches!(c, ' ' | '-' | '\u{3000}')).collect();
+    // Fullwidth forms (what a Chinese input method types: ＋８６ １３８０…) count as their ASCII ones.
+    let compact: String = raw
+        .chars()
+        .map(|c| match c {
+            '\u{FF10}'..='\u{FF19}' => char::from(b'0' + (c as u32 - 0xFF10) as u8),
+            '\u{FF0B}' => '+',
+            '\u{FF0D}' | '\u{2010}' | '\u{2011}' | '\u{2012}' | '\u{2013}' | '\u{2014}' => '-',
+            other => other,
+        })
+        .filter(|c| !matches!(c, ' ' | '-' | '\u{3000}'))
+        .collect();
     if compact.is_empty() {
         return Err(Error::InvalidMsisdn {
             field: field.into(),
@@ -49,6 +59,8 @@ mod tests {
             "8613800138000",
             "138-0013-8000",
             " 138 0013 8000 ",
+            "１３８００１３８０００",
+            "＋８６ １３８－００１３－８０００",
         ] {
             assert_eq!(normalize("msisdn", raw).unwrap(), "13800138000", "{raw}");
         }
@@ -63,6 +75,8 @@ mod tests {
             "1380013800x",
             "13800138000' OR '1'='1",
             &"1".repeat(100),
+            "١٣٨٠٠١٣٨٠٠٠",
+            "13800138000\u{200B}",
         ] {
             let e = normalize("msisdn", raw).unwrap_err();
             assert!(e.to_string().starts_with("msisdn: "), "{e}");

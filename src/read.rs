@@ -159,12 +159,7 @@ impl Reads {
     /// Appends the note's event with the outcome of `result`. An `Err` means the event is not recorded and
     /// the response must not be sent.
     pub async fn record<R>(&self, note: AuditNote, result: &Result<R, Error>) -> Result<(), Error> {
-        let mut ev = note.into_event();
-        if let Err(e) = result {
-            ev.outcome = Outcome::of_error(e);
-            ev.detail = crate::identity::clip(&e.to_string(), 512);
-        }
-        self.audit.append(ev).await
+        self.audit.append(note.finish(result)).await
     }
 
     async fn authorised_view(&self, req: &ReadRequest, note: &AuditNote) -> Result<ViewOutcome, Error> {
@@ -212,10 +207,12 @@ impl Reads {
             None => main.as_ref().ok().and_then(region_of),
         };
         if caller.region_scoped() {
-            // Nobody has the number: nothing to protect, say so.
+            // Nobody has the number: refused like another city's subscriber, so a handler cannot tell
+            // which numbers exist elsewhere; the audit trail records NOT_FOUND.
             let nowhere = main.is_err() && probed_view.as_ref().is_none_or(|p| p.is_err());
             if let (Err(Error::NotFound(m)), true) = (&main, nowhere) {
-                return Err(Error::NotFound(m.clone()));
+                note.truth(Outcome::NotFound, m);
+                return Err(outside_regions(caller));
             }
         }
         let region = self.establish(caller, note, &msisdn, &region_parts, reported).await?;
@@ -287,7 +284,11 @@ impl Reads {
             .await;
         let reported = match self.reader.assemble(msisdn, &parts) {
             Ok(o) => region_of(&o),
-            Err(Error::NotFound(m)) => return Err(Error::NotFound(m)),
+            Err(Error::NotFound(m)) => {
+                // As for views: a number nobody has is refused like another city's.
+                note.truth(Outcome::NotFound, &m);
+                return Err(outside_regions(caller));
+            }
             Err(_) => None,
         };
         let all: Vec<&Part> = parts.iter().collect();
@@ -406,7 +407,7 @@ fn region_of(outcome: &ViewOutcome) -> Option<String> {
 fn outside_regions(caller: &Identity) -> Error {
     let mine: Vec<&str> = caller.regions.iter().map(String::as_str).collect();
     Error::OutOfRegion(format!(
-        "permission denied: this subscriber is not in your regions ({})",
+        "permission denied: this number is not in your regions ({}), or no backend has it",
         if mine.is_empty() {
             "none".to_string()
         } else {

@@ -60,6 +60,8 @@ const TEST_SECRET: &str = "complaint-gateway-test-signing-key-not-for-production
 /// Adds the test signing key to `[auth]` and, unless the test chose a store, an in-memory store (tests
 /// never write `gateway.db` into the working directory).
 pub fn with_test_identity(cfg: &mut Config) {
+    // Tests sign tokens for subjects they never register.
+    cfg.auth.require_registered = false;
     if !cfg.auth.jwt_keys.iter().any(|k| k.kid.as_deref() == Some(TEST_KID)) {
         cfg.auth.jwt_keys.push(crate::identity::config::JwtKeyConfig {
             kid: Some(TEST_KID.into()),

@@ -252,7 +252,8 @@ fn token_says_when_the_server_will_narrow_its_regions() {
     let config = dir.path().join("gateway.toml");
     std::fs::write(
         &config,
-        "[[auth.jwt_keys]]\nalgorithm = \"HS256\"\nsecret_env = \"CGW_TEST_TOKEN_SECRET\"\n",
+        // Unregistered tokens accepted as they claim (the demo's setting; off by default).
+        "[auth]\nrequire_registered = false\n[[auth.jwt_keys]]\nalgorithm = \"HS256\"\nsecret_env = \"CGW_TEST_TOKEN_SECRET\"\n",
     )
     .unwrap();
     let cfg = config.to_str().unwrap();

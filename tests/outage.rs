@@ -138,7 +138,7 @@ async fn a_crm_outage_answers_from_the_remembered_region_or_unavailable_never_de
             .unwrap_err();
         assert_eq!(e.code(), Code::PermissionDenied, "{e:?}");
         // StreamUsage's region check follows the same rule.
-        let e = c
+        let e = match c
             .stream_usage(with_token(
                 StreamUsageRequest {
                     msisdn: cold[0].clone(),

@@ -290,7 +290,10 @@ impl DiagnosisApi {
     async fn diagnose_inner(&self, request: &Request<DiagnoseRequest>) -> Result<DiagnoseResponse, Error> {
         let req = request.get_ref();
         let set: Arc<ScenarioSet> = self.engine.scenarios();
-        // Everything about the request is checked before any subscriber data is read.
+        // Everything about the request is checked before any subscriber data is read, and before the
+        // classifier (the expensive part) runs: the caller's permission, the number, the fields.
+        crate::identity::caller(request)?.require(crate::identity::Permission::ReadView, "diagnosing a complaint")?;
+        crate::msisdn::normalize("msisdn", &req.msisdn)?;
         check_text(&req.text)?;
         check_complaint_id(&req.complaint_id)?;
         if !req.category.is_empty() {
@@ -413,7 +416,7 @@ impl DiagnosisService for DiagnosisApi {
         match self.diagnose_inner(&request).await {
             Ok(r) => Ok(Response::new(r)),
             // A request refused before the view read is audited like a refused read.
-            Err(e @ Error::InvalidArgument { .. }) => {
+            Err(e) if e.is_invalid_argument() || e.is_denial() => {
                 let r = request.get_ref();
                 let read = super::read_request(&request, &r.msisdn, &r.complaint_id)?;
                 Err(self.reads.refuse(&read, e).await.into())

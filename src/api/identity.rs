@@ -97,9 +97,7 @@ fn display_name(field: &str, s: &str) -> Result<String, Error> {
     if s.chars().count() > 64 {
         return Err(Error::invalid(field, "at most 64 characters"));
     }
-    if s.chars().any(char::is_control) {
-        return Err(Error::invalid(field, "must not contain control characters"));
-    }
+    ident::check_visible(field, s)?;
     Ok(s.trim().to_string())
 }
 

@@ -2,6 +2,7 @@
 //! [`crate::read`]; the server that mounts these services is [`crate::server`].
 pub mod admin;
 pub mod cases;
+pub mod codec;
 pub mod data;
 pub mod diagnosis;
 pub mod identity;

@@ -143,6 +143,8 @@ pub use crate::store::{Rider, RiderResult};
 /// The audit event of a call in progress; the read path fills in what it learns (number, sources, region).
 pub struct AuditNote {
     event: Mutex<AuditEvent>,
+    /// How the call really ended, when the caller is told something vaguer (see [`AuditNote::truth`]).
+    truth: Mutex<Option<(Outcome, String)>>,
 }
 
 impl AuditNote {
@@ -151,7 +153,10 @@ impl AuditNote {
         let mut ev = AuditEvent::new(caller, call, Outcome::Ok);
         ev.msisdn = clip(raw_msisdn.trim(), 32);
         ev.purpose = clip(purpose, 256);
-        AuditNote { event: Mutex::new(ev) }
+        AuditNote {
+            event: Mutex::new(ev),
+            truth: Mutex::new(None),
+        }
     }
 
     fn with(&self, f: impl FnOnce(&mut AuditEvent)) {
@@ -182,8 +187,31 @@ impl AuditNote {
         });
     }
 
+    /// Records how the call really ended when the caller's answer does not say (a region-scoped caller
+    /// is refused alike for another city's subscriber and for a number nobody has, so the answer cannot
+    /// tell which exists; the trail can).
+    pub fn truth(&self, outcome: Outcome, detail: &str) {
+        *self.truth.lock().unwrap_or_else(|p| p.into_inner()) = Some((outcome, clip(detail, 512)));
+    }
+
+    /// The event, with the outcome of `result` (the call's answer): a failure's outcome and reason, or
+    /// the truth recorded behind it.
+    pub fn finish<R>(self, result: &Result<R, Error>) -> AuditEvent {
+        let truth = self.truth.into_inner().unwrap_or_else(|p| p.into_inner());
+        let mut ev = self.event.into_inner().unwrap_or_else(|p| p.into_inner());
+        if let Err(e) = result {
+            ev.outcome = Outcome::of_error(e);
+            ev.detail = clip(&e.to_string(), 512);
+        }
+        if let Some((outcome, detail)) = truth {
+            ev.outcome = outcome;
+            ev.detail = detail;
+        }
+        ev
+    }
+
     pub fn into_event(self) -> AuditEvent {
-        self.event.into_inner().unwrap_or_else(|p| p.into_inner())
+        self.finish(&Ok::<(), Error>(()))
     }
 }
 

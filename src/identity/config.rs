@@ -17,10 +17,12 @@ pub struct AuthConfig {
     /// Clock skew allowed on `exp` and `nbf`, in seconds.
     #[serde(default = "default_leeway")]
     pub leeway_secs: u64,
-    /// Refuse callers that are not registered in the store (`complaint-gateway identities add`). Off by
-    /// default: an identity provider's tokens are then trusted as they are, and a registered identity
-    /// still caps their roles and regions and can be disabled.
-    #[serde(default)]
+    /// Refuse callers that are not registered in the store (`complaint-gateway identities add`). On by
+    /// default: a token then grants no more than the store's record of its subject (roles and regions
+    /// are intersected), and an identity can be disabled at once. Off (the demo's choice, and for an
+    /// identity provider whose tokens are trusted as they are), an unregistered token's roles and
+    /// regions are taken as it claims them.
+    #[serde(default = "default_require_registered")]
     pub require_registered: bool,
     /// Requests one caller may make per minute (a token bucket of this size); 0 turns the limit off.
     #[serde(default = "default_rate")]
@@ -36,13 +38,17 @@ pub struct AuthConfig {
     pub client_certs: Vec<ClientCertConfig>,
 }
 
+fn default_require_registered() -> bool {
+    true
+}
+
 impl Default for AuthConfig {
     fn default() -> Self {
         AuthConfig {
             issuer: default_issuer(),
             audience: default_audience(),
             leeway_secs: default_leeway(),
-            require_registered: false,
+            require_registered: default_require_registered(),
             rate_limit_per_minute: default_rate(),
             jwt_keys: Vec::new(),
             api_keys: Vec::new(),

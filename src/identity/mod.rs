@@ -17,7 +17,7 @@ pub mod masking;
 
 use crate::error::Error;
 use crate::store::{Store, StoreConfig};
-use audit::{AuditLog, AuditNote, Outcome};
+use audit::{AuditLog, AuditNote};
 use auth::Authenticator;
 pub use authz::{Permission, Role};
 use config::AuthConfig;
@@ -73,12 +73,7 @@ impl IdentityServices {
     /// Appends the note's event with the outcome of `result`. An `Err` here means the event is not
     /// recorded and the response must not be sent.
     pub async fn record<R>(&self, note: AuditNote, result: &Result<R, Error>) -> Result<(), Error> {
-        let mut ev = note.into_event();
-        if let Err(e) = result {
-            ev.outcome = Outcome::of_error(e);
-            ev.detail = clip(&e.to_string(), 512);
-        }
-        self.audit.append(ev).await
+        self.audit.append(note.finish(result)).await
     }
 }
 
@@ -278,13 +273,39 @@ pub fn validate_operator_id(s: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// A request's free text (purpose): at most 256 characters, no control characters.
+/// A request's free text (purpose): at most 256 characters, no control characters, no invisible
+/// formatting characters.
 pub fn validate_free_text(field: &str, s: &str) -> Result<(), Error> {
     if s.chars().count() > 256 {
         return Err(Error::invalid(field, "at most 256 characters"));
     }
+    check_visible(field, s)
+}
+
+/// Bidirectional controls (which make text read differently on screen than it is stored, e.g. an
+/// audit trail's purpose shown reversed) and zero-width characters (which make two different values
+/// look alike).
+pub fn is_invisible_format(c: char) -> bool {
+    matches!(c,
+        '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}'
+        | '\u{200B}'..='\u{200D}' | '\u{2060}'..='\u{2064}' | '\u{FEFF}' | '\u{180E}'
+    )
+}
+
+/// Rejects control characters, bidirectional controls and zero-width characters in a free-text
+/// identity field (purpose, display name).
+pub fn check_visible(field: &str, s: &str) -> Result<(), Error> {
     if s.chars().any(|c| c.is_control()) {
         return Err(Error::invalid(field, "must not contain control characters"));
+    }
+    if let Some(c) = s.chars().find(|c| is_invisible_format(*c)) {
+        return Err(Error::invalid(
+            field,
+            format!(
+                "must not contain bidirectional controls or zero-width characters (found U+{:04X})",
+                c as u32
+            ),
+        ));
     }
     Ok(())
 }
@@ -360,5 +381,9 @@ mod tests {
         assert!(validate_operator_id("a b").is_err());
         assert!(validate_free_text("purpose", "工单 CP-2026-001").is_ok());
         assert!(validate_free_text("purpose", "a\u{0}b").is_err());
+        for sneaky in ["工单\u{202E}100-PC", "CP\u{200B}-1", "\u{2067}x", "\u{FEFF}x"] {
+            let e = validate_free_text("purpose", sneaky).unwrap_err();
+            assert!(e.to_string().contains("bidirectional controls or zero-width"), "{e}");
+        }
     }
 }

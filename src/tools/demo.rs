@@ -107,7 +107,12 @@ pub fn prepare_key(data_dir: &Path) -> std::io::Result<PathBuf> {
 
 /// The `[auth]` section that trusts the demo key at `key_file` (as the config names it).
 pub fn auth_config(key_file: &Path) -> AuthConfig {
-    let mut auth = AuthConfig::default();
+    // The demo prints tokens for its registered identities, and `complaint-gateway token` makes more for
+    // trying things out: unregistered subjects are served (as their tokens claim) in the demo only.
+    let mut auth = AuthConfig {
+        require_registered: false,
+        ..AuthConfig::default()
+    };
     auth.jwt_keys.push(JwtKeyConfig {
         kid: Some(DEMO_KID.into()),
         algorithm: "HS256".into(),

@@ -332,7 +332,7 @@ impl Part {
             }
             Served::Failed { cause, .. } => {
                 crate::logsum::SOURCE_FAILURES.note(&format!("{name} failed ({})", cause.kind()), || {
-                    format!("source {name} failed: {cause}")
+                    format!("source failed: {name}: {cause}")
                 });
                 (failed_state(cause), "miss")
             }
