@@ -441,7 +441,6 @@ async fn the_clock_stands_still_while_awaiting_the_customer_and_a_missed_target_
     let d = c
         .get_complaint(testkit::req(GetComplaintRequest {
             complaint_id: id.clone(),
-            ..Default::default()
         }))
         .await
         .unwrap()
@@ -498,7 +497,6 @@ async fn the_clock_stands_still_while_awaiting_the_customer_and_a_missed_target_
     let d = c
         .get_complaint(testkit::req(GetComplaintRequest {
             complaint_id: id.clone(),
-            ..Default::default()
         }))
         .await
         .unwrap()
@@ -517,7 +515,6 @@ async fn the_clock_stands_still_while_awaiting_the_customer_and_a_missed_target_
     let d = c
         .get_complaint(testkit::req(GetComplaintRequest {
             complaint_id: id.clone(),
-            ..Default::default()
         }))
         .await
         .unwrap()
@@ -603,7 +600,6 @@ async fn a_repeat_complaint_is_linked_counted_and_routed_to_escalation() {
     let d = c
         .get_complaint(testkit::req(GetComplaintRequest {
             complaint_id: first.complaint_id.clone(),
-            ..Default::default()
         }))
         .await
         .unwrap()
@@ -744,7 +740,6 @@ async fn another_regions_complaint_is_refused_like_a_missing_one_and_audited() {
     let d = c
         .get_complaint(testkit::req(GetComplaintRequest {
             complaint_id: id.clone(),
-            ..Default::default()
         }))
         .await
         .unwrap()
