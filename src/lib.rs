@@ -13,6 +13,7 @@ pub mod conn;
 pub mod db;
 pub mod diagnosis;
 pub mod error;
+pub mod framing;
 pub mod identity;
 pub mod logsum;
 pub mod metrics;

@@ -346,7 +346,7 @@ where
                     req.extensions_mut().insert(identity);
                     req.extensions_mut().insert(CallInfo { method: path, peer });
                     // Every RPC behind this layer takes exactly one request message.
-                    let req = req.map(|b| Body::new(crate::api::codec::OneMessage::new(b)));
+                    let req = req.map(|b| Body::new(crate::framing::OneMessage::new(b)));
                     inner.call(req).await
                 }
                 Err(status) => {
