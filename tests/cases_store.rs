@@ -127,6 +127,30 @@ async fn exercise(url: &str) {
     };
     assert_eq!(cases.list(&f(&["0571"])).await.unwrap().0.len(), 1);
     assert!(cases.list(&f(&["0574"])).await.unwrap().0.is_empty());
+    // Pages by due time: a second complaint, one a page.
+    let second = Intake {
+        complaint_id: "C-2".into(),
+        ..intake.clone()
+    };
+    cases
+        .write(&CaseWrite(ops::intake(
+            &set,
+            &second,
+            &facts,
+            None,
+            "h-hz-01",
+            t0 + 60_000_000,
+        )))
+        .await
+        .unwrap();
+    let mut page = f(&["0571"]);
+    page.limit = 1;
+    let (first, next) = cases.list(&page).await.unwrap();
+    assert_eq!(first[0].complaint.id, "C-1");
+    page.after = next;
+    let (rest, next) = cases.list(&page).await.unwrap();
+    assert_eq!((rest[0].complaint.id.as_str(), next), ("C-2", None));
+    assert_eq!(cases.count(&page).await.unwrap(), 2);
     store.close().await;
 }
 

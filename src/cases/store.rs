@@ -558,12 +558,11 @@ fn where_clause(f: &ListFilter) -> Option<(String, Vec<Bind>)> {
         sql.push_str(&format!(" AND (sort_due_us <= {a} OR breached_late = 1)"));
     }
     if let Some((due, id)) = &f.after {
+        // A row comparison, which both engines serve from the (…, sort_due_us, complaint_id) indexes as a
+        // range; the equivalent OR is not.
         let a = arg(Bind::Int(*due), &mut binds);
-        let b = arg(Bind::Int(*due), &mut binds);
         let c = arg(Bind::Text(id.clone()), &mut binds);
-        sql.push_str(&format!(
-            " AND (sort_due_us > {a} OR (sort_due_us = {b} AND complaint_id > {c}))"
-        ));
+        sql.push_str(&format!(" AND (sort_due_us, complaint_id) > ({a}, {c})"));
     }
     Some((sql, binds))
 }
