@@ -70,7 +70,8 @@ impl Gateway {
         );
         // Case rules load before serving: a broken rules folder fails start-up, naming every problem.
         let rules = Arc::new(
-            crate::cases::rules::Rules::load(crate::cases::rules::folder_of(&cfg.cases)).map_err(anyhow::Error::msg)?,
+            crate::cases::rules::Rules::load(crate::cases::rules::rules_folder(&cfg.cases))
+                .map_err(anyhow::Error::msg)?,
         );
         if cfg.cases.reload_interval_ms > 0 {
             rules.spawn_reload(Duration::from_millis(cfg.cases.reload_interval_ms));

@@ -154,7 +154,7 @@ async fn seed_history(
     let registry = crate::adapters::registry::Registry::from_config(cfg, &env).map_err(anyhow::Error::msg)?;
     let reader = crate::view::ViewReader::from_config(registry, cfg);
     let rules =
-        crate::cases::rules::Rules::load(crate::cases::rules::folder_of(&cfg.cases)).map_err(anyhow::Error::msg)?;
+        crate::cases::rules::Rules::load(crate::cases::rules::rules_folder(&cfg.cases)).map_err(anyhow::Error::msg)?;
     let folder = cfg
         .diagnosis
         .scenarios_dir
