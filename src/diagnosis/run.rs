@@ -254,9 +254,14 @@ pub fn run(scenario: &Arc<Scenario>, root: &Context, inputs: &Inputs) -> Scenari
             }
             other => {
                 let message = match other {
-                    Ok(v) => format!("the precondition must be true or false, got {}", value::short(&v)),
-                    Err(e) => e.to_string(),
+                    Ok(v) => format!(
+                        "{}: the precondition must be true or false, got {}",
+                        p.place,
+                        value::short(&v)
+                    ),
+                    Err(e) => format!("{}: {e}", p.place),
                 };
+                tracing::warn!(scenario = %scenario.id, error = %message, "scenario precondition failed at run time");
                 entry.error = Some(message.clone());
                 entry.outcome = "error".into();
                 out.trace.push(entry);
@@ -290,7 +295,9 @@ pub fn run(scenario: &Arc<Scenario>, root: &Context, inputs: &Inputs) -> Scenari
                 return out;
             }
         }
+        // A run-time evaluation error names where the expression is written, in the trace and the log.
         let fail = |entry: &mut TraceEntry, message: String| {
+            tracing::warn!(scenario = %scenario.id, step = %step.id, error = %message, "scenario expression failed at run time");
             entry.error = Some(message.clone());
             entry.outcome = "error".into();
             RunOutcome::Error {
@@ -311,7 +318,7 @@ pub fn run(scenario: &Arc<Scenario>, root: &Context, inputs: &Inputs) -> Scenari
                     bind_values(&mut scope, &out.values);
                 }
                 Err(err) => {
-                    out.outcome = fail(&mut entry, format!("value `{name}`: {err}"));
+                    out.outcome = fail(&mut entry, format!("{}: value `{name}`: {err}", e.place));
                     out.trace.push(entry);
                     return out;
                 }
@@ -330,13 +337,17 @@ pub fn run(scenario: &Arc<Scenario>, root: &Context, inputs: &Inputs) -> Scenari
             Ok(v) => {
                 out.outcome = fail(
                     &mut entry,
-                    format!("the step's expression must be true or false, got {}", value::short(&v)),
+                    format!(
+                        "{}: the step's expression must be true or false, got {}",
+                        step.expr.place,
+                        value::short(&v)
+                    ),
                 );
                 out.trace.push(entry);
                 return out;
             }
             Err(err) => {
-                out.outcome = fail(&mut entry, err.to_string());
+                out.outcome = fail(&mut entry, format!("{}: {err}", step.expr.place));
                 out.trace.push(entry);
                 return out;
             }
