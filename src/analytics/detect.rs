@@ -41,11 +41,11 @@ impl Params {
         Params {
             baseline: 28,
             season: 7,
-            alpha: 1e-4,
+            alpha: 5e-3,
             min_count: 5,
             min_ratio: 1.8,
             cusum_k: 1.5,
-            cusum_h: 8.0,
+            cusum_h: 6.0,
             floor: 0.2,
             merge_gap: 1,
         }
@@ -73,6 +73,8 @@ pub struct Run {
     /// Index of its first and last bucket (inclusive).
     pub start: usize,
     pub end: usize,
+    /// The first bucket flagged (when it would have been reported, bucket by bucket).
+    pub alarm: usize,
     pub observed: i64,
     pub expected: f64,
     /// The smallest tail probability among its buckets.
@@ -270,6 +272,7 @@ pub fn detect(y: &[i64], s: &[f64], from: usize, p: &Params) -> (Vec<Run>, Vec<f
             runs.push(Run {
                 start,
                 end,
+                alarm: t,
                 observed,
                 expected: exp,
                 p_value,
