@@ -210,7 +210,8 @@ impl ViewCache {
         Some(tokio::spawn(follow_remote(self.clone(), rx)).abort_handle())
     }
 
-    fn shared(&self) -> Option<Arc<Shared>> {
+    /// The shared tier behind this cache, if one is attached.
+    pub fn shared(&self) -> Option<Arc<Shared>> {
         self.tier.get().map(|t| t.shared.clone())
     }
 

@@ -59,7 +59,10 @@ impl Gateway {
         }
         let reader = ViewReader::from_config(registry, &cfg);
         // Several replicas: the shared tier behind the cache and the per-caller limits (`[redis]`).
-        if let Some(shared) = crate::cluster::Shared::open(&cfg.redis).map_err(anyhow::Error::msg)? {
+        if let Some(shared) = crate::cluster::Shared::open(&cfg.redis)
+            .await
+            .map_err(anyhow::Error::msg)?
+        {
             tracing::info!(redis = %shared.redacted_url(), replica = %shared.replica(), "shared tier on");
             reader.share(shared.clone());
             if shared.shares_limits() {

@@ -75,7 +75,7 @@ async fn three_gateways_on_one_postgresql_store_keep_one_unbroken_chain() {
         .unwrap();
     assert_eq!(rows, 1200, "one row per confirmed append");
     let report = chain::verify(&store, &mut |_| {}).await.unwrap();
-    assert_eq!((report.checked, report.broken), (1200, None), "{report:?}");
+    assert_eq!((report.checked, report.broken.clone()), (1200, None), "{report:?}");
     assert_eq!(report.head.seq, 1200);
     store.close().await;
     db.drop_db().await;
@@ -88,5 +88,5 @@ async fn on_sqlite_concurrent_appends_share_commits_and_chain() {
     let (store, confirmed) = run(&url, 1, 1000).await;
     assert_eq!(confirmed, 1000);
     let report = chain::verify(&store, &mut |_| {}).await.unwrap();
-    assert_eq!((report.checked, report.broken), (1000, None), "{report:?}");
+    assert_eq!((report.checked, report.broken.clone()), (1000, None), "{report:?}");
 }

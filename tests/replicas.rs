@@ -97,6 +97,9 @@ impl Cluster {
             cfg.redis.url = Some(format!("redis://{}/", proxy.addr));
             cfg.redis.key_prefix = prefix.clone();
             cfg.redis.retry_ms = 300;
+            // A loaded test machine can take longer than the default 250 ms for a command; a stopped
+            // proxy fails at once regardless.
+            cfg.redis.op_timeout_ms = 1_000;
             tune(&mut cfg);
             let mut registry = Registry::from_config(&cfg, &testkit::test_env).unwrap();
             counts.push(testkit::count_fetches(&mut registry));
@@ -321,6 +324,10 @@ async fn redis_going_away_mid_load_loses_no_call() {
         w.await.unwrap();
     }
     let after = served.load(Ordering::SeqCst);
+    for (i, s) in cluster.servers.iter().enumerate() {
+        let tier = s.gateway.reader.cache().shared().unwrap();
+        assert!(!tier.is_up(), "replica {i} noticed that Redis went away");
+    }
     assert!(
         before > 0 && after > before + 12,
         "load went on after Redis went away: {before} then {after}"

@@ -172,6 +172,15 @@ impl Shared {
             match won {
                 None => return Lease::Unavailable,
                 Some(Some(_)) => {
+                    // The lease may be free because its holder just wrote the value and let go: look
+                    // once more before loading.
+                    if let Some(s) = self.get(source, msisdn, operator).await {
+                        if fresh(&s) {
+                            self.release(source, msisdn, operator).await;
+                            metrics::counter!("cgw_redis_leases_total", "outcome" => "waited").increment(1);
+                            return Lease::Filled(s);
+                        }
+                    }
                     metrics::counter!("cgw_redis_leases_total", "outcome" => "won").increment(1);
                     return Lease::Won;
                 }

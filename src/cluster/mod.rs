@@ -80,7 +80,7 @@ fn default_lease_ms() -> u64 {
     2_000
 }
 fn default_op_timeout_ms() -> u64 {
-    100
+    250
 }
 fn default_retry_ms() -> u64 {
     1_000
@@ -145,9 +145,10 @@ impl std::fmt::Debug for Shared {
 }
 
 impl Shared {
-    /// The tier of `cfg`, or `None` when `[redis] url` is unset. Connects lazily: a Redis that is down at
-    /// start leaves the gateway serving on its own until it comes up.
-    pub fn open(cfg: &RedisConfig) -> Result<Option<Arc<Shared>>, String> {
+    /// The tier of `cfg`, or `None` when `[redis] url` is unset. Connects at once (within a second), so
+    /// the first calls do not pay for it; a Redis that is down at start leaves the gateway serving on its
+    /// own until it comes up.
+    pub async fn open(cfg: &RedisConfig) -> Result<Option<Arc<Shared>>, String> {
         let Some(url) = &cfg.url else { return Ok(None) };
         let redacted = secrets::redact_url(url);
         let secret_parts = secrets::secrets_of_url(url);
@@ -159,7 +160,7 @@ impl Shared {
         let conn = redis::aio::ConnectionManager::new_lazy_with_config(
             client.clone(),
             redis::aio::ConnectionManagerConfig::new()
-                .set_connection_timeout(Some(op_timeout))
+                .set_connection_timeout(Some(op_timeout.max(Duration::from_millis(500))))
                 .set_response_timeout(Some(op_timeout))
                 .set_number_of_retries(1)
                 .set_max_delay(Duration::from_millis(cfg.retry_ms)),
@@ -181,6 +182,15 @@ impl Shared {
             epoch: Instant::now(),
         });
         metrics::gauge!("cgw_redis_up").set(1.0);
+        let ping = async {
+            let mut c = shared.conn.clone();
+            redis::cmd("PING").query_async::<String>(&mut c).await
+        };
+        match tokio::time::timeout(Duration::from_secs(1), ping).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => shared.failed("connect", &e.to_string()),
+            Err(_) => shared.failed("connect", "no answer within 1 s"),
+        }
         Ok(Some(shared))
     }
 
