@@ -54,7 +54,10 @@ impl IdentityServices {
             );
         }
         let store = Store::open(store_cfg).await.map_err(|e| e.to_string())?;
-        let directory = Directory::new(store.clone());
+        let directory = Directory::cached(
+            store.clone(),
+            std::time::Duration::from_millis(auth_cfg.identity_cache_ms),
+        );
         let audit = AuditLog::start_with(
             store.clone(),
             audit::BatchSettings {
