@@ -9,6 +9,7 @@ pub mod api;
 pub mod assets;
 pub mod cache;
 pub mod cases;
+pub mod cluster;
 pub mod config;
 pub mod conn;
 pub mod db;

@@ -60,6 +60,17 @@ impl Gateway {
             }
         }
         let reader = ViewReader::from_config(registry, &cfg);
+        // Several replicas: the shared tier behind the cache and the per-caller limits (`[redis]`).
+        if let Some(shared) = crate::cluster::Shared::open(&cfg.redis)
+            .await
+            .map_err(anyhow::Error::msg)?
+        {
+            tracing::info!(redis = %shared.redacted_url(), replica = %shared.replica(), "shared tier on");
+            reader.share(shared.clone());
+            if shared.shares_limits() {
+                identity.auth.share_limits(shared);
+            }
+        }
         let reads = Arc::new(
             Reads::new(
                 reader.clone(),
@@ -251,6 +262,8 @@ pub async fn serve(
     let served = builder
         // One span per RPC; the view reader's per-source events nest under it.
         .trace_fn(|req| tracing::info_span!("rpc", method = %req.uri().path()))
+        // Outermost: every call is counted with its gRPC code, refusals of the layers below included.
+        .layer(crate::metrics::rpc::RpcMetricsLayer)
         // Every RPC but health and reflection authenticates here, before any service code runs.
         .layer(
             crate::identity::layer::AuthLayer::new(gateway.identity.auth.clone())
