@@ -363,6 +363,7 @@ reply = "{{ 100 | money }}"
             view: &view,
             answers: &answers,
             now,
+            provenance: &crate::diagnosis::provenance::Provenance::complete(),
         };
         let r = crate::diagnosis::run::run(s, &root, &inputs);
         assert_eq!(r.outcome, crate::diagnosis::run::RunOutcome::Cause(0));
