@@ -124,6 +124,7 @@ async fn phase(
                                 .collect(),
                             complaint_id: format!("B-{name}-{k}"),
                             dry_run: false,
+                            now: None,
                         }))
                         .await
                         .map_err(|e| first_error.get_or_init(|| e.to_string()))
@@ -189,6 +190,7 @@ fn engine_only(
                         answers: Engine::check_answers(&set, &answers)?,
                         complaint_id: format!("E-{k}"),
                         msisdn: view.msisdn.clone(),
+                        now: None,
                     };
                     let t0 = Instant::now();
                     let d = engine.diagnose(set, &input, view)?;

@@ -213,6 +213,9 @@ impl crate::adapters::Adapter for Counting {
     fn entities(&self) -> Vec<String> {
         self.inner.entities()
     }
+    fn provides(&self) -> Vec<String> {
+        self.inner.provides()
+    }
     fn fetch(
         &self,
         req: crate::adapters::FetchRequest,

@@ -608,6 +608,7 @@ pub async fn generate(
                     answers: HashMap::new(),
                     complaint_id: life.intake.complaint_id.clone(),
                     msisdn: life.intake.msisdn.clone(),
+                    now: None,
                 };
                 let d = engine.diagnose(diag_set.clone(), &input, &life.view)?;
                 let r = ComplaintRecord::of(

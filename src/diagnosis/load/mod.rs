@@ -364,6 +364,7 @@ reply = "{{ 100 | money }}"
             view: &view,
             answers: &answers,
             now,
+            provenance: &crate::diagnosis::provenance::Provenance::complete(),
         };
         let r = crate::diagnosis::run::run(s, &root, &inputs);
         assert_eq!(r.outcome, crate::diagnosis::run::RunOutcome::Cause(0));
@@ -615,6 +616,7 @@ reply = "{{ 100 | money }}"
             view: &view,
             answers: &answers,
             now,
+            provenance: &crate::diagnosis::provenance::Provenance::complete(),
         };
         let r = crate::diagnosis::run::run(&set.scenarios[0], &root, &inputs);
         let line = text.lines().find(|l| l.starts_with("expr")).unwrap();
