@@ -17,7 +17,7 @@
 //! (default 16), `BENCH_CASES`, `BENCH_QUERIES`, `BENCH_KEEP_DB=1` (keep the seeded database). Writes
 //! `BENCHMARKS.cases.md`.
 use complaint_gateway::cases::model::State;
-use complaint_gateway::cases::ops::{self, Intake, SubscriberFacts};
+use complaint_gateway::cases::ops::{self, Intake};
 use complaint_gateway::cases::rules;
 use complaint_gateway::cases::store::{CaseStore, ListFilter};
 use complaint_gateway::proto::complaint::v1::complaint_service_client::ComplaintServiceClient;
@@ -34,6 +34,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tonic::transport::Channel;
+
+#[path = "cases_parts/analytics.rs"]
+mod analytics;
 
 fn env_or(k: &str, d: u64) -> u64 {
     std::env::var(k).ok().and_then(|v| v.parse().ok()).unwrap_or(d)
@@ -185,22 +188,34 @@ async fn seed_cases(store: &Store, n: u64) -> anyhow::Result<()> {
     while done < n {
         let mut batch = Vec::new();
         for i in done..(done + chunk).min(n) {
-            let region = seed::CITIES[(i % 4) as usize].0;
+            // The last INCIDENT complaints are one incident: a cell of 0571 in the last two days.
+            let incident = i + analytics::INCIDENT >= n;
+            let region = if incident {
+                "0571"
+            } else {
+                seed::CITIES[(i % 4) as usize].0
+            };
+            let category = if incident {
+                analytics::INCIDENT_CATEGORY.to_string()
+            } else {
+                cats[rng.random_range(0..cats.len())].to_string()
+            };
             let intake = Intake {
                 complaint_id: format!("B-{i:08}"),
                 msisdn: seed::msisdn(i % 200_000),
-                channel: "hotline".into(),
+                channel: if i % 5 == 0 { "app" } else { "hotline" }.into(),
                 text: "bench".into(),
-                category: cats[rng.random_range(0..cats.len())].to_string(),
+                category,
                 confidence: 1.0,
                 category_source: "request".into(),
                 abstained: false,
             };
-            let facts = SubscriberFacts {
-                region: region.into(),
-                ..Default::default()
+            let facts = analytics::subscriber_facts(i % 200_000, region, incident);
+            let t0 = if incident {
+                end - rng.random_range(0..2 * 86_400i64) * 1_000_000
+            } else {
+                end - rng.random_range(0..90 * 86_400i64) * 1_000_000
             };
-            let t0 = end - rng.random_range(0..90 * 86_400i64) * 1_000_000;
             let mut chs = ops::intake(&set, &intake, &facts, None, "bench", t0);
             if i % 8 == 0 {
                 let events = chs[0].events.clone();
@@ -264,13 +279,74 @@ async fn list_vs_count(store: &Store, queries: u64) -> anyhow::Result<(f64, f64,
     ))
 }
 
+const COMMAND: &str = "CGW_TEST_PG_URL=postgres://postgres@127.0.0.1:5432/postgres cargo bench --bench cases";
+
+fn machine() -> String {
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
+    format!("Machine: {cores} cores, shared with other engineers' builds and tests (the load generator, the gateway and PostgreSQL run on them too)")
+}
+
+fn date() -> String {
+    chrono::Utc::now().format("%Y-%m-%d %H:%M UTC").to_string()
+}
+
+/// The 1, 5 and 15 minute load averages.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" / "))
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+/// Replaces what lies between `begin` and `end` in `file` (at the crate's root) with `body`.
+fn write_between(file: &str, begin: &str, end: &str, body: &str) -> anyhow::Result<()> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(file);
+    let text = std::fs::read_to_string(&path)?;
+    let (Some(a), Some(b)) = (text.find(begin), text.find(end)) else {
+        anyhow::bail!("{file} lacks the markers {begin} … {end}");
+    };
+    let out = format!("{}{begin}\n{}\n{}", &text[..a], body.trim_end(), &text[b..]);
+    std::fs::write(&path, out)?;
+    Ok(())
+}
+
+/// The URL of database `name` on the server of `admin` (created when missing): a seeded store kept
+/// between runs (`BENCH_PG_DB`).
+async fn named_db(admin: &str, name: &str) -> anyhow::Result<String> {
+    anyhow::ensure!(
+        !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'),
+        "BENCH_PG_DB: lower-case letters, digits and _ only"
+    );
+    let pool = sqlx::PgPool::connect(admin).await?;
+    let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+        .bind(name)
+        .fetch_one(&pool)
+        .await?;
+    if !exists {
+        // The name is checked above: an identifier cannot be a bound parameter.
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&pool)
+            .await?;
+    }
+    pool.close().await;
+    let mut url = url::Url::parse(admin)?;
+    url.set_path(&format!("/{name}"));
+    Ok(url.to_string())
+}
+
 async fn run() -> anyhow::Result<()> {
     let subscribers = env_or("BENCH_SUBSCRIBERS", 2_000);
     let secs = env_or("BENCH_SECS", 8);
     let conc = env_or("BENCH_CONCURRENCY", 16) as usize;
+    let load_before = load_average();
     let mut md = String::from("# Complaint cases: benchmarks\n\n");
-    md.push_str("Machine: 2 cores (shared with other work), date 2026-12-02. Command:\n\n");
-    md.push_str("    CGW_TEST_PG_URL=postgres://postgres@127.0.0.1:5432/postgres cargo bench --bench cases\n\n");
+    md.push_str(&format!(
+        "{}, {}; load average {load_before} at the start. Command:\n\n    {COMMAND}\n\n",
+        machine(),
+        date()
+    ));
 
     // Part 1: cycles against bare diagnoses.
     let dir = tempfile::tempdir()?;
@@ -355,31 +431,81 @@ async fn run() -> anyhow::Result<()> {
     }
     server.stop().await;
 
-    // Part 2: list p99 over 1,000,000 complaints in PostgreSQL.
+    // Part 2: list p99 over 1,000,000 complaints in PostgreSQL; part 3: analytics over the same store.
     match std::env::var("CGW_TEST_PG_URL") {
         Ok(admin) if !admin.is_empty() => {
             let n = env_or("BENCH_CASES", 1_000_000);
             let queries = env_or("BENCH_QUERIES", 300);
-            let db = testkit::TestDatabase::create(&admin, "benchcases").await?;
-            let store = Store::connect(&db.url, 4).await?;
-            eprintln!("seeding {n} complaints into PostgreSQL…");
-            let t0 = Instant::now();
-            seed_cases(&store, n).await?;
-            let seeded = t0.elapsed().as_secs_f64();
+            let (url, fresh) = match std::env::var("BENCH_PG_DB") {
+                Ok(name) if !name.is_empty() => (named_db(&admin, &name).await?, None),
+                _ => {
+                    let db = testkit::TestDatabase::create(&admin, "benchcases").await?;
+                    (db.url.clone(), Some(db))
+                }
+            };
+            let store = Store::connect(&url, 4).await?;
+            let have: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM complaint_cases")
+                .fetch_one(store.pool())
+                .await?;
+            let seeded_note = if have as u64 == n {
+                eprintln!("reusing the {n} complaints already in BENCH_PG_DB");
+                "Seeded by an earlier run (BENCH_PG_DB) through the intake operation, bulk-inserted".to_string()
+            } else {
+                anyhow::ensure!(have == 0, "BENCH_PG_DB holds {have} complaints, not 0 or {n}");
+                eprintln!("seeding {n} complaints into PostgreSQL…");
+                let t0 = Instant::now();
+                seed_cases(&store, n).await?;
+                format!(
+                    "Seeded in {:.0} s through the intake operation, bulk-inserted",
+                    t0.elapsed().as_secs_f64()
+                )
+            };
             sqlx::query("ANALYZE").execute(store.pool()).await?;
             let (l50, l99, c50, c99) = list_vs_count(&store, queries).await?;
             md.push_str(&format!(
-                "\n## List over {n} complaints (PostgreSQL)\n\nSeeded in {seeded:.0} s through the intake \
-                 operation, bulk-inserted. {queries} queries of each kind, one at a time: a handler's list (one \
-                 region of four, triaged or in progress, by due time, 50 a page from a random due time) against a \
-                 count of the same region and states.\n\n| query | p50 ms | p99 ms |\n| --- | --- | --- |\n\
-                 | list (page of 50) | {l50:.2} | {l99:.2} |\n| count, same filter (baseline) | {c50:.2} | {c99:.2} |\n\n\
-                 List p99 / count p99: **{:.3}**.\n",
+                "\n## List over {n} complaints (PostgreSQL)\n\n{seeded_note}. {queries} queries of each kind, one at \
+                 a time: a handler's list (one region of four, triaged or in progress, by due time, 50 a page from a \
+                 random due time) against a count of the same region and states.\n\n| query | p50 ms | p99 ms |\n\
+                 | --- | --- | --- |\n| list (page of 50) | {l50:.2} | {l99:.2} |\n\
+                 | count, same filter (baseline) | {c50:.2} | {c99:.2} |\n\nList p99 / count p99: **{:.3}**.\n",
                 l99 / c99
             ));
+
+            // Part 3: analytics through a gateway on the same store.
+            let rounds = env_or("BENCH_ANALYTICS_QUERIES", 100);
+            let mut cfg = testkit::config(&urls);
+            cfg.store.url = url.clone();
+            cfg.log.level = "warn".into();
+            cfg.auth.rate_limit_per_minute = 0;
+            cfg.diagnosis.reload_interval_ms = 0;
+            cfg.cases.reload_interval_ms = 0;
+            let server = testkit::spawn(cfg).await?;
+            eprintln!("analytics over {n} complaints: {rounds} rounds…");
+            let section = analytics::measure(&store, server.url(), rounds, complaint_gateway::store::now_us()).await?;
+            server.stop().await;
+            let section = format!(
+                "{}, {}; load average {} before part 1, {} after part 3. Command:\n\n    {COMMAND}\n\n\
+                 {n} complaints in PostgreSQL 15 on the same machine ({seeded_note}: 90 days, four cities, twelve \
+                 categories, 2,000 cells, five payment channels, a VAS provider on a third).\n\n{section}",
+                machine(),
+                date(),
+                load_before,
+                load_average()
+            );
+            write_between(
+                "BENCHMARKS.analytics.md",
+                "<!-- bench:begin -->",
+                "<!-- bench:end -->",
+                &section,
+            )?;
+            println!("{section}");
             store.close().await;
-            if std::env::var("BENCH_KEEP_DB").as_deref() != Ok("1") {
-                db.drop_db().await;
+            if let Some(db) = fresh {
+                if std::env::var("BENCH_KEEP_DB").as_deref() == Ok("1") {
+                    eprintln!("kept database {}", db.name());
+                } else {
+                    db.drop_db().await;
+                }
             }
         }
         _ => md.push_str("\n## List over 1,000,000 complaints\n\nNot run: set CGW_TEST_PG_URL.\n"),
