@@ -176,7 +176,9 @@ async fn phase(
 }
 
 /// Seeds `n` complaints made by the intake operation over 90 days in 4 cities, every eighth one moved on.
-async fn seed_cases(store: &Store, n: u64) -> anyhow::Result<()> {
+/// The first `from` are already in the store (an interrupted run, committed 5,000 at a time): they are made
+/// again, so the random choices of the rest stay the same, but not inserted.
+async fn seed_cases(store: &Store, n: u64, from: u64) -> anyhow::Result<()> {
     let set = rules::load(&rules::embedded()).map_err(|e| anyhow::anyhow!("{e:?}"))?;
     let cases = CaseStore::new(store.clone());
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
@@ -230,9 +232,11 @@ async fn seed_cases(store: &Store, n: u64) -> anyhow::Result<()> {
             }
             batch.extend(chs);
         }
-        cases.insert_new(&batch).await.map_err(anyhow::Error::msg)?;
+        if done >= from {
+            cases.insert_new(&batch).await.map_err(anyhow::Error::msg)?;
+        }
         done = (done + chunk).min(n);
-        let rate = done as f64 / started.elapsed().as_secs_f64();
+        let rate = done.saturating_sub(from).max(1) as f64 / started.elapsed().as_secs_f64();
         eprint!(
             "\r  seeded {done}/{n} complaints, {rate:.0}/s, eta {:.0}s   ",
             (n - done) as f64 / rate
@@ -451,14 +455,24 @@ async fn run() -> anyhow::Result<()> {
                 eprintln!("reusing the {n} complaints already in BENCH_PG_DB");
                 "Seeded by an earlier run (BENCH_PG_DB) through the intake operation, bulk-inserted".to_string()
             } else {
-                anyhow::ensure!(have == 0, "BENCH_PG_DB holds {have} complaints, not 0 or {n}");
-                eprintln!("seeding {n} complaints into PostgreSQL…");
+                let have = have as u64;
+                anyhow::ensure!(
+                    have < n && have % 5_000 == 0,
+                    "BENCH_PG_DB holds {have} complaints: not a prefix of {n} seeded 5,000 at a time"
+                );
+                eprintln!("seeding {} complaints into PostgreSQL…", n - have);
                 let t0 = Instant::now();
-                seed_cases(&store, n).await?;
-                format!(
-                    "Seeded in {:.0} s through the intake operation, bulk-inserted",
-                    t0.elapsed().as_secs_f64()
-                )
+                seed_cases(&store, n, have).await?;
+                let secs = t0.elapsed().as_secs_f64();
+                if have == 0 {
+                    format!("Seeded in {secs:.0} s through the intake operation, bulk-inserted")
+                } else {
+                    format!(
+                        "Seeded through the intake operation, bulk-inserted: {have} by an interrupted run \
+                         (BENCH_PG_DB), the other {} in {secs:.0} s",
+                        n - have
+                    )
+                }
             };
             sqlx::query("ANALYZE").execute(store.pool()).await?;
             let (l50, l99, c50, c99) = list_vs_count(&store, queries).await?;
