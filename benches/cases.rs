@@ -457,7 +457,7 @@ async fn run() -> anyhow::Result<()> {
             } else {
                 let have = have as u64;
                 anyhow::ensure!(
-                    have < n && have % 5_000 == 0,
+                    have < n && have.is_multiple_of(5_000),
                     "BENCH_PG_DB holds {have} complaints: not a prefix of {n} seeded 5,000 at a time"
                 );
                 eprintln!("seeding {} complaints into PostgreSQL…", n - have);

@@ -41,7 +41,7 @@ pub fn subscriber_facts(k: u64, region: &str, incident: bool) -> SubscriberFacts
     SubscriberFacts {
         region: region.into(),
         cell_id: cell,
-        vas_provider: if k % 3 == 0 {
+        vas_provider: if k.is_multiple_of(3) {
             format!("SP{:02}", k % 12)
         } else {
             String::new()
