@@ -4,6 +4,7 @@
 //! [`adapters`] (one per backend, declared in `adapters/<system>/`). [`config`] loads the gateway config;
 //! [`seed`] generates the demo backends.
 pub mod adapters;
+pub mod analytics;
 pub mod api;
 pub mod assets;
 pub mod cache;
