@@ -39,7 +39,7 @@ pub fn compile_file(
             None,
         );
     }
-    for c in &file.categories {
+    for c in file.categories.iter().chain(&file.line_state_for) {
         if !categories.iter().any(|k| k == c.get_ref()) {
             let hint = crate::schema::closest(c.get_ref(), categories.iter().map(|s| s.as_str()))
                 .map(|h| format!(" (did you mean `{h}`?)"))
@@ -246,17 +246,16 @@ pub fn compile_file(
         }
     }
 
-    let causes = causes::compile(
-        src,
-        &file,
-        &causes::Names {
-            questions: &question_ids,
-            values: &all_values,
-            causes: &cause_codes,
-        },
-        templates,
-        &mut errs,
-    );
+    let names = causes::Names {
+        questions: &question_ids,
+        values: &all_values,
+        causes: &cause_codes,
+    };
+    let causes = causes::compile(src, &file, &names, templates, &mut errs);
+    let no_cause = file
+        .no_cause
+        .as_ref()
+        .and_then(|t| causes::add_template(src, templates, &mut errs, format!("{}#/no_cause", src.file), t, &names));
     if !errs.list.is_empty() {
         return Err(errs.list);
     }
@@ -283,6 +282,8 @@ pub fn compile_file(
         id: sid,
         title: file.title,
         categories: file.categories.into_iter().map(Spanned::into_inner).collect(),
+        line_state_for: file.line_state_for.into_iter().map(Spanned::into_inner).collect(),
+        no_cause,
         priority: file.priority,
         file: src.file.to_string(),
         source: src.text.to_string(),
