@@ -238,7 +238,8 @@ impl Engine {
 
         // 2. The complaint's category; 3. the next plausible ones.
         let d0 = diagnose(first)?;
-        let certain = cands.certain();
+        // Answers to a category's questions confirm it: the handler asked them.
+        let certain = cands.certain() || !input.answers.is_empty();
         let mut tried = vec![format!("{first}: {}", outcome_word(&d0))];
         let accept = match cause_of(&d0) {
             Some((_, guidance)) => certain || !guidance,
@@ -255,7 +256,14 @@ impl Engine {
         } else {
             (None, Some(d0))
         };
-        if primary.is_none() {
+        // A question of the first category is an answer (the data needs the customer); only a category
+        // that found nothing, could not decide or withheld guidance hands on.
+        let handed_on = match d0.as_ref().map(|d| d.outcome()) {
+            Some(RunOutcome::Question(_)) => false,
+            Some(_) => true,
+            None => false,
+        };
+        if primary.is_none() && handed_on {
             for (c, p) in cands
                 .ranked
                 .iter()
