@@ -10,6 +10,7 @@ pub mod cache;
 pub mod cases;
 pub mod config;
 pub mod conn;
+pub mod console;
 pub mod db;
 pub mod diagnosis;
 pub mod error;

@@ -34,6 +34,10 @@ pub struct DemoArgs {
     /// A scenario folder (hot-reloaded); default: the scenarios embedded in the binary.
     #[arg(long)]
     pub scenarios: Option<PathBuf>,
+    /// The web console's address (http://ADDR/; port 0: any free port). Its sign-in page lists the demo
+    /// identities.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub console_listen: SocketAddr,
     /// Serve Prometheus metrics at http://ADDR/metrics.
     #[arg(long)]
     pub metrics_listen: Option<SocketAddr>,
@@ -127,9 +131,9 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<()> {
         tokens,
         examples: demo::examples_with_cities(seeded),
     };
-    crate::server::run(cfg, move |addr| {
+    crate::server::run(cfg, move |addr, console| {
         println!();
-        for line in banner.lines(addr) {
+        for line in banner.lines(addr, console) {
             println!("{line}");
         }
     })
@@ -269,6 +273,8 @@ fn write_config(path: &Path, args: &DemoArgs) -> anyhow::Result<()> {
     let mut cfg = Config::parse("").map_err(anyhow::Error::msg)?;
     cfg.server.listen = args.listen;
     cfg.admin.metrics_listen = args.metrics_listen;
+    cfg.console.listen = Some(args.console_listen);
+    cfg.console.demo_sign_in = true;
     cfg.auth = demo::auth_config(Path::new(demo::KEY_FILE));
     cfg.store.url = "sqlite://gateway.db".into();
     let adapters = match &args.adapters {
