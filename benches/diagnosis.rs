@@ -63,13 +63,7 @@ impl Phase {
     }
 }
 
-fn percentile(sorted: &[u32], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    f64::from(sorted[i]) / 1000.0
-}
+use complaint_gateway::testkit::percentile_ms as percentile;
 
 #[derive(Clone, Copy)]
 enum Kind {
@@ -130,6 +124,7 @@ async fn phase(
                                 .collect(),
                             complaint_id: format!("B-{name}-{k}"),
                             dry_run: false,
+                            now: None,
                         }))
                         .await
                         .map_err(|e| first_error.get_or_init(|| e.to_string()))
@@ -195,6 +190,7 @@ fn engine_only(
                         answers: Engine::check_answers(&set, &answers)?,
                         complaint_id: format!("E-{k}"),
                         msisdn: view.msisdn.clone(),
+                        now: None,
                     };
                     let t0 = Instant::now();
                     let d = engine.diagnose(set, &input, view)?;

@@ -33,6 +33,8 @@ pub struct Gateway {
     pub cases: Arc<crate::cases::service::Cases>,
     /// Signs the web console's demo sign-in tokens (`[console] demo_sign_in`, with a JWT key).
     pub console_issuer: Option<Arc<crate::identity::auth::TokenIssuer>>,
+    /// Complaint analytics (see `crate::analytics`).
+    pub analytics: Arc<crate::analytics::service::Analytics>,
 }
 
 impl Gateway {
@@ -60,6 +62,17 @@ impl Gateway {
             }
         }
         let reader = ViewReader::from_config(registry, &cfg);
+        // Several replicas: the shared tier behind the cache and the per-caller limits (`[redis]`).
+        if let Some(shared) = crate::cluster::Shared::open(&cfg.redis)
+            .await
+            .map_err(anyhow::Error::msg)?
+        {
+            tracing::info!(redis = %shared.redacted_url(), replica = %shared.replica(), "shared tier on");
+            reader.share(shared.clone());
+            if shared.shares_limits() {
+                identity.auth.share_limits(shared);
+            }
+        }
         let reads = Arc::new(
             Reads::new(
                 reader.clone(),
@@ -72,7 +85,8 @@ impl Gateway {
         );
         // Case rules load before serving: a broken rules folder fails start-up, naming every problem.
         let rules = Arc::new(
-            crate::cases::rules::Rules::load(crate::cases::rules::folder_of(&cfg.cases)).map_err(anyhow::Error::msg)?,
+            crate::cases::rules::Rules::load(crate::cases::rules::rules_folder(&cfg.cases))
+                .map_err(anyhow::Error::msg)?,
         );
         if cfg.cases.reload_interval_ms > 0 {
             rules.spawn_reload(Duration::from_millis(cfg.cases.reload_interval_ms));
@@ -89,6 +103,10 @@ impl Gateway {
         } else {
             None
         };
+        let analytics = Arc::new(crate::analytics::service::Analytics::new(
+            crate::analytics::AnalyticsStore::new(identity.store.clone()),
+            reads.clone(),
+        ));
         Ok(Gateway {
             config: cfg,
             reader,
@@ -96,6 +114,7 @@ impl Gateway {
             reads,
             cases,
             console_issuer,
+            analytics,
         })
     }
 }
@@ -253,6 +272,10 @@ pub async fn serve_all(
     let data = ComplaintDataServiceServer::from_arc(data_api.clone()).max_decoding_message_size(MAX_REQUEST_BYTES);
     let cases_api = Arc::new(api::cases::CasesApi::new(gateway.cases.clone()));
     let cases = ComplaintServiceServer::from_arc(cases_api.clone()).max_decoding_message_size(MAX_REQUEST_BYTES);
+    let analytics_api = Arc::new(api::analytics::AnalyticsApi::new(gateway.analytics.clone()));
+    let analytics =
+        crate::proto::complaint::v1::analytics_service_server::AnalyticsServiceServer::from_arc(analytics_api.clone())
+            .max_decoding_message_size(MAX_REQUEST_BYTES);
     // The web console calls these same service instances in process (see `crate::console`).
     let console_task = console.map(|l| {
         let c = Arc::new(crate::console::Console::new(crate::console::ConsoleParts {
@@ -260,6 +283,7 @@ pub async fn serve_all(
                 data: data_api.clone(),
                 diagnosis: diagnosis_api.clone(),
                 cases: cases_api.clone(),
+                analytics: analytics_api.clone(),
             },
             auth: gateway.identity.auth.clone(),
             directory: gateway.identity.directory.clone(),
@@ -273,6 +297,9 @@ pub async fn serve_all(
     });
     health
         .set_serving::<ComplaintServiceServer<api::cases::CasesApi>>()
+        .await;
+    health
+        .set_serving::<crate::proto::complaint::v1::analytics_service_server::AnalyticsServiceServer<api::analytics::AnalyticsApi>>()
         .await;
     let (identity_admin, audit) = api::identity::servers(gateway.identity.clone(), gateway.reader.registry().names());
     let secs = |s: u64| (s > 0).then(|| Duration::from_secs(s));
@@ -297,6 +324,8 @@ pub async fn serve_all(
     let served = builder
         // One span per RPC; the view reader's per-source events nest under it.
         .trace_fn(|req| tracing::info_span!("rpc", method = %req.uri().path()))
+        // Outermost: every call is counted with its gRPC code, refusals of the layers below included.
+        .layer(crate::metrics::rpc::RpcMetricsLayer)
         // Every RPC but health and reflection authenticates here, before any service code runs.
         .layer(
             crate::identity::layer::AuthLayer::new(gateway.identity.auth.clone())
@@ -308,6 +337,7 @@ pub async fn serve_all(
         .add_service(data)
         .add_service(diagnosis)
         .add_service(cases)
+        .add_service(analytics)
         .add_service(admin)
         .add_service(identity_admin)
         .add_service(audit)

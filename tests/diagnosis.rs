@@ -89,6 +89,7 @@ fn diagnose_req(msisdn: &str, category: &str, text: &str, answers: &[(&str, &str
             .collect(),
         complaint_id: id.into(),
         dry_run: false,
+        now: None,
     }
 }
 

@@ -208,6 +208,7 @@ proptest! {
             complaint_id,
             answers: answers.into_iter().map(|(question_id, value)| Answer { question_id, value }).collect(),
             dry_run,
+            now: None,
         };
         let code = call(METHODS[2], r.encode_to_vec());
         prop_assert!(acceptable(code), "Diagnose: {code:?}");

@@ -34,7 +34,7 @@ pub struct UsageQuery {
 }
 
 /// One source's answer.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct SourceData {
     /// Whether the source knows the subscriber (its primary entity returned a row).
     pub found: bool,
@@ -130,6 +130,13 @@ pub trait Adapter: Send + Sync + 'static {
     fn name(&self) -> &str;
     /// The view fields this adapter can fill, for docs and `SourceStatus.entities`.
     fn entities(&self) -> Vec<String>;
+    /// The view fields this adapter fills, as finely as it knows them (`vas_subscriptions.service_code`,
+    /// `recent_bills.items.amount_fen`; list items without `[]`): a field under none of these is not
+    /// provided by this source, and diagnosis reads it as absent, not as empty. Default: the whole of
+    /// every entity ([`entities`](Self::entities)).
+    fn provides(&self) -> Vec<String> {
+        self.entities()
+    }
     /// Reads what this backend knows about one subscriber.
     fn fetch(&self, req: FetchRequest) -> BoxFuture<'static, Result<SourceData, AdapterError>>;
     /// Streams usage records in `[from, to)`, if this backend has them.

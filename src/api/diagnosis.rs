@@ -122,6 +122,30 @@ fn new_complaint_id() -> String {
     format!("CMP-{}-{:08x}", now.format("%Y%m%d%H%M%S"), rand::random::<u32>())
 }
 
+/// The request's `now`: a valid time, at most a day ahead of the gateway's clock (`clock`).
+fn check_now(
+    now: Option<&prost_types::Timestamp>,
+    clock: chrono::DateTime<chrono::FixedOffset>,
+) -> Result<Option<chrono::DateTime<chrono::FixedOffset>>, Error> {
+    let Some(t) = now else { return Ok(None) };
+    let at = u32::try_from(t.nanos)
+        .ok()
+        .and_then(|n| chrono::DateTime::from_timestamp(t.seconds, n))
+        .ok_or_else(|| Error::invalid("now", "not a valid time (seconds and nanos out of range)"))?
+        .with_timezone(&diagnosis::value::beijing());
+    if at > clock + chrono::Duration::days(1) {
+        return Err(Error::invalid(
+            "now",
+            format!(
+                "{} is more than a day ahead of the gateway's clock ({}); leave it unset to use the clock",
+                at.format("%Y-%m-%d %H:%M"),
+                clock.format("%Y-%m-%d %H:%M")
+            ),
+        ));
+    }
+    Ok(Some(at))
+}
+
 fn check_text(text: &str) -> Result<(), Error> {
     if text.chars().count() > MAX_TEXT_CHARS {
         return Err(Error::invalid("text", format!("at most {MAX_TEXT_CHARS} characters")));
@@ -145,6 +169,7 @@ fn outcome_of(o: &RunOutcome) -> DiagnosisOutcome {
         RunOutcome::Cause(_) => DiagnosisOutcome::Cause,
         RunOutcome::Question(_) => DiagnosisOutcome::Question,
         RunOutcome::NoCause => DiagnosisOutcome::NoCause,
+        RunOutcome::Undecided { .. } => DiagnosisOutcome::CannotDecide,
         RunOutcome::Error { .. } => DiagnosisOutcome::Error,
         RunOutcome::NotApplicable => DiagnosisOutcome::NotApplicable,
     }
@@ -173,6 +198,16 @@ fn evidence(e: &Evidence) -> pb::Evidence {
         fetched_at: e.fetched_at,
         age_ms: e.age_ms,
         supplied: e.supplied,
+        absent: e.absent.clone(),
+    }
+}
+
+fn missing(a: &crate::diagnosis::provenance::Absent) -> pb::MissingData {
+    pb::MissingData {
+        field: a.field(),
+        reason: a.reason(),
+        systems: a.systems.clone(),
+        check: a.check(),
     }
 }
 
@@ -212,6 +247,10 @@ fn response_of(mut d: Diagnosis, routing: Routing, complaint_id: String) -> Diag
             },
             error: match &r.outcome {
                 RunOutcome::Error { step, message } => format!("step `{step}`: {message}"),
+                RunOutcome::Undecided { step, missing } => format!(
+                    "step `{step}`: {}",
+                    missing.iter().map(|m| m.check()).collect::<Vec<_>>().join("; ")
+                ),
                 _ => String::new(),
             },
             priority: r.scenario.priority,
@@ -232,6 +271,9 @@ fn response_of(mut d: Diagnosis, routing: Routing, complaint_id: String) -> Diag
         ..Default::default()
     };
     out.set_outcome(outcome_of(d.outcome()));
+    if let RunOutcome::Undecided { missing: m, .. } = d.outcome() {
+        out.missing = m.iter().map(missing).collect();
+    }
     if let Some(run) = d.chosen_run() {
         out.scenario_id = run.scenario.id.clone();
         out.trace = run.trace.iter().map(trace_step).collect();
@@ -307,6 +349,7 @@ impl DiagnosisApi {
             .map(|a| (a.question_id.clone(), a.value.clone()))
             .collect();
         let answers = Engine::check_answers(&set, &answers)?;
+        let now = check_now(req.now.as_ref(), self.engine.now())?;
         let complaint_id = if req.complaint_id.is_empty() {
             new_complaint_id()
         } else {
@@ -356,6 +399,7 @@ impl DiagnosisApi {
                 answers,
                 complaint_id,
                 msisdn,
+                now,
             };
             let d = self.engine.diagnose_read(set, &input, &outcome, &self.coverage)?;
             let record = ComplaintRecord::of(&d, &input, &routing, &caller, &facts.region);

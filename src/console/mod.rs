@@ -19,6 +19,7 @@ pub mod session;
 pub mod signin;
 pub mod viewmodel;
 
+use crate::api::analytics::AnalyticsApi;
 use crate::api::cases::CasesApi;
 use crate::api::data::DataApi;
 use crate::api::diagnosis::DiagnosisApi;
@@ -46,6 +47,7 @@ pub struct Services {
     pub data: Arc<DataApi>,
     pub diagnosis: Arc<DiagnosisApi>,
     pub cases: Arc<CasesApi>,
+    pub analytics: Arc<AnalyticsApi>,
 }
 
 /// What the console needs from the gateway.

@@ -257,6 +257,7 @@ fn outcome_label(o: pb::DiagnosisOutcome) -> &'static str {
         pb::DiagnosisOutcome::NoCause => "未查明原因，请人工处理",
         pb::DiagnosisOutcome::Error => "诊断步骤出错",
         pb::DiagnosisOutcome::NotApplicable => "无适用场景",
+        pb::DiagnosisOutcome::CannotDecide => "数据不足，无法判断（请人工核实）",
         pb::DiagnosisOutcome::Unspecified => "",
     }
 }
@@ -283,6 +284,7 @@ pub fn diagnosis(d: &pb::DiagnoseResponse) -> Value {
         "scenario_id": d.scenario_id,
         "cause": d.cause.as_ref().map(|c| json!({"code": c.code, "title": c.title, "explanation": c.explanation})),
         "reply": d.reply,
+        "missing": d.missing.iter().map(|m| json!({"field": m.field, "check": m.check, "systems": m.systems})).collect::<Vec<_>>(),
         "actions": d.actions.iter().map(|a| json!({
             "kind": action_kind_label(a.kind),
             "description": a.description,

@@ -5,8 +5,10 @@
 //! What each source can fill comes from the adapter definitions ([`Coverage`]); what each source answered
 //! in this read comes from the view's [`SourceStatus`] list. Both are kept here, beside the diagnosis,
 //! so a step can later be told whether a field it reads is provided at all.
+use super::provenance::{Provenance, Providers};
 use crate::adapters::registry::Registry;
 use crate::proto::complaint::v1::{SourceState, SourceStatus};
+use std::sync::Arc;
 
 /// The source behind one view field a step read.
 #[derive(Debug, Clone, PartialEq)]
@@ -20,30 +22,90 @@ pub struct Evidence {
     pub age_ms: u64,
     /// False when the source that fills this field was asked but had nothing for it.
     pub supplied: bool,
+    /// Where the field is absent from the read (no source provides it, or its providers did not answer):
+    /// why, e.g. "not provided by any source"; empty otherwise.
+    pub absent: String,
 }
 
 /// Which view fields each configured source can fill, from the adapter definitions.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default)]
 pub struct Coverage {
     /// (source, the view fields it can fill), in configuration order.
     sources: Vec<(String, Vec<String>)>,
+    /// The fields each source provides, as finely as its definition says (provenance of reads).
+    providers: Arc<Providers>,
 }
 
 impl Coverage {
-    /// (source, view fields it can fill) pairs.
+    /// (source, view fields it can fill) pairs; each provides the whole of its fields.
     pub fn new(sources: Vec<(String, Vec<String>)>) -> Coverage {
-        Coverage { sources }
+        let providers = Arc::new(Providers::new(sources.clone()));
+        Coverage { sources, providers }
+    }
+
+    /// (source, view fields it can fill, view fields it provides) triples.
+    pub fn with_fields(sources: Vec<(String, Vec<String>, Vec<String>)>) -> Coverage {
+        let providers = Arc::new(Providers::new(
+            sources.iter().map(|(s, _, f)| (s.clone(), f.clone())).collect(),
+        ));
+        Coverage {
+            sources: sources.into_iter().map(|(s, e, _)| (s, e)).collect(),
+            providers,
+        }
     }
 
     /// What the configured sources of `registry` can fill.
     pub fn of(registry: &Registry) -> Coverage {
-        Coverage::new(
+        Coverage::with_fields(
             registry
                 .sources
                 .iter()
-                .map(|s| (s.adapter.name().to_string(), s.adapter.entities()))
+                .map(|s| (s.adapter.name().to_string(), s.adapter.entities(), s.adapter.provides()))
                 .collect(),
         )
+    }
+
+    /// The fields each source provides, and the provenance of reads.
+    pub fn providers(&self) -> &Providers {
+        &self.providers
+    }
+
+    /// [`Coverage::evidence`], plus one entry per absent field a chain overlaps, saying why it is absent
+    /// ("not provided by any source") and naming the systems that would hold it.
+    pub fn evidence_with<'a>(
+        &self,
+        reads: impl IntoIterator<Item = &'a [String]>,
+        statuses: &[SourceStatus],
+        provenance: &Provenance,
+    ) -> Vec<Evidence> {
+        let reads: Vec<&[String]> = reads.into_iter().collect();
+        let mut out = self.evidence(reads.iter().copied(), statuses);
+        for segments in reads {
+            let Some(("view", path)) = segments.split_first().map(|(root, rest)| (root.as_str(), rest)) else {
+                continue;
+            };
+            for a in provenance.overlapping(path) {
+                let field = a.field();
+                if out.iter().any(|e| e.field == field && !e.absent.is_empty()) {
+                    continue;
+                }
+                out.push(Evidence {
+                    field,
+                    source: a.systems.join(", "),
+                    state: match &a.why {
+                        super::provenance::Why::NotAnswered(s) => {
+                            s.first().map(|x| x.1).unwrap_or(SourceState::Unspecified)
+                        }
+                        super::provenance::Why::NotProvided => SourceState::Unspecified,
+                    },
+                    fetched_at: None,
+                    age_ms: 0,
+                    supplied: false,
+                    absent: a.reason(),
+                });
+            }
+        }
+        out
     }
 
     /// The (source, declared field) pairs that can fill the view path `path` (`["account", "status"]`):
@@ -74,6 +136,7 @@ impl Coverage {
                     fetched_at: st.fetched_at,
                     age_ms: st.age_ms,
                     supplied,
+                    absent: String::new(),
                 });
             }
         };
@@ -140,6 +203,7 @@ mod tests {
                 fetched_at: None,
                 age_ms: 1_500,
                 supplied: true,
+                absent: String::new(),
             }]
         );
     }

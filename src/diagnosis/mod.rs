@@ -21,6 +21,7 @@ pub use crate::config::diagnosis as config;
 pub mod evidence;
 pub mod load;
 pub mod model;
+pub mod provenance;
 pub mod records;
 pub mod reload;
 pub mod reply;
@@ -61,10 +62,20 @@ pub struct Engine {
     /// The folder on disk (hot reload polls it), or what is embedded.
     dir: PathBuf,
     opts: LoadOptions,
-    /// A fixed `now` (tests, demos over data of a fixed date); the system clock otherwise.
+    /// A fixed `now` (tests, demos over data of a fixed date); the wall clock otherwise.
     clock: Option<DateTime<FixedOffset>>,
+    /// The wall clock (the system's; tests replace it to show a result does not depend on the hour).
+    wall: WallClock,
     /// The test cases a reload must keep passing, and the views of the demo numbers they name.
     guard: RwLock<Guard>,
+}
+
+/// Where the engine reads the time when no `now` is fixed.
+pub type WallClock = Arc<dyn Fn() -> DateTime<FixedOffset> + Send + Sync>;
+
+/// The system clock in Beijing time.
+pub fn system_clock() -> WallClock {
+    Arc::new(|| Utc::now().with_timezone(&value::beijing()))
 }
 
 /// What a reload replays before it replaces the set in force (see [`Engine::reload`]).
@@ -87,6 +98,8 @@ pub struct DiagnoseInput {
     pub answers: HashMap<String, String>,
     pub complaint_id: String,
     pub msisdn: String,
+    /// The time the complaint is diagnosed as of (the request's `now`); `None`: the engine's clock.
+    pub now: Option<DateTime<FixedOffset>>,
 }
 
 /// Every scenario of the category as it ran, ranked, and what the best one concluded.
@@ -100,6 +113,8 @@ pub struct Diagnosis {
     pub pending: Vec<Question>,
     /// What each source answered in the read diagnosed (empty when a view was diagnosed on its own).
     pub sources: Vec<SourceStatus>,
+    /// The view fields the read could not give (none when a view was diagnosed on its own).
+    pub provenance: Arc<provenance::Provenance>,
 }
 
 impl Diagnosis {
@@ -151,7 +166,19 @@ impl Engine {
             folder,
             opts,
             clock,
+            wall: system_clock(),
         })
+    }
+
+    /// The engine reading `wall` instead of the system clock where no `now` is fixed (tests).
+    pub fn with_wall_clock(mut self, wall: WallClock) -> Engine {
+        self.wall = wall;
+        self
+    }
+
+    /// The `now` fixed at load (`[diagnosis] now`), if any.
+    pub fn fixed_now(&self) -> Option<DateTime<FixedOffset>> {
+        self.clock
     }
 
     /// The scenario folder (for an embedded set, what it is).
@@ -258,10 +285,15 @@ impl Engine {
         out
     }
 
-    /// The time scenarios see as `now`.
+    /// The time scenarios see as `now` when the request fixes none: the configured one, else the wall
+    /// clock.
     pub fn now(&self) -> DateTime<FixedOffset> {
-        self.clock
-            .unwrap_or_else(|| Utc::now().with_timezone(&value::beijing()))
+        self.clock.unwrap_or_else(|| (self.wall)())
+    }
+
+    /// The `now` of a diagnosis: the request's, else [`Engine::now`].
+    pub fn now_of(&self, input: &DiagnoseInput) -> DateTime<FixedOffset> {
+        input.now.unwrap_or_else(|| self.now())
     }
 
     /// Checks a category code.
@@ -320,22 +352,39 @@ impl Engine {
     }
 
     /// Runs every scenario of `input.category` over `view` with the set `set`, ranks them and concludes
-    /// the best. Never fails on a scenario's own error: that scenario is reported and skipped.
+    /// the best. Never fails on a scenario's own error: that scenario is reported and skipped. Every
+    /// field of `view` counts as provided (a written view; see [`Engine::diagnose_with`]).
     pub fn diagnose(
         &self,
         set: Arc<ScenarioSet>,
         input: &DiagnoseInput,
         view: &SubscriberView,
     ) -> Result<Diagnosis, Error> {
-        let now = self.now();
+        self.diagnose_with(set, input, view, Arc::new(provenance::Provenance::complete()))
+    }
+
+    /// [`Engine::diagnose`] over a view some of whose fields the read could not give (`provenance`):
+    /// those are removed from what the steps see, and a step that stops on one cannot decide.
+    pub fn diagnose_with(
+        &self,
+        set: Arc<ScenarioSet>,
+        input: &DiagnoseInput,
+        view: &SubscriberView,
+        provenance: Arc<provenance::Provenance>,
+    ) -> Result<Diagnosis, Error> {
+        let now = self.now_of(input);
         // Only the parts of the view the category's scenarios read are converted.
         let fields = set.view_fields_of(&input.category);
-        let view_value = value::view_fields_to_cel(view, fields).map_err(Error::Internal)?;
+        let mut view_value = value::view_fields_to_cel(view, fields).map_err(Error::Internal)?;
+        if !provenance.absent.is_empty() {
+            provenance::prune(&mut view_value, &provenance);
+        }
         let root = run::eval_context(&view_value, now, &input.answers);
         let inputs = run::Inputs {
             view: &view_value,
             answers: &input.answers,
             now,
+            provenance: &provenance,
         };
         let mut runs: Vec<ScenarioRun> = set
             .of_category(&input.category)
@@ -355,18 +404,24 @@ impl Engine {
                             break;
                         }
                         Err(message) => {
-                            tracing::warn!(scenario = %r.scenario.id, error = %message, "concluding a cause failed");
+                            let step = r.trace.last().map(|t| t.step_id.clone()).unwrap_or_default();
+                            // The reply or an action needed data the read could not give.
+                            let missing = run::missing_for(&provenance, &[], &[], &message);
                             if let Some(last) = r.trace.last_mut() {
                                 last.error = Some(message.clone());
                             }
-                            r.outcome = RunOutcome::Error {
-                                step: r.trace.last().map(|t| t.step_id.clone()).unwrap_or_default(),
-                                message,
-                            };
+                            if missing.is_empty() {
+                                tracing::warn!(scenario = %r.scenario.id, error = %message, "concluding a cause failed");
+                                r.outcome = RunOutcome::Error { step, message };
+                            } else {
+                                r.outcome = RunOutcome::Undecided { step, missing };
+                                chosen = Some(i);
+                                break;
+                            }
                         }
                     }
                 }
-                RunOutcome::Question(_) | RunOutcome::NoCause => {
+                RunOutcome::Question(_) | RunOutcome::Undecided { .. } | RunOutcome::NoCause => {
                     chosen = Some(i);
                     break;
                 }
@@ -393,6 +448,7 @@ impl Engine {
             conclusion,
             pending,
             sources: Vec::new(),
+            provenance,
         })
     }
 
@@ -405,10 +461,15 @@ impl Engine {
         read: &ViewOutcome,
         coverage: &Coverage,
     ) -> Result<Diagnosis, Error> {
-        let mut d = self.diagnose(set, input, &read.view)?;
+        let provenance = coverage.providers().of_read(&read.statuses);
+        let mut d = self.diagnose_with(set, input, &read.view, provenance.clone())?;
         if let Some(c) = d.chosen {
             for entry in &mut d.runs[c].trace {
-                entry.evidence = coverage.evidence(entry.reads.iter().map(|r| r.segments.as_slice()), &read.statuses);
+                entry.evidence = coverage.evidence_with(
+                    entry.reads.iter().map(|r| r.segments.as_slice()),
+                    &read.statuses,
+                    &provenance,
+                );
             }
         }
         d.sources = read.statuses.clone();
@@ -501,6 +562,7 @@ reply = "线路故障，已派单。"
             answers: answers.iter().map(|(q, v)| (q.to_string(), v.to_string())).collect(),
             complaint_id: "C-1".into(),
             msisdn: "13800138000".into(),
+            now: None,
         }
     }
 

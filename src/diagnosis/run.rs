@@ -3,6 +3,7 @@
 //! with an error in its trace; it never fails the call.
 use super::evidence::Evidence;
 use super::model::{cel_env, Expression, Outcome, Scenario};
+use super::provenance::{Absent, Provenance};
 use super::value;
 use cel::extractors::Arguments;
 use cel::objects::{Key, KeyRef, Map};
@@ -20,6 +21,9 @@ pub enum RunOutcome {
     Question(String),
     /// The steps ended without a cause.
     NoCause,
+    /// A step stopped on data the read could not give (no source provides it, or its source did not
+    /// answer): nothing can be concluded until it is checked where it is kept.
+    Undecided { step: String, missing: Vec<Absent> },
     /// A step failed at run time.
     Error { step: String, message: String },
     /// The precondition does not hold.
@@ -32,9 +36,10 @@ impl RunOutcome {
         match self {
             RunOutcome::Cause(_) => 0,
             RunOutcome::Question(_) => 1,
-            RunOutcome::NoCause => 2,
-            RunOutcome::Error { .. } => 3,
-            RunOutcome::NotApplicable => 4,
+            RunOutcome::Undecided { .. } => 2,
+            RunOutcome::NoCause => 3,
+            RunOutcome::Error { .. } => 4,
+            RunOutcome::NotApplicable => 5,
         }
     }
 }
@@ -150,6 +155,14 @@ pub struct Inputs<'a> {
     pub view: &'a Value,
     pub answers: &'a HashMap<String, String>,
     pub now: DateTime<FixedOffset>,
+    /// The view fields the read could not give (removed from `view`).
+    pub provenance: &'a Provenance,
+}
+
+/// The absent fields a step that failed needed (see [`super::provenance::needed`]).
+pub fn missing_for(p: &Provenance, reads: &[Read], texts: &[&str], error: &str) -> Vec<Absent> {
+    let chains: Vec<&[String]> = reads.iter().map(|r| r.segments.as_slice()).collect();
+    super::provenance::needed(p, &chains, texts, error)
 }
 
 /// The value at a member chain such as `view.account.status`, looked up in the values themselves
@@ -254,16 +267,32 @@ pub fn run(scenario: &Arc<Scenario>, root: &Context, inputs: &Inputs) -> Scenari
             }
             other => {
                 let message = match other {
-                    Ok(v) => format!("the precondition must be true or false, got {}", value::short(&v)),
-                    Err(e) => e.to_string(),
+                    Ok(v) => format!(
+                        "{}: the precondition must be true or false, got {}",
+                        p.place,
+                        value::short(&v)
+                    ),
+                    Err(e) => format!("{}: {e}", p.place),
                 };
+                let missing = missing_for(inputs.provenance, &entry.reads, &[p.text.as_str()], &message);
+                if missing.is_empty() {
+                    tracing::warn!(scenario = %scenario.id, error = %message, "scenario precondition failed at run time");
+                }
                 entry.error = Some(message.clone());
-                entry.outcome = "error".into();
-                out.trace.push(entry);
-                out.outcome = RunOutcome::Error {
-                    step: "precondition".into(),
-                    message,
+                out.outcome = if missing.is_empty() {
+                    entry.outcome = "error".into();
+                    RunOutcome::Error {
+                        step: "precondition".into(),
+                        message,
+                    }
+                } else {
+                    entry.outcome = "cannot decide".into();
+                    RunOutcome::Undecided {
+                        step: "precondition".into(),
+                        missing,
+                    }
                 };
+                out.trace.push(entry);
                 return out;
             }
         }
@@ -290,12 +319,28 @@ pub fn run(scenario: &Arc<Scenario>, root: &Context, inputs: &Inputs) -> Scenari
                 return out;
             }
         }
+        // A failure on data the read could not give is "cannot decide", naming the data; any other
+        // failure is the scenario's error, naming where the expression is written (trace and log).
         let fail = |entry: &mut TraceEntry, message: String| {
+            let mut texts: Vec<&str> = step.values.iter().map(|(_, e)| e.text.as_str()).collect();
+            texts.push(step.expr.text.as_str());
+            let missing = missing_for(inputs.provenance, &entry.reads, &texts, &message);
+            if missing.is_empty() {
+                tracing::warn!(scenario = %scenario.id, step = %step.id, error = %message, "scenario expression failed at run time");
+            }
             entry.error = Some(message.clone());
-            entry.outcome = "error".into();
-            RunOutcome::Error {
-                step: step.id.clone(),
-                message,
+            if missing.is_empty() {
+                entry.outcome = "error".into();
+                RunOutcome::Error {
+                    step: step.id.clone(),
+                    message,
+                }
+            } else {
+                entry.outcome = "cannot decide".into();
+                RunOutcome::Undecided {
+                    step: step.id.clone(),
+                    missing,
+                }
             }
         };
         // A step's values, in file order, see the values of earlier steps and those above them in the
@@ -311,7 +356,7 @@ pub fn run(scenario: &Arc<Scenario>, root: &Context, inputs: &Inputs) -> Scenari
                     bind_values(&mut scope, &out.values);
                 }
                 Err(err) => {
-                    out.outcome = fail(&mut entry, format!("value `{name}`: {err}"));
+                    out.outcome = fail(&mut entry, format!("{}: value `{name}`: {err}", e.place));
                     out.trace.push(entry);
                     return out;
                 }
@@ -330,13 +375,17 @@ pub fn run(scenario: &Arc<Scenario>, root: &Context, inputs: &Inputs) -> Scenari
             Ok(v) => {
                 out.outcome = fail(
                     &mut entry,
-                    format!("the step's expression must be true or false, got {}", value::short(&v)),
+                    format!(
+                        "{}: the step's expression must be true or false, got {}",
+                        step.expr.place,
+                        value::short(&v)
+                    ),
                 );
                 out.trace.push(entry);
                 return out;
             }
             Err(err) => {
-                out.outcome = fail(&mut entry, err.to_string());
+                out.outcome = fail(&mut entry, format!("{}: {err}", step.expr.place));
                 out.trace.push(entry);
                 return out;
             }

@@ -263,6 +263,7 @@ pub fn run_case(
                         answers,
                         complaint_id: "CASE".into(),
                         msisdn: view.msisdn.clone(),
+                        now: None,
                     };
                     match engine.diagnose(set.clone(), &input, view) {
                         Err(e) => diffs.push(format!("diagnosis failed: {e}")),

@@ -12,7 +12,7 @@
 use super::chain::{self, Head, Link};
 use super::{clip, CallInfo, Identity};
 use crate::error::Error;
-use crate::store::{now_us, Store};
+use crate::store::{now_us, Store, StoreKind};
 use rand::RngCore;
 use sqlx::{Acquire, Row};
 use std::sync::Mutex;
@@ -242,8 +242,13 @@ impl AuditLog {
     /// Starts the writer task (on the current Tokio runtime). It ends when the last `AuditLog` clone is
     /// dropped, after writing what is queued.
     pub fn start(store: Store, batch_max: usize) -> AuditLog {
-        let (tx, rx) = mpsc::channel::<Pending>(batch_max.max(1) * 8);
-        tokio::spawn(writer(store.clone(), rx, batch_max.max(1)));
+        AuditLog::start_with(store, BatchSettings::new(batch_max))
+    }
+
+    /// [`start`](Self::start) with the batching settings of `[store]`.
+    pub fn start_with(store: Store, settings: BatchSettings) -> AuditLog {
+        let (tx, rx) = mpsc::channel::<Pending>(settings.max.max(1) * 8);
+        tokio::spawn(writer(store.clone(), rx, settings));
         AuditLog { tx, store }
     }
 
@@ -496,9 +501,20 @@ async fn write_chained(
 ) -> Result<(Vec<RiderResult>, Head), String> {
     let begin = |e: sqlx::Error| store.error("begin", &e).to_string();
     let mut tx = store.pool().begin().await.map_err(begin)?;
+    // On PostgreSQL several gateways share the chain: each batch extends it under a transaction lock, from
+    // the head as stored (read after the lock, so it sees the batch committed before). SQLite has one
+    // gateway per file, so its writer keeps the head it left; a conflict is retried from the store.
+    let shared = store.kind() == StoreKind::Postgres;
+    if shared {
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(CHAIN_LOCK)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| store.error("locking the audit chain", &e).to_string())?;
+    }
     let start = match known {
-        Some(h) => h,
-        None => chain::head(&mut tx)
+        Some(h) if !shared => h,
+        _ => chain::head(&mut tx)
             .await
             .map_err(|e| store.error("reading the audit chain's head", &e).to_string())?,
     };
@@ -556,12 +572,48 @@ async fn write_chained(
     Ok((riders, last))
 }
 
+/// The advisory lock (PostgreSQL) that serialises extending the audit chain across gateways: "cgw_audi".
+const CHAIN_LOCK: i64 = 0x6367_775f_6175_6469;
+
 /// How often the writer lets the runtime run other tasks before a commit, taking the events they add.
 const GATHER_YIELDS: usize = 16;
 
-async fn writer(store: Store, mut rx: mpsc::Receiver<Pending>, batch_max: usize) {
+/// How the writer groups concurrent calls' events into one transaction.
+#[derive(Debug, Clone, Copy)]
+pub struct BatchSettings {
+    /// Most events in one transaction (`[store] audit_batch_max`).
+    pub max: usize,
+    /// Longest a batch waits to fill while calls are arriving (`[store] audit_batch_wait_us`); a call
+    /// alone never waits.
+    pub wait: std::time::Duration,
+}
+
+impl BatchSettings {
+    pub fn new(max: usize) -> BatchSettings {
+        BatchSettings {
+            max: max.max(1),
+            wait: std::time::Duration::from_micros(crate::store::DEFAULT_AUDIT_BATCH_WAIT_US),
+        }
+    }
+}
+
+/// Takes what is queued into `batch`, up to `max`; whether anything came.
+fn take_queued(rx: &mut mpsc::Receiver<Pending>, batch: &mut Vec<Pending>, max: usize) -> bool {
+    let before = batch.len();
+    while batch.len() < max {
+        match rx.try_recv() {
+            Ok(p) => batch.push(p),
+            Err(_) => break,
+        }
+    }
+    batch.len() > before
+}
+
+async fn writer(store: Store, mut rx: mpsc::Receiver<Pending>, settings: BatchSettings) {
+    let batch_max = settings.max;
     let mut batch: Vec<Pending> = Vec::with_capacity(batch_max);
     let mut head: Option<Head> = None;
+    let mut busy = false;
     while rx.recv_many(&mut batch, batch_max).await > 0 {
         // Group commit: calls already on their way to `append` get into this batch instead of waiting a
         // whole commit for the next one. Yielding needs no timer: on an idle runtime it returns at once.
@@ -571,13 +623,25 @@ async fn writer(store: Store, mut rx: mpsc::Receiver<Pending>, batch_max: usize)
                 break;
             }
             tokio::task::yield_now().await;
-            while batch.len() < batch_max {
-                match rx.try_recv() {
-                    Ok(p) => batch.push(p),
-                    Err(_) => break,
+            take_queued(&mut rx, &mut batch, batch_max);
+        }
+        // Under load (the last batch had company) the batch waits a little longer to fill: one commit for
+        // many calls costs each of them less than a commit of its own. Tokio's timers tick in
+        // milliseconds, so the wait yields to the runtime until its deadline (only the runtime's idle
+        // time goes on it), and ends early once nothing more arrives for a while.
+        if busy && !settings.wait.is_zero() {
+            let deadline = std::time::Instant::now() + settings.wait;
+            let mut idle_rounds = 0;
+            while batch.len() < batch_max && std::time::Instant::now() < deadline && idle_rounds < 64 {
+                tokio::task::yield_now().await;
+                if take_queued(&mut rx, &mut batch, batch_max) {
+                    idle_rounds = 0;
+                } else {
+                    idle_rounds += 1;
                 }
             }
         }
+        busy = batch.len() > 1;
         let mut r = write_batch(&store, &batch, &mut head).await;
         if r.is_err() {
             // Once more from the stored head: another gateway on the same store may have extended the

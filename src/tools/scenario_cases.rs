@@ -229,6 +229,7 @@ pub async fn try_one(folder: &Folder, trial: &Trial) -> anyhow::Result<String> {
         answers,
         complaint_id: "TRY".into(),
         msisdn: view.msisdn.clone(),
+        now: None,
     };
     let d = engine
         .diagnose(set.clone(), &input, &view)
@@ -240,6 +241,10 @@ pub async fn try_one(folder: &Folder, trial: &Trial) -> anyhow::Result<String> {
             RunOutcome::Cause(c) => format!("cause {}", r.scenario.causes[*c].code),
             RunOutcome::Question(q) => format!("question {q}"),
             RunOutcome::NoCause => "no cause".into(),
+            RunOutcome::Undecided { step, missing } => format!(
+                "cannot decide at step `{step}`: {}",
+                missing.iter().map(|m| m.check()).collect::<Vec<_>>().join("; ")
+            ),
             RunOutcome::Error { step, message } => format!("error in step `{step}`: {message}"),
             RunOutcome::NotApplicable => "not applicable".into(),
         };

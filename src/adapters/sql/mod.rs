@@ -270,6 +270,24 @@ fn map_sqlx(e: sqlx::Error, entity: &str, secrets: &[String]) -> AdapterError {
     }
 }
 
+/// The view fields a definition fills, one per mapped column (`vas_subscriptions.service_code`,
+/// `recent_bills.items.amount_fen`): what [`Adapter::provides`] says for a SQL adapter.
+pub fn provided_fields(def: &Definition) -> Vec<String> {
+    let mut out = Vec::new();
+    for e in &def.entities {
+        match &e.target {
+            Target::Extensions => out.push("extensions".to_string()),
+            Target::Field { .. } if e.fields.is_empty() => out.push(e.target_text.clone()),
+            Target::Field { .. } => out.extend(
+                e.fields
+                    .iter()
+                    .map(|f| format!("{}.{}", e.target_text, f.path.text.replace("[]", ""))),
+            ),
+        }
+    }
+    out
+}
+
 fn binds_for(names: &[String], msisdn: &str, operator_id: &Option<String>) -> Vec<Bind> {
     names
         .iter()
@@ -288,6 +306,10 @@ impl Adapter for SqlAdapter {
 
     fn entities(&self) -> Vec<String> {
         self.def.entities.iter().map(|e| e.target_text.clone()).collect()
+    }
+
+    fn provides(&self) -> Vec<String> {
+        provided_fields(&self.def)
     }
 
     fn has_usage_stream(&self) -> bool {

@@ -94,10 +94,10 @@ pub async fn seed(args: SeedArgs) -> anyhow::Result<()> {
 pub async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&args.data_dir).with_context(|| format!("creating {}", args.data_dir.display()))?;
     let data_dir = args.data_dir.canonicalize()?;
-    let seeded = seed_backends(&data_dir, args.subscribers, args.reset).await?;
+    let (seeded, as_of) = seed_backends(&data_dir, args.subscribers, args.reset).await?;
     let key_file = demo::prepare_key(&data_dir)?;
     let config_path = data_dir.join(CONFIG_FILE);
-    write_config(&config_path, &args)?;
+    write_config(&config_path, &args, as_of)?;
     // From here on the demo is `serve --config demo-data/gateway.toml`.
     let cfg = Config::load(&config_path)?;
     if args.reset {
@@ -158,7 +158,7 @@ async fn seed_history(
     let registry = crate::adapters::registry::Registry::from_config(cfg, &env).map_err(anyhow::Error::msg)?;
     let reader = crate::view::ViewReader::from_config(registry, cfg);
     let rules =
-        crate::cases::rules::Rules::load(crate::cases::rules::folder_of(&cfg.cases)).map_err(anyhow::Error::msg)?;
+        crate::cases::rules::Rules::load(crate::cases::rules::rules_folder(&cfg.cases)).map_err(anyhow::Error::msg)?;
     let folder = cfg
         .diagnosis
         .scenarios_dir
@@ -221,8 +221,8 @@ async fn seed_history(
 }
 
 /// Seeds the three backends in `data_dir` unless they already hold the same demo data (and `reset` is
-/// off). Returns the number of subscribers they hold.
-async fn seed_backends(data_dir: &Path, subscribers: u64, reset: bool) -> anyhow::Result<u64> {
+/// off). Returns the number of subscribers they hold and the date their data is as of.
+async fn seed_backends(data_dir: &Path, subscribers: u64, reset: bool) -> anyhow::Result<(u64, chrono::NaiveDate)> {
     let mut targets = Vec::new();
     let mut existing = None;
     for s in load::System::ALL {
@@ -235,7 +235,7 @@ async fn seed_backends(data_dir: &Path, subscribers: u64, reset: bool) -> anyhow
         targets.push(t);
     }
     match existing {
-        Some((n, as_of)) if !reset => {
+        Some((n, as_of)) if !reset && chrono::NaiveDate::parse_from_str(&as_of, "%Y-%m-%d").is_ok() => {
             eprintln!(
                 "using the demo backends in {} ({n} subscribers as of {as_of})",
                 data_dir.display()
@@ -243,7 +243,7 @@ async fn seed_backends(data_dir: &Path, subscribers: u64, reset: bool) -> anyhow
             for t in targets {
                 t.close().await;
             }
-            Ok(n)
+            Ok((n, chrono::NaiveDate::parse_from_str(&as_of, "%Y-%m-%d")?))
         }
         _ => {
             let opts = seed::SeedOptions::new(subscribers, chrono::Local::now().date_naive());
@@ -252,7 +252,7 @@ async fn seed_backends(data_dir: &Path, subscribers: u64, reset: bool) -> anyhow
                 data_dir.display()
             );
             seed_targets(targets, &opts, true).await?;
-            Ok(subscribers)
+            Ok((subscribers, opts.as_of))
         }
     }
 }
@@ -267,9 +267,23 @@ fn db_file(s: load::System) -> String {
 }
 
 /// Writes the demo's configuration: the three sources (embedded adapters unless `--adapters`), their
-/// SQLite files, the store and the signing key, all relative to the file's folder; the listen addresses
-/// and a scenario folder if one was named.
-fn write_config(path: &Path, args: &DemoArgs) -> anyhow::Result<()> {
+/// SQLite files, the store and the signing key, all relative to the file's folder; the listen addresses,
+/// a scenario folder if one was named, and diagnosis's `now` fixed at the moment the data describes
+/// (`seed::moment_of(as_of)`), so that the demo's diagnoses do not change with the hour.
+pub fn write_config(path: &Path, args: &DemoArgs, as_of: chrono::NaiveDate) -> anyhow::Result<()> {
+    let cfg = demo_config(args, as_of)?;
+    let text = format!(
+        "## Written by `complaint-gateway demo`: its sources, store and signing key. Relative paths are relative\n\
+         ## to this file's folder. Serve it with: complaint-gateway serve --config {}\n{}",
+        path.display(),
+        toml::to_string_pretty(&cfg)?
+    );
+    demo::write_private(path, &text)?;
+    Ok(())
+}
+
+/// The demo's configuration (see [`write_config`]).
+pub fn demo_config(args: &DemoArgs, as_of: chrono::NaiveDate) -> anyhow::Result<Config> {
     let mut cfg = Config::parse("").map_err(anyhow::Error::msg)?;
     cfg.server.listen = args.listen;
     cfg.admin.metrics_listen = args.metrics_listen;
@@ -294,14 +308,8 @@ fn write_config(path: &Path, args: &DemoArgs) -> anyhow::Result<()> {
     if let Some(d) = &args.scenarios {
         cfg.diagnosis.scenarios_dir = Some(std::path::absolute(d)?);
     }
-    let text = format!(
-        "## Written by `complaint-gateway demo`: its sources, store and signing key. Relative paths are relative\n\
-         ## to this file's folder. Serve it with: complaint-gateway serve --config {}\n{}",
-        path.display(),
-        toml::to_string_pretty(&cfg)?
-    );
-    demo::write_private(path, &text)?;
-    Ok(())
+    cfg.diagnosis.now = Some(seed::moment_of(as_of));
+    Ok(cfg)
 }
 
 /// Ctrl-C sets the flag; seeding stops after the chunk under way.

@@ -27,6 +27,13 @@ pub enum ScenariosCommand {
         /// against DIR's scenarios, and any case whose outcome DIR changes is reported (a regression).
         #[arg(long, value_name = "OLD_DIR")]
         against: Option<PathBuf>,
+        /// Warn where a cause depends on a view field none of this gateway's sources provides (their
+        /// adapter definitions); without it (or --adapters), the shipped adapters are assumed.
+        #[arg(long, value_name = "FILE", conflicts_with = "adapters")]
+        config: Option<PathBuf>,
+        /// As --config, for a folder of adapter folders (`billing/`, `crm/`, …) served together.
+        #[arg(long, value_name = "DIR")]
+        adapters: Option<PathBuf>,
     },
     /// Run the test cases beside the scenarios (`*.cases.toml`) of DIR (default as for `check`): each
     /// case's demo number or written view, text and answers, against its expected category, scenario,
@@ -65,7 +72,12 @@ pub enum ScenariosCommand {
 /// Runs a `scenarios` subcommand: prints a summary, or every problem (one a line) and fails.
 pub async fn run(args: ScenariosArgs) -> anyhow::Result<()> {
     match args.command {
-        ScenariosCommand::Check { dir, against } => {
+        ScenariosCommand::Check {
+            dir,
+            against,
+            config,
+            adapters,
+        } => {
             let folder = pick(dir);
             match check_folder(&folder) {
                 Ok(summary) => println!("{summary}"),
@@ -74,6 +86,16 @@ pub async fn run(args: ScenariosArgs) -> anyhow::Result<()> {
                     anyhow::bail!("{}: {} problem(s)", folder.describe(), problems.0.len())
                 }
             }
+            let sources = sources_for_check(config.as_deref(), adapters.as_deref())?;
+            let warnings = provenance_warnings(&folder, &sources)?;
+            for w in &warnings {
+                println!("{w}");
+            }
+            println!(
+                "provenance: {} warning(s) over the sources {}",
+                warnings.len(),
+                sources.iter().map(|(s, _)| s.as_str()).collect::<Vec<_>>().join(", ")
+            );
             if let Some(old) = against {
                 let old = Folder::Disk(old);
                 let regressions = scenario_cases::regressions(&old, &folder).await?;
@@ -151,6 +173,58 @@ pub fn pick(dir: Option<PathBuf>) -> Folder {
         None if Path::new("scenarios").is_dir() => Folder::Disk(PathBuf::from("scenarios")),
         None => crate::diagnosis::default_dir(),
     }
+}
+
+/// The sources `scenarios check` weighs causes against, with the view fields each provides: those of a
+/// gateway's configuration, of a folder of adapter folders, or the shipped adapters.
+pub fn sources_for_check(config: Option<&Path>, adapters: Option<&Path>) -> anyhow::Result<Vec<(String, Vec<String>)>> {
+    use crate::adapters::sql::definition::Definition;
+    let definitions: Vec<PathBuf> = match (config, adapters) {
+        (Some(file), _) => {
+            let cfg = crate::config::Config::load(file)?;
+            cfg.sources
+                .iter()
+                .filter(|s| s.enabled)
+                .map(|s| s.definition.clone())
+                .collect()
+        }
+        (None, Some(dir)) => {
+            let mut dirs: Vec<PathBuf> = std::fs::read_dir(dir)
+                .with_context(|| format!("reading {}", dir.display()))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.join("adapter.toml").is_file())
+                .collect();
+            dirs.sort();
+            anyhow::ensure!(
+                !dirs.is_empty(),
+                "{}: no adapter folder (with adapter.toml) in it",
+                dir.display()
+            );
+            dirs
+        }
+        (None, None) => crate::assets::Folder::embedded_adapter_names()
+            .iter()
+            .map(|n| PathBuf::from(format!("{}{n}", crate::assets::EMBEDDED_PREFIX)))
+            .collect(),
+    };
+    definitions
+        .iter()
+        .map(|d| {
+            let def = Definition::load(d).map_err(|e| anyhow::anyhow!("{e}"))?;
+            Ok((def.name.clone(), crate::adapters::sql::provided_fields(&def)))
+        })
+        .collect()
+}
+
+/// One warning per (scenario, cause, view field) where a cause of `folder` depends on a field none of
+/// `sources` provides.
+pub fn provenance_warnings(folder: &Folder, sources: &[(String, Vec<String>)]) -> anyhow::Result<Vec<String>> {
+    let set = load::load_folder(folder, &LoadOptions::default()).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let providers = crate::diagnosis::provenance::Providers::new(sources.to_vec());
+    Ok(crate::diagnosis::provenance::cause_warnings(
+        &set,
+        &providers.when_all_answer(),
+    ))
 }
 
 /// Loads `folder` and summarises it: the counts, then which folder (or embedded set) it was and its

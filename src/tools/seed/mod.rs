@@ -67,6 +67,18 @@ impl SeedOptions {
     }
 }
 
+/// The moment demo data seeded as of `as_of` describes: 10:00 Beijing time that day (top-ups "3 hours
+/// ago", outages "repaired in 4 hours" are relative to it). The demo fixes diagnosis's `now` to it, so its
+/// results do not change with the hour.
+pub fn moment_of(as_of: NaiveDate) -> chrono::DateTime<chrono::FixedOffset> {
+    let beijing = chrono::FixedOffset::east_opt(8 * 3600).expect("valid offset");
+    as_of
+        .and_time(NaiveTime::from_hms_opt(10, 0, 0).expect("valid"))
+        .and_local_timezone(beijing)
+        .single()
+        .expect("a fixed offset has one local time")
+}
+
 /// Rows for one table.
 #[derive(Debug, Clone)]
 pub struct TableRows {
