@@ -282,3 +282,99 @@ async fn every_response_carries_the_csp_and_forms_need_the_session_and_its_csrf_
     assert_eq!(status, 401);
     assert!(body.contains("UNAUTHENTICATED"), "{body}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_manager_sees_the_seeded_incidents_as_hotspots_and_drills_down_to_a_complaint() {
+    use complaint_gateway::cases::store::CaseStore;
+    use complaint_gateway::identity::directory::{Directory, IdentityFields};
+    use complaint_gateway::tools::history::{generate, HistoryOptions};
+    let Some(bins) = browser_or_skip("the manager dashboard test") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let subscribers = 800;
+    let server = gateway(dir.path(), subscribers).await;
+    let gw = &server.gateway;
+    // 90 days of history ending now, with its three planted incidents, written through the case store.
+    let engine = complaint_gateway::diagnosis::Engine::load(complaint_gateway::diagnosis::default_dir(), None).unwrap();
+    let report = generate(
+        &CaseStore::new(gw.identity.store.clone()),
+        &gw.cases.rules(),
+        &engine,
+        &gw.reader,
+        &HistoryOptions {
+            complaints: 5_000,
+            days: 90,
+            seed: 7,
+            end_us: complaint_gateway::store::now_us(),
+            subscribers,
+        },
+        &std::sync::atomic::AtomicBool::new(false),
+        &|_, _| {},
+    )
+    .await
+    .unwrap();
+    assert_eq!(report.planted.len(), 3);
+    // A manager of the whole province (the demo's manager sees Hangzhou only).
+    Directory::new(gw.identity.store.clone())
+        .create(
+            "m-zj-01",
+            &IdentityFields {
+                display_name: "浙江 manager".into(),
+                roles: [complaint_gateway::identity::Role::Manager].into(),
+                regions: ["0571", "0574", "0577", "0579"].iter().map(|s| s.to_string()).collect(),
+                disabled: false,
+            },
+        )
+        .await
+        .unwrap();
+    let url = base(&server);
+    let b = Browser::start(&bins, 1280, 800).await;
+    b.goto(&format!("{url}/signin")).await;
+    b.submit("#as-m-zj-01").await;
+    assert_eq!(b.path().await, "/dashboard", "a manager lands on the dashboard");
+    // Each planted incident is a hotspot, its place named.
+    let hotspots = b.text("#hotspots").await;
+    for p in &report.planted {
+        assert!(
+            hotspots.contains(&p.value),
+            "incident {} {} not among the hotspots: {hotspots}",
+            p.dimension,
+            p.value
+        );
+    }
+    // KPIs against the seed's figures.
+    let kpis = b.text("#kpis").await;
+    assert!(kpis.contains("目标 80.0%") && kpis.contains("目标 54.0%"), "{kpis}");
+    b.screenshot("dashboard").await;
+    // Drill down: the cell outage's hotspot → one of its complaints.
+    let cell = report
+        .planted
+        .iter()
+        .find(|p| p.dimension == "cell")
+        .expect("a planted cell outage");
+    let n: i64 = b
+        .js(&format!(
+            "return [...document.querySelectorAll('article.hotspot')].findIndex(a => a.querySelector('h3').textContent.includes({:?}) || a.textContent.includes({:?}))",
+            cell.value, cell.value
+        ))
+        .await;
+    assert!(n >= 0, "no hotspot article for cell {}", cell.value);
+    b.click(&format!("#chart-hotspots a[href='#hotspot-{n}']")).await;
+    b.submit(&format!("#hotspot-{n} .samples a")).await;
+    let id = b.text("#complaint-id").await;
+    assert!(id.starts_with("CMP-"), "{id}");
+    assert!(b.text("#complaint-text").await.len() > 2);
+    assert_eq!(
+        b.text("main dl.fields dd:nth-of-type(4)").await,
+        "network.mobile_coverage"
+    );
+    // A category's bar lists its complaints; a KPI opens the complaints behind its figure.
+    b.goto(&format!("{url}/dashboard")).await;
+    b.submit("#chart-categories a").await;
+    assert!(b.text("#complaints tbody").await.contains("CMP-"));
+    b.goto(&format!("{url}/dashboard")).await;
+    b.submit("#kpi-auto_detected").await;
+    assert!(b.text("#drill").await.contains("CMP-"));
+    b.close().await;
+}

@@ -12,6 +12,7 @@
 //! - Templates, script and style are embedded in the binary (`src/console/templates`, `static`).
 pub mod calls;
 pub mod complaints;
+pub mod dashboard;
 pub mod desk;
 pub mod pages;
 pub mod scenarios;
@@ -121,6 +122,9 @@ pub fn router(console: Arc<Console>) -> Router {
         .route("/complaints/{id}", get(complaints::detail).post(complaints::change))
         .route("/scenarios", get(scenarios::list))
         .route("/scenarios/{id}", get(scenarios::detail))
+        .route("/dashboard", get(dashboard::page))
+        .route("/dashboard/issues/{id}", get(dashboard::major_issue))
+        .route("/dashboard/kpis/{name}", get(dashboard::kpi))
         .route("/static/console.js", get(script))
         .route("/static/console.css", get(style))
         .fallback(not_found)

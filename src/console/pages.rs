@@ -22,6 +22,8 @@ pub fn templates() -> minijinja::Environment<'static> {
         ("scenarios.html", include_str!("templates/scenarios.html")),
         ("scenario.html", include_str!("templates/scenario.html")),
         ("message.html", include_str!("templates/message.html")),
+        ("dashboard.html", include_str!("templates/dashboard.html")),
+        ("drill.html", include_str!("templates/drill.html")),
         ("error.html", include_str!("templates/error.html")),
         ("due.html", include_str!("templates/due.html")),
     ] {
