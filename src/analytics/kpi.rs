@@ -224,6 +224,7 @@ impl AnalyticsStore {
 
     /// The complaints behind KPI `def`'s numerator (or denominator) in group `key` of `grouping`: at most
     /// `limit` ids (oldest first) and how many there are in all.
+    #[allow(clippy::too_many_arguments)]
     pub async fn drill_down(
         &self,
         scope: &Scope,

@@ -194,10 +194,8 @@ impl Facts {
                         f.auto_reply_at_us = None;
                     }
                 }
-                EventKind::RepeatReported => {
-                    if f.auto_reply_at_us.is_some_and(|a| e.at_us <= a + 7 * DAY_US) {
-                        f.repeated_7d = true;
-                    }
+                EventKind::RepeatReported if f.auto_reply_at_us.is_some_and(|a| e.at_us <= a + 7 * DAY_US) => {
+                    f.repeated_7d = true;
                 }
                 _ => {}
             }

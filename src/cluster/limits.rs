@@ -31,10 +31,11 @@ redis.call('PEXPIRE', KEYS[1], 120000)
 return ok
 ";
 
-impl Shared {
+#[tonic::async_trait]
+impl crate::identity::layer::SharedLimits for Shared {
     /// Takes one of `subject`'s `per_minute` calls: `Some(admitted)`, or `None` when Redis cannot be used
     /// (the caller falls back to its own count).
-    pub async fn admit(&self, subject: &str, per_minute: u32) -> Option<bool> {
+    async fn admit(&self, subject: &str, per_minute: u32) -> Option<bool> {
         if !self.shared_limits {
             return None;
         }

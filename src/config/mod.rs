@@ -7,6 +7,7 @@ pub mod check;
 pub mod console;
 pub mod diagnosis;
 pub mod load;
+pub mod redis_tier;
 
 pub use load::EnvOverride;
 use serde::{Deserialize, Serialize};
@@ -39,7 +40,7 @@ pub struct Config {
     /// The tier several replicas share through Redis (L2 cache, load leases, invalidations, rate
     /// limits); off unless `url` is set. See `docs/deploy.md`.
     #[serde(default)]
-    pub redis: crate::cluster::RedisConfig,
+    pub redis: redis_tier::RedisConfig,
     /// Diagnosis: the scenario folder, hot reload, complaint records.
     #[serde(default)]
     pub diagnosis: diagnosis::DiagnosisConfig,

@@ -46,7 +46,15 @@ pub struct AuthState {
     limiter: RateLimiter,
     /// The per-caller limit counted across replicas (`[redis] shared_rate_limits`); `limiter` counts
     /// while it is unavailable.
-    shared: std::sync::OnceLock<Arc<crate::cluster::Shared>>,
+    shared: std::sync::OnceLock<Arc<dyn SharedLimits>>,
+}
+
+/// A per-caller limit counted across replicas (the shared tier, `src/cluster/limits.rs`): takes one of
+/// `subject`'s `per_minute` calls, `Some(admitted)`, or `None` when the tier cannot be used now (the
+/// gateway then counts on its own).
+#[tonic::async_trait]
+pub trait SharedLimits: Send + Sync {
+    async fn admit(&self, subject: &str, per_minute: u32) -> Option<bool>;
 }
 
 impl AuthState {
@@ -66,7 +74,7 @@ impl AuthState {
     }
 
     /// Counts the per-caller limit in the shared tier (each replica counts alone while it is down).
-    pub fn share_limits(&self, shared: Arc<crate::cluster::Shared>) {
+    pub fn share_limits(&self, shared: Arc<dyn SharedLimits>) {
         let _ = self.shared.set(shared);
     }
 

@@ -253,7 +253,9 @@ pub fn compile_file(
     }
 
     // Which values are computed on every path to each cause (known when every step compiled).
-    let on_path = (steps.len() == file.steps.len()).then(|| values_on_paths(&steps, cause_codes.len()));
+    // A step or value that did not compile would make every later use look uncomputed: skip the check then.
+    let on_path =
+        (errs.list.is_empty() && steps.len() == file.steps.len()).then(|| values_on_paths(&steps, cause_codes.len()));
     let causes = causes::compile(
         src,
         &file,
