@@ -21,6 +21,7 @@ fn demo_args() -> DemoArgs {
         reset: false,
         adapters: None,
         scenarios: None,
+        console_listen: "127.0.0.1:0".parse().unwrap(),
         metrics_listen: None,
         history_complaints: 0,
         history_days: 90,

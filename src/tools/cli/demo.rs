@@ -34,6 +34,10 @@ pub struct DemoArgs {
     /// A scenario folder (hot-reloaded); default: the scenarios embedded in the binary.
     #[arg(long)]
     pub scenarios: Option<PathBuf>,
+    /// The web console's address (http://ADDR/; port 0: any free port). Its sign-in page lists the demo
+    /// identities.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub console_listen: SocketAddr,
     /// Serve Prometheus metrics at http://ADDR/metrics.
     #[arg(long)]
     pub metrics_listen: Option<SocketAddr>,
@@ -135,9 +139,9 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<()> {
         examples: demo::examples_with_cities(seeded),
     };
     if args.replicas <= 1 {
-        return crate::server::run(cfg, move |addr| {
+        return crate::server::run(cfg, move |addr, console| {
             println!();
-            for line in banner.lines(addr) {
+            for line in banner.lines(addr, console) {
                 println!("{line}");
             }
         })
@@ -152,14 +156,16 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<()> {
             c.server.listen.set_port(c.server.listen.port() + i);
         }
         if i > 0 {
-            // One metrics endpoint shows every replica's series (one process, one recorder).
+            // One metrics endpoint shows every replica's series (one process, one recorder); the first
+            // replica serves the console.
             c.admin.metrics_listen = None;
+            c.console.listen = None;
         }
         let banner = (i == 0).then(|| banner.clone());
-        replicas.push(crate::server::run(c, move |addr| match banner {
+        replicas.push(crate::server::run(c, move |addr, console| match banner {
             Some(b) => {
                 println!();
-                for line in b.lines(addr) {
+                for line in b.lines(addr, console) {
                     println!("{line}");
                 }
                 println!("replica 1 of {} listening on {addr}", args.replicas);
@@ -317,6 +323,8 @@ pub fn demo_config(args: &DemoArgs, as_of: chrono::NaiveDate) -> anyhow::Result<
     let mut cfg = Config::parse("").map_err(anyhow::Error::msg)?;
     cfg.server.listen = args.listen;
     cfg.admin.metrics_listen = args.metrics_listen;
+    cfg.console.listen = Some(args.console_listen);
+    cfg.console.demo_sign_in = true;
     cfg.auth = demo::auth_config(Path::new(demo::KEY_FILE));
     cfg.store.url = "sqlite://gateway.db".into();
     if args.replicas > 1 {
