@@ -9,6 +9,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "proto/complaint/v1/admin.proto",
         "proto/complaint/v1/identity.proto",
         "proto/complaint/v1/cases.proto",
+        "proto/complaint/v1/analytics.proto",
     ];
     for p in &protos {
         println!("cargo:rerun-if-changed={p}");

@@ -63,13 +63,7 @@ impl Phase {
     }
 }
 
-fn percentile(sorted: &[u32], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    f64::from(sorted[i]) / 1000.0
-}
+use complaint_gateway::testkit::percentile_ms as percentile;
 
 #[derive(Clone, Copy)]
 enum Kind {

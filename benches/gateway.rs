@@ -5,6 +5,8 @@
 //! cargo bench --bench gateway -- seed 1000000      # one-off: seed 1,000,000 subscribers (long; progress)
 //! cargo bench --bench gateway -- scale 1000000 [SWEEP]  # cold latency, herd, memory after a sweep of
 //!                                                       # SWEEP subscribers spread over the data (default all)
+//! cargo bench --bench gateway -- warm              # warm view vs health check and echo, SQLite and PostgreSQL stores
+//! cargo bench --bench gateway -- herd3             # cold herd over three replicas, with and without Redis
 //! ```
 //!
 //! Billing is on PostgreSQL (`CGW_BENCH_PG_URL`, else `CGW_TEST_PG_URL`, else
@@ -30,6 +32,9 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tonic::transport::Channel;
+
+#[path = "gateway_parts/replicas.rs"]
+mod replicas;
 
 type Client = ComplaintDataServiceClient<Channel>;
 
@@ -162,11 +167,26 @@ impl Gateway {
     /// The gateway over `backends`; `file_store` puts the audit store in a file (as configured in
     /// production) instead of the tests' in-memory SQLite, whose rows would count as gateway memory.
     async fn start(backends: &[(load::System, String)], cache_mib: u64, file_store: bool) -> anyhow::Result<Gateway> {
-        let mut cfg: Config = testkit::config(backends);
-        if file_store {
+        let store = if file_store {
             let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/bench-data");
             let file = dir.join(format!("store-{}.db", std::process::id()));
-            cfg.store.url = format!("sqlite://{}", file.display());
+            Some(format!("sqlite://{}", file.display()))
+        } else {
+            None
+        };
+        Gateway::start_on(backends, cache_mib, store, |_| {}).await
+    }
+
+    /// The gateway over `backends` with its store at `store` (`None`: in memory); `tune` adjusts the config.
+    async fn start_on(
+        backends: &[(load::System, String)],
+        cache_mib: u64,
+        store: Option<String>,
+        tune: impl Fn(&mut Config),
+    ) -> anyhow::Result<Gateway> {
+        let mut cfg: Config = testkit::config(backends);
+        if let Some(url) = store {
+            cfg.store.url = url;
         }
         cfg.cache.max_size_mib = cache_mib;
         // One caller makes every call here: the per-caller rate limit (a policy, not a cost) is off.
@@ -175,6 +195,7 @@ impl Gateway {
             s.max_connections = 8;
             s.timeout_ms = 5_000;
         }
+        tune(&mut cfg);
         let mut registry = Registry::from_config(&cfg, &testkit::test_env).map_err(anyhow::Error::msg)?;
         let counts = testkit::count_fetches(&mut registry);
         let server = testkit::spawn_with(cfg, registry).await?;
@@ -284,9 +305,10 @@ fn stats(mut lat: Vec<Duration>, errors: usize, wall: Duration) -> Stats {
 }
 
 /// Calls `call(i)` from `CONCURRENCY` workers for `dur` (or `limit` calls); latencies of successes.
-async fn closed_loop<F, Fut>(clients: &[Client], dur: Duration, limit: usize, call: F) -> Stats
+async fn closed_loop<C, F, Fut>(clients: &[C], dur: Duration, limit: usize, call: F) -> Stats
 where
-    F: Fn(Client, usize) -> Fut + Clone + Send + Sync + 'static,
+    C: Clone + Send + 'static,
+    F: Fn(C, usize) -> Fut + Clone + Send + Sync + 'static,
     Fut: std::future::Future<Output = bool> + Send,
 {
     let next = Arc::new(AtomicUsize::new(0));
@@ -761,7 +783,11 @@ fn main() -> anyhow::Result<()> {
                 suite(&servers, n, false, num(2, n)).await
             }
             Some("sweep") => sweep(&servers, num(1, 10_000), num(2, 16), num(3, u64::MAX)).await,
-            Some(other) => anyhow::bail!("unknown mode `{other}` (modes: seed N, scale N; none runs everything)"),
+            Some("warm") => replicas::warm_on_both_stores(&servers, num(1, 10_000)).await,
+            Some("herd3") => replicas::cold_herd_over_three(&servers, num(1, 10_000)).await,
+            Some(other) => {
+                anyhow::bail!("unknown mode `{other}` (modes: seed N, scale N, warm N, herd3 N; none runs everything)")
+            }
             None => suite(&servers, 10_000, true, 10_000).await,
         }
     })

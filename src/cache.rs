@@ -15,7 +15,12 @@
 //! - **Invalidation**: [`ViewCache::invalidate`] (the admin `InvalidateSubscriber` RPC) and, for
 //!   backends that push changes (PostgreSQL LISTEN/NOTIFY for SQL sources with a `notify_channel`),
 //!   whatever `Adapter::invalidations` yields (followed by `view.rs`).
+//! - **Shared tier** (optional, `[redis]`, see `crate::cluster`): an L1 miss reads Redis before the backend,
+//!   a miss there takes a load lease so one replica of several loads it, and invalidations reach every
+//!   replica. Without Redis (or while it is down) the cache works as above, on its own.
 use crate::adapters::{AdapterError, SourceData};
+use crate::cluster::l2::{Lease, Stored};
+use crate::cluster::{Remote, Shared};
 use crate::config::CacheConfig;
 use crate::stack::StackError;
 use moka::future::Cache;
@@ -155,6 +160,14 @@ pub struct ViewCache {
     /// The coalescer: concurrent loads of one key run once here. Entries are removed as soon as their
     /// load is done (and expire after a second regardless): the store holds the answers.
     loads: Cache<CacheKey, Arc<Entry>>,
+    /// The shared tier, once attached ([`ViewCache::attach`]).
+    tier: Arc<std::sync::OnceLock<Tier>>,
+}
+
+/// The shared tier and the sources it holds answers for (an invalidation of "all sources" names them).
+struct Tier {
+    shared: Arc<Shared>,
+    sources: Vec<String>,
 }
 
 impl ViewCache {
@@ -180,7 +193,26 @@ impl ViewCache {
             .max_capacity(100_000)
             .time_to_live(Duration::from_secs(1))
             .build();
-        ViewCache { settings, store, loads }
+        ViewCache {
+            settings,
+            store,
+            loads,
+            tier: Arc::new(std::sync::OnceLock::new()),
+        }
+    }
+
+    /// Puts the shared tier behind this cache (once) and follows the other replicas' invalidations; the
+    /// returned task ends when aborted.
+    pub fn attach(&self, shared: Arc<Shared>, sources: Vec<String>) -> Option<tokio::task::AbortHandle> {
+        let follow = shared.clone();
+        self.tier.set(Tier { shared, sources }).ok()?;
+        let rx = follow.subscribe();
+        Some(tokio::spawn(follow_remote(self.clone(), rx)).abort_handle())
+    }
+
+    /// The shared tier behind this cache, if one is attached.
+    pub fn shared(&self) -> Option<Arc<Shared>> {
+        self.tier.get().map(|t| t.shared.clone())
     }
 
     pub fn settings(&self) -> &CacheSettings {
@@ -250,18 +282,58 @@ impl ViewCache {
         let max_staleness = policy.max_staleness;
         let k = key.clone();
         let first = load.clone();
+        let shared = self.shared();
         let init = async move {
+            let fresh = |e: &Entry| e.age() <= max_staleness.map_or(e.ttl, |m| m.min(e.ttl));
             // A load that finished between this caller's lookup and now already answered.
             if let Some(e) = store.get(&k).await {
-                if e.age() <= max_staleness.map_or(e.ttl, |m| m.min(e.ttl)) {
+                if fresh(&e) {
                     return Ok::<_, StackError>(e);
                 }
             }
+            let mut leased = false;
+            if let Some(tier) = &shared {
+                let op = k.operator_id.as_deref();
+                let from_tier = |s: Stored| Arc::new(entry_of(s, ttl, not_found_ttl, keep));
+                if let Some(s) = tier.get(&k.source, &k.msisdn, op).await {
+                    let e = from_tier(s);
+                    // Fresh: served. Older: kept as this replica's stale fallback should the load fail.
+                    if e.age() < e.keep {
+                        store.insert(k.clone(), e.clone()).await;
+                    }
+                    if fresh(&e) {
+                        return Ok(e);
+                    }
+                }
+                let wait = tier.lease();
+                let filled = |s: &Stored| fresh(&entry_of(s.clone(), ttl, not_found_ttl, keep));
+                match tier.lease_or_wait(&k.source, &k.msisdn, op, filled, wait).await {
+                    Lease::Filled(s) => {
+                        let e = from_tier(s);
+                        store.insert(k.clone(), e.clone()).await;
+                        return Ok(e);
+                    }
+                    Lease::Won => leased = true,
+                    Lease::Unavailable => {}
+                }
+            }
             metrics::counter!("cgw_cache_loads_total", "source" => k.source.to_string()).increment(1);
-            let data = first().await?;
+            let data = match first().await {
+                Ok(d) => d,
+                Err(e) => {
+                    if let (true, Some(tier)) = (leased, shared) {
+                        // Another replica may try at once rather than when the lease lapses.
+                        tokio::spawn(async move { tier.release(&k.source, &k.msisdn, k.operator_id.as_deref()).await });
+                    }
+                    return Err(e);
+                }
+            };
             let entry = Arc::new(make_entry(data, ttl, not_found_ttl, keep));
             if !entry.keep.is_zero() {
-                store.insert(k, entry.clone()).await;
+                store.insert(k.clone(), entry.clone()).await;
+            }
+            if let Some(tier) = shared {
+                share(tier, k, entry.clone(), leased);
             }
             Ok(entry)
         };
@@ -323,13 +395,27 @@ impl ViewCache {
 
     async fn put(&self, key: CacheKey, entry: Arc<Entry>) {
         if !entry.keep.is_zero() {
-            self.store.insert(key, entry).await;
+            self.store.insert(key.clone(), entry.clone()).await;
+            if let Some(tier) = self.shared() {
+                share(tier, key, entry, false);
+            }
         }
     }
 
-    /// Drops what is cached for `msisdn` from the named sources (all when `sources` is empty). Returns the
-    /// number of answers removed.
+    /// Drops what is cached for `msisdn` from the named sources (all when `sources` is empty), here, in the
+    /// shared tier and on every other replica. Returns the number of answers removed here.
     pub async fn invalidate(&self, msisdn: &str, sources: &[String]) -> u64 {
+        let removed = self.invalidate_local(msisdn, sources).await;
+        if let Some(t) = self.tier.get() {
+            let all = if sources.is_empty() { &t.sources } else { sources };
+            t.shared.forget(msisdn, all).await;
+            t.shared.publish_subscriber(msisdn, sources).await;
+        }
+        removed
+    }
+
+    /// [`ViewCache::invalidate`] on this replica's own cache only.
+    async fn invalidate_local(&self, msisdn: &str, sources: &[String]) -> u64 {
         let wanted = |s: &str| sources.is_empty() || sources.iter().any(|x| x == s);
         let keys: Vec<CacheKey> = self
             .store
@@ -346,13 +432,63 @@ impl ViewCache {
         removed
     }
 
-    /// Drops everything cached from one source (after a lost notification connection, say).
+    /// Drops everything cached from one source (after a lost notification connection, say), here, in the
+    /// shared tier and on every other replica.
     pub fn invalidate_source(&self, source: &str) {
+        self.invalidate_source_local(source);
+        if let Some(shared) = self.shared() {
+            let source = source.to_string();
+            tokio::spawn(async move {
+                shared.forget_source(&source).await;
+                shared.publish_source(&source).await;
+            });
+        }
+    }
+
+    fn invalidate_source_local(&self, source: &str) {
         let source = source.to_string();
         if let Err(e) = self.store.invalidate_entries_if(move |k, _| *k.source == *source) {
             tracing::warn!(error = %e, "cache invalidation by source failed");
         }
     }
+}
+
+/// Applies the other replicas' invalidations to this replica's own cache.
+async fn follow_remote(cache: ViewCache, mut rx: tokio::sync::mpsc::Receiver<Remote>) {
+    while let Some(r) = rx.recv().await {
+        match r {
+            Remote::Subscriber { msisdn, sources } => {
+                let removed = cache.invalidate_local(&msisdn, &sources).await;
+                tracing::debug!(removed, "invalidated by another replica");
+            }
+            Remote::Source(source) => cache.invalidate_source_local(&source),
+            Remote::Resync => cache.store.invalidate_all(),
+        }
+    }
+}
+
+/// Writes an answer to the shared tier in the background (the caller does not wait for it), then
+/// releases the load lease this replica held for it.
+fn share(tier: Arc<Shared>, key: CacheKey, entry: Arc<Entry>, leased: bool) {
+    let stored = Stored {
+        data: entry.data.clone(),
+        fetched_unix_us: crate::store::now_us() - entry.age().as_micros() as i64,
+    };
+    tokio::spawn(async move {
+        let op = key.operator_id.as_deref();
+        tier.put(&key.source, &key.msisdn, op, &stored, entry.keep).await;
+        if leased {
+            tier.release(&key.source, &key.msisdn, op).await;
+        }
+    });
+}
+
+/// An answer from the shared tier as a cache entry: its age counts from when the backend answered.
+fn entry_of(s: Stored, ttl: Duration, not_found_ttl: Duration, keep: Duration) -> Entry {
+    let age = s.age();
+    let mut e = make_entry(s.data, ttl, not_found_ttl, keep);
+    e.fetched_at = Instant::now().checked_sub(age).unwrap_or(e.fetched_at);
+    e
 }
 
 fn make_entry(data: SourceData, ttl: Duration, not_found_ttl: Duration, keep: Duration) -> Entry {

@@ -4,10 +4,12 @@
 //! [`adapters`] (one per backend, declared in `adapters/<system>/`). [`config`] loads the gateway config;
 //! [`seed`] generates the demo backends.
 pub mod adapters;
+pub mod analytics;
 pub mod api;
 pub mod assets;
 pub mod cache;
 pub mod cases;
+pub mod cluster;
 pub mod config;
 pub mod conn;
 pub mod db;

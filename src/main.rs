@@ -44,6 +44,9 @@ enum Command {
     /// Complaint cases for operators: `complaints --as ID list|show|create|assign|transition|note|reply|visit|reopen|history`,
     /// under the identity's roles and regions, audited.
     Complaints(cli::complaints::ComplaintsArgs),
+    /// The analytics report of a range (HTML with SVG charts): `report --config … --as ID --from YYYY-MM-DD
+    /// --to YYYY-MM-DD --out report.html`, under the identity's regions and masking, audited.
+    Report(cli::report::ReportArgs),
     /// Classify complaints offline: JSON lines `{"id", "text"}` on stdin → one JSON line each on stdout
     /// `{"id", "category", "confidence", "abstained", "keywords"}`, in input order.
     Classify {
@@ -97,6 +100,10 @@ async fn main() -> anyhow::Result<()> {
         Command::Complaints(args) => {
             init_logs("human", "warn");
             cli::complaints::run(args).await
+        }
+        Command::Report(args) => {
+            init_logs("human", "warn");
+            cli::report::run(args).await
         }
         Command::Classify { threshold, corpus } => {
             if !(0.0..=1.0).contains(&threshold) {

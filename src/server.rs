@@ -31,6 +31,8 @@ pub struct Gateway {
     pub reads: Arc<Reads>,
     /// Complaint cases (see `crate::cases`).
     pub cases: Arc<crate::cases::service::Cases>,
+    /// Complaint analytics (see `crate::analytics`).
+    pub analytics: Arc<crate::analytics::service::Analytics>,
 }
 
 impl Gateway {
@@ -58,6 +60,17 @@ impl Gateway {
             }
         }
         let reader = ViewReader::from_config(registry, &cfg);
+        // Several replicas: the shared tier behind the cache and the per-caller limits (`[redis]`).
+        if let Some(shared) = crate::cluster::Shared::open(&cfg.redis)
+            .await
+            .map_err(anyhow::Error::msg)?
+        {
+            tracing::info!(redis = %shared.redacted_url(), replica = %shared.replica(), "shared tier on");
+            reader.share(shared.clone());
+            if shared.shares_limits() {
+                identity.auth.share_limits(shared);
+            }
+        }
         let reads = Arc::new(
             Reads::new(
                 reader.clone(),
@@ -70,7 +83,8 @@ impl Gateway {
         );
         // Case rules load before serving: a broken rules folder fails start-up, naming every problem.
         let rules = Arc::new(
-            crate::cases::rules::Rules::load(crate::cases::rules::folder_of(&cfg.cases)).map_err(anyhow::Error::msg)?,
+            crate::cases::rules::Rules::load(crate::cases::rules::rules_folder(&cfg.cases))
+                .map_err(anyhow::Error::msg)?,
         );
         if cfg.cases.reload_interval_ms > 0 {
             rules.spawn_reload(Duration::from_millis(cfg.cases.reload_interval_ms));
@@ -80,12 +94,17 @@ impl Gateway {
             crate::cases::store::CaseStore::new(identity.store.clone()),
             rules,
         ));
+        let analytics = Arc::new(crate::analytics::service::Analytics::new(
+            crate::analytics::AnalyticsStore::new(identity.store.clone()),
+            reads.clone(),
+        ));
         Ok(Gateway {
             config: cfg,
             reader,
             identity,
             reads,
             cases,
+            analytics,
         })
     }
 }
@@ -213,6 +232,13 @@ pub async fn serve(
     health
         .set_serving::<ComplaintServiceServer<api::cases::CasesApi>>()
         .await;
+    let analytics = crate::proto::complaint::v1::analytics_service_server::AnalyticsServiceServer::new(
+        api::analytics::AnalyticsApi::new(gateway.analytics.clone()),
+    )
+    .max_decoding_message_size(MAX_REQUEST_BYTES);
+    health
+        .set_serving::<crate::proto::complaint::v1::analytics_service_server::AnalyticsServiceServer<api::analytics::AnalyticsApi>>()
+        .await;
     let (identity_admin, audit) = api::identity::servers(gateway.identity.clone(), gateway.reader.registry().names());
     let secs = |s: u64| (s > 0).then(|| Duration::from_secs(s));
     let handshake = Duration::from_millis(server_cfg.handshake_timeout_ms);
@@ -236,6 +262,8 @@ pub async fn serve(
     let served = builder
         // One span per RPC; the view reader's per-source events nest under it.
         .trace_fn(|req| tracing::info_span!("rpc", method = %req.uri().path()))
+        // Outermost: every call is counted with its gRPC code, refusals of the layers below included.
+        .layer(crate::metrics::rpc::RpcMetricsLayer)
         // Every RPC but health and reflection authenticates here, before any service code runs.
         .layer(
             crate::identity::layer::AuthLayer::new(gateway.identity.auth.clone())
@@ -247,6 +275,7 @@ pub async fn serve(
         .add_service(data)
         .add_service(diagnosis)
         .add_service(cases)
+        .add_service(analytics)
         .add_service(admin)
         .add_service(identity_admin)
         .add_service(audit)

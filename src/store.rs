@@ -30,6 +30,10 @@ pub struct StoreConfig {
     /// Most audit events written in one transaction by the audit writer.
     #[serde(default = "default_audit_batch")]
     pub audit_batch_max: usize,
+    /// Longest an audit batch waits to fill, in microseconds, while calls are arriving (a call alone
+    /// never waits): more calls share one commit. 0: commit what is there.
+    #[serde(default = "default_audit_batch_wait")]
+    pub audit_batch_wait_us: u64,
     /// Apply the schema migrations and the audit trail's guards at start-up. Set false when the gateway
     /// logs in as a role that does not own the tables (the PostgreSQL set-up of `docs/security.md`): the
     /// owner runs `complaint-gateway store migrate`, and the gateway only checks that the schema is
@@ -45,6 +49,7 @@ impl Default for StoreConfig {
             url_env: None,
             max_connections: default_max_connections(),
             audit_batch_max: default_audit_batch(),
+            audit_batch_wait_us: default_audit_batch_wait(),
             migrate: default_migrate(),
         }
     }
@@ -58,6 +63,11 @@ fn default_max_connections() -> u32 {
 }
 fn default_audit_batch() -> usize {
     256
+}
+/// The default of `[store] audit_batch_wait_us`.
+pub const DEFAULT_AUDIT_BATCH_WAIT_US: u64 = 200;
+fn default_audit_batch_wait() -> u64 {
+    DEFAULT_AUDIT_BATCH_WAIT_US
 }
 fn default_migrate() -> bool {
     true
@@ -88,6 +98,9 @@ impl StoreConfig {
         }
         if self.audit_batch_max == 0 {
             out.push("key `store.audit_batch_max`: must be > 0".into());
+        }
+        if self.audit_batch_wait_us > 100_000 {
+            out.push("key `store.audit_batch_wait_us`: at most 100000 (every call under load waits up to it)".into());
         }
         out
     }

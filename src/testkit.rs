@@ -359,3 +359,13 @@ pub async fn data_client(
             .await?,
     )
 }
+
+/// The `p` quantile (0..=1, nearest rank) of latencies recorded in microseconds and sorted ascending,
+/// in milliseconds; 0 for no samples. The benchmarks share it so their figures mean the same thing.
+pub fn percentile_ms(sorted_us: &[u32], p: f64) -> f64 {
+    if sorted_us.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted_us.len() as f64 - 1.0) * p.clamp(0.0, 1.0)).round() as usize;
+    f64::from(sorted_us[i]) / 1000.0
+}

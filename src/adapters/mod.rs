@@ -34,7 +34,7 @@ pub struct UsageQuery {
 }
 
 /// One source's answer.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct SourceData {
     /// Whether the source knows the subscriber (its primary entity returned a row).
     pub found: bool,

@@ -187,6 +187,7 @@ impl CasesApi {
                 next_due_us: next.map(|n| n.0),
                 next_warn_us: next.map(|n| n.1),
                 breached_late: v.sla.breached_late(),
+                targets: Default::default(),
             },
         };
         pb::ComplaintDetail {

@@ -1,6 +1,7 @@
 //! The gRPC surface: thin service impls that translate proto ⇄ domain. Reads of subscriber data go through
 //! [`crate::read`]; the server that mounts these services is [`crate::server`].
 pub mod admin;
+pub mod analytics;
 pub mod cases;
 pub mod codec;
 pub mod data;

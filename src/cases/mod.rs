@@ -7,11 +7,13 @@
 //! - [`sla`]: a policy's targets and their state, computed from a complaint's events;
 //! - [`rules`]: routing rules and SLA policies as CEL in files, checked at load, hot-reloaded;
 //! - [`ops`]: the operations as pure functions from events to new events;
+//! - [`facts`]: the analytic projections (facts, per-bucket counts, major issues) kept with every change;
 //! - [`store`]: `complaint_events` and `complaint_cases` in the gateway's store;
 //! - [`service`]: the operations under the caller's identity, region scoping, masking and audit.
 //!
 //! The gRPC surface is `api::cases`; the command line `complaint-gateway complaints`.
 pub mod calendar;
+pub mod facts;
 pub mod model;
 pub mod ops;
 pub mod rules;

@@ -234,6 +234,8 @@ pub struct Event {
     pub cell_id: String,
     pub vas_provider: String,
     pub payment_channel: String,
+    /// `created`: the classifier abstained (the category came from a person).
+    pub abstained: bool,
 }
 
 impl Event {
@@ -269,6 +271,7 @@ impl Event {
             cell_id: c.cell_id.clone(),
             vas_provider: c.vas_provider.clone(),
             payment_channel: c.payment_channel.clone(),
+            abstained: false,
         }
     }
 

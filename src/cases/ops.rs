@@ -5,7 +5,7 @@
 use super::model::{Complaint, Event, EventKind, State, VisitOutcome};
 use super::rules::{Facts, RuleSet};
 use super::sla::{self, SlaState};
-use super::store::{CaseChange, CaseRow, Deadlines};
+use super::store::{CaseChange, CaseRow, Deadlines, TargetOutcome};
 use crate::error::Error;
 use crate::proto::complaint::v1::{PaymentStatus, SubscriberView, VasStatus};
 
@@ -103,11 +103,22 @@ pub fn deadlines(set: &RuleSet, events: &[Event], policy_id: &str, now_us: i64) 
         now_us,
     );
     let next = state.next_due();
+    let mut targets = [TargetOutcome::default(); 3];
+    for (slot, t) in targets.iter_mut().zip(sla::Target::ALL) {
+        if let Some(ts) = state.get(t) {
+            *slot = TargetOutcome {
+                met_on_time: ts.met_us.is_some() && ts.status != sla::Status::Breached,
+                met_late: ts.met_us.is_some() && ts.status == sla::Status::Breached,
+                due_us: if ts.met_us.is_none() { ts.due_us } else { None },
+            };
+        }
+    }
     (
         Deadlines {
             next_due_us: next.map(|n| n.0),
             next_warn_us: next.map(|n| n.1),
             breached_late: state.breached_late(),
+            targets,
         },
         state,
     )
@@ -147,6 +158,7 @@ pub fn intake(
     created.category = i.category.clone();
     created.confidence = i.confidence;
     created.category_source = i.category_source.clone();
+    created.abstained = i.abstained;
     created.reason = i.text.clone();
     created.to_state = Some(State::New);
     created.vip_level = s.vip_level;

@@ -25,7 +25,7 @@ pub fn embedded() -> Folder {
 }
 
 /// The rules folder `[cases]` names (or the embedded one).
-pub fn folder_of(cfg: &crate::config::cases::CasesConfig) -> Folder {
+pub fn rules_folder(cfg: &crate::config::cases::CasesConfig) -> Folder {
     match &cfg.rules_dir {
         Some(d) => Folder::Disk(d.clone()),
         None => embedded(),

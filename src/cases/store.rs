@@ -14,6 +14,17 @@ pub struct Deadlines {
     pub next_due_us: Option<i64>,
     pub next_warn_us: Option<i64>,
     pub breached_late: bool,
+    /// Each target's outcome so far (first response, reply, resolution), for analytics; not stored in
+    /// `complaint_cases` (a listed row has the default).
+    pub targets: [TargetOutcome; 3],
+}
+
+/// How one SLA target stands after a change: met on time, met late, or its due time while not met.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TargetOutcome {
+    pub met_on_time: bool,
+    pub met_late: bool,
+    pub due_us: Option<i64>,
 }
 
 /// A case as listed: the projection row.
@@ -40,7 +51,7 @@ pub struct CaseWrite(pub Vec<CaseChange>);
 const EVENT_COLUMNS: &str = "complaint_id, seq, at_us, kind, caller, region, msisdn, channel, category, confidence, \
      category_source, scenario_id, cause_code, diag_outcome, reply_without_question, answers, handler_group, owner, \
      priority, policy_id, from_state, to_state, reason, visit_outcome, related_id, vip_level, cell_id, vas_provider, \
-     payment_channel";
+     payment_channel, abstained";
 
 const CASE_COLUMNS: &str = "complaint_id, msisdn, region, channel, text, category, cause_code, scenario_id, state, \
      handler_group, owner, priority, policy_id, vip_level, repeat_of, repeat_count, reopen_count, diagnoses, replied, \
@@ -81,6 +92,7 @@ fn bind_event<'q>(q: AnyQuery<'q>, e: &'q Event) -> AnyQuery<'q> {
         .bind(&e.cell_id)
         .bind(&e.vas_provider)
         .bind(&e.payment_channel)
+        .bind(i64::from(e.abstained))
 }
 
 fn bind_case<'q>(q: AnyQuery<'q>, c: &'q Complaint, d: &Deadlines) -> AnyQuery<'q> {
@@ -122,7 +134,7 @@ fn bind_case<'q>(q: AnyQuery<'q>, c: &'q Complaint, d: &Deadlines) -> AnyQuery<'
 pub async fn insert_event(conn: &mut sqlx::AnyConnection, e: &Event) -> Result<(), sqlx::Error> {
     let sql = format!(
         "INSERT INTO complaint_events ({EVENT_COLUMNS}) VALUES ({})",
-        placeholders(29)
+        placeholders(30)
     );
     bind_event(sqlx::query(sqlx::AssertSqlSafe(sql)), e)
         .execute(conn)
@@ -165,7 +177,8 @@ async fn write_change(conn: &mut sqlx::AnyConnection, ch: &CaseChange) -> Result
     for e in &ch.events {
         insert_event(conn, e).await?;
     }
-    Ok(())
+    // The analytic projections move with the case, in the same transaction.
+    super::facts::maintain(conn, ch).await
 }
 
 impl CaseWrite {
@@ -222,6 +235,7 @@ fn decode_event(r: &AnyRow) -> Result<Event, sqlx::Error> {
         cell_id: r.try_get("cell_id")?,
         vas_provider: r.try_get("vas_provider")?,
         payment_channel: r.try_get("payment_channel")?,
+        abstained: r.try_get::<i64, _>("abstained")? != 0,
     })
 }
 
@@ -263,6 +277,7 @@ fn decode_case(r: &AnyRow) -> Result<CaseRow, sqlx::Error> {
             next_due_us: r.try_get("next_due_us")?,
             next_warn_us: r.try_get("next_warn_us")?,
             breached_late: r.try_get::<i64, _>("breached_late")? != 0,
+            targets: Default::default(),
         },
     })
 }
@@ -444,7 +459,7 @@ impl CaseStore {
         }
         let events: Vec<&Event> = changes.iter().flat_map(|c| &c.events).collect();
         for chunk in events.chunks(ROWS) {
-            let values: Vec<String> = (0..chunk.len()).map(|r| row_placeholders(r, 29)).collect();
+            let values: Vec<String> = (0..chunk.len()).map(|r| row_placeholders(r, 30)).collect();
             let sql = format!(
                 "INSERT INTO complaint_events ({EVENT_COLUMNS}) VALUES {}",
                 values.join(", ")
@@ -457,6 +472,9 @@ impl CaseStore {
                 .await
                 .map_err(|e| self.fail("inserting complaint events", e))?;
         }
+        super::facts::insert_new(&mut tx, changes)
+            .await
+            .map_err(|e| self.fail("inserting complaint facts", e))?;
         tx.commit().await.map_err(|e| self.fail("commit", e))
     }
 

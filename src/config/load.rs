@@ -8,6 +8,7 @@
 //! | `CGW_LOG_FORMAT`         | `log.format`                                                            |
 //! | `CGW_METRICS_LISTEN`     | `admin.metrics_listen`                                                  |
 //! | `CGW_STORE_URL`          | `store.url` (then the variable named by `store.url_env`, then `url`)    |
+//! | `CGW_REDIS_URL`          | `redis.url` (then the variable named by `redis.url_env`, then `url`)    |
 //! | `CGW_SOURCE_<NAME>_URL`  | `sources[i].url` of source NAME (then `url`, then the variable named by `url_env` here or in the definition) |
 //!
 //! Paths that come from the environment are taken as they are (relative to the working directory);
@@ -107,6 +108,13 @@ impl Config {
                 Err(_) => problems.push(format!(
                     "env CGW_METRICS_LISTEN: `{l}` is not an address like 127.0.0.1:9464"
                 )),
+            }
+        }
+        if let Some(u) = var("CGW_REDIS_URL", "redis.url") {
+            self.redis.url = Some(u);
+        } else if let Some(name) = self.redis.url_env.clone() {
+            if let Some(u) = var(&name, "redis.url") {
+                self.redis.url = Some(u);
             }
         }
         if let Some(u) = var("CGW_STORE_URL", "store.url") {

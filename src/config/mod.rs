@@ -6,6 +6,7 @@ pub mod cases;
 pub mod check;
 pub mod diagnosis;
 pub mod load;
+pub mod redis_tier;
 
 pub use load::EnvOverride;
 use serde::{Deserialize, Serialize};
@@ -35,6 +36,10 @@ pub struct Config {
     /// The gateway's own store: identities, operator IDs, audit trail.
     #[serde(default)]
     pub store: crate::store::StoreConfig,
+    /// The tier several replicas share through Redis (L2 cache, load leases, invalidations, rate
+    /// limits); off unless `url` is set. See `docs/deploy.md`.
+    #[serde(default)]
+    pub redis: redis_tier::RedisConfig,
     /// Diagnosis: the scenario folder, hot reload, complaint records.
     #[serde(default)]
     pub diagnosis: diagnosis::DiagnosisConfig,
@@ -460,6 +465,7 @@ impl Config {
         let mut out = self.auth.problems();
         out.extend(self.tls.problems());
         out.extend(self.store.problems());
+        out.extend(self.redis.problems());
         if let Err(e) = self.diagnosis.validate() {
             out.push(e);
         }
@@ -548,6 +554,7 @@ impl Config {
             s.url = s.url.as_deref().map(crate::secrets::redact_url);
         }
         c.store.url = crate::secrets::redact_url(&c.store.url);
+        c.redis.url = c.redis.url.as_deref().map(crate::secrets::redact_url);
         let mut out = String::new();
         for o in &self.overrides {
             out.push_str(&format!("## `{}` from the environment variable {}\n", o.key, o.var));

@@ -42,6 +42,8 @@ pub struct Expression {
     pub program: cel::Program,
     /// Each member chain it reads (for the trace).
     pub reads: Vec<ReadPath>,
+    /// Where it is written (`scenarios/x.toml:12:8`), for run-time errors.
+    pub place: String,
 }
 
 impl fmt::Debug for Expression {

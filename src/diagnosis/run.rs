@@ -267,10 +267,17 @@ pub fn run(scenario: &Arc<Scenario>, root: &Context, inputs: &Inputs) -> Scenari
             }
             other => {
                 let message = match other {
-                    Ok(v) => format!("the precondition must be true or false, got {}", value::short(&v)),
-                    Err(e) => e.to_string(),
+                    Ok(v) => format!(
+                        "{}: the precondition must be true or false, got {}",
+                        p.place,
+                        value::short(&v)
+                    ),
+                    Err(e) => format!("{}: {e}", p.place),
                 };
                 let missing = missing_for(inputs.provenance, &entry.reads, &[p.text.as_str()], &message);
+                if missing.is_empty() {
+                    tracing::warn!(scenario = %scenario.id, error = %message, "scenario precondition failed at run time");
+                }
                 entry.error = Some(message.clone());
                 out.outcome = if missing.is_empty() {
                     entry.outcome = "error".into();
@@ -313,11 +320,14 @@ pub fn run(scenario: &Arc<Scenario>, root: &Context, inputs: &Inputs) -> Scenari
             }
         }
         // A failure on data the read could not give is "cannot decide", naming the data; any other
-        // failure is the scenario's error.
+        // failure is the scenario's error, naming where the expression is written (trace and log).
         let fail = |entry: &mut TraceEntry, message: String| {
             let mut texts: Vec<&str> = step.values.iter().map(|(_, e)| e.text.as_str()).collect();
             texts.push(step.expr.text.as_str());
             let missing = missing_for(inputs.provenance, &entry.reads, &texts, &message);
+            if missing.is_empty() {
+                tracing::warn!(scenario = %scenario.id, step = %step.id, error = %message, "scenario expression failed at run time");
+            }
             entry.error = Some(message.clone());
             if missing.is_empty() {
                 entry.outcome = "error".into();
@@ -346,7 +356,7 @@ pub fn run(scenario: &Arc<Scenario>, root: &Context, inputs: &Inputs) -> Scenari
                     bind_values(&mut scope, &out.values);
                 }
                 Err(err) => {
-                    out.outcome = fail(&mut entry, format!("value `{name}`: {err}"));
+                    out.outcome = fail(&mut entry, format!("{}: value `{name}`: {err}", e.place));
                     out.trace.push(entry);
                     return out;
                 }
@@ -365,13 +375,17 @@ pub fn run(scenario: &Arc<Scenario>, root: &Context, inputs: &Inputs) -> Scenari
             Ok(v) => {
                 out.outcome = fail(
                     &mut entry,
-                    format!("the step's expression must be true or false, got {}", value::short(&v)),
+                    format!(
+                        "{}: the step's expression must be true or false, got {}",
+                        step.expr.place,
+                        value::short(&v)
+                    ),
                 );
                 out.trace.push(entry);
                 return out;
             }
             Err(err) => {
-                out.outcome = fail(&mut entry, err.to_string());
+                out.outcome = fail(&mut entry, format!("{}: {err}", step.expr.place));
                 out.trace.push(entry);
                 return out;
             }

@@ -3,8 +3,13 @@
 //!
 //! Appends go through one writer task that commits whatever is waiting in one transaction (up to
 //! `store.audit_batch_max` events) and then confirms each append: SQLite gets a single writer and one
-//! fsync per batch, and a caller's `append` returns only once its event is committed. There is no update
-//! or delete path, and the store's triggers reject both.
+//! fsync per batch, and a caller's `append` returns only once its event is committed (group commit:
+//! under load a batch also waits up to `store.audit_batch_wait_us` for calls on their way). There is no
+//! update or delete path, and the store's triggers reject both.
+//!
+//! Several gateways can share one store (replicas behind a load balancer): each batch extends the hash
+//! chain under the store's lock on it (PostgreSQL: an advisory lock; SQLite: its write lock), from the
+//! head as stored, so the replicas' events form one unbroken chain (`tests/audit_group.rs`).
 //!
 //! An event can carry a [`Rider`]: rows that belong to the same call (a diagnosis's complaint record),
 //! written in the event's transaction. The call then waits for one commit instead of two, and the event
@@ -12,7 +17,7 @@
 use super::chain::{self, Head, Link};
 use super::{clip, CallInfo, Identity};
 use crate::error::Error;
-use crate::store::{now_us, Store};
+use crate::store::{now_us, Store, StoreKind};
 use rand::RngCore;
 use sqlx::{Acquire, Row};
 use std::sync::Mutex;
@@ -242,8 +247,13 @@ impl AuditLog {
     /// Starts the writer task (on the current Tokio runtime). It ends when the last `AuditLog` clone is
     /// dropped, after writing what is queued.
     pub fn start(store: Store, batch_max: usize) -> AuditLog {
-        let (tx, rx) = mpsc::channel::<Pending>(batch_max.max(1) * 8);
-        tokio::spawn(writer(store.clone(), rx, batch_max.max(1)));
+        AuditLog::start_with(store, BatchSettings::new(batch_max))
+    }
+
+    /// [`start`](Self::start) with the batching settings of `[store]`.
+    pub fn start_with(store: Store, settings: BatchSettings) -> AuditLog {
+        let (tx, rx) = mpsc::channel::<Pending>(settings.max.max(1) * 8);
+        tokio::spawn(writer(store.clone(), rx, settings));
         AuditLog { tx, store }
     }
 
@@ -489,19 +499,45 @@ async fn write_batch(store: &Store, batch: &[Pending], head: &mut Option<Head>) 
     }
 }
 
+/// Begins a transaction holding the store's lock on the audit chain, and reads the chain's head as stored.
+///
+/// Several gateways may share the chain (replicas on one PostgreSQL store, or on one SQLite file): each
+/// batch extends it under the lock, from the head read after taking it, so it follows the batch committed
+/// before. PostgreSQL: a transaction-scoped advisory lock; SQLite: `BEGIN IMMEDIATE` (the database's one
+/// write lock, waited for up to its busy time-out).
+async fn lock_chain(store: &Store) -> Result<(sqlx::Transaction<'static, sqlx::Any>, Head), String> {
+    let begin = |e: sqlx::Error| store.error("begin", &e).to_string();
+    let mut tx = match store.kind() {
+        StoreKind::Sqlite => store.pool().begin_with("BEGIN IMMEDIATE").await.map_err(begin)?,
+        StoreKind::Postgres => {
+            let mut tx = store.pool().begin().await.map_err(begin)?;
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(CHAIN_LOCK)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| store.error("locking the audit chain", &e).to_string())?;
+            tx
+        }
+    };
+    let head = chain::head(&mut tx)
+        .await
+        .map_err(|e| store.error("reading the audit chain's head", &e).to_string())?;
+    Ok((tx, head))
+}
+
 async fn write_chained(
     store: &Store,
     batch: &[Pending],
     known: Option<Head>,
 ) -> Result<(Vec<RiderResult>, Head), String> {
-    let begin = |e: sqlx::Error| store.error("begin", &e).to_string();
-    let mut tx = store.pool().begin().await.map_err(begin)?;
-    let start = match known {
-        Some(h) => h,
-        None => chain::head(&mut tx)
-            .await
-            .map_err(|e| store.error("reading the audit chain's head", &e).to_string())?,
-    };
+    let (mut tx, start) = lock_chain(store).await?;
+    if let Some(h) = known.filter(|h| h.seq != start.seq) {
+        tracing::debug!(
+            ours = h.seq,
+            stored = start.seq,
+            "another gateway extended the audit chain"
+        );
+    }
     let links = links(&start, batch);
     let last = links.last().map_or(start.clone(), |l| Head {
         seq: l.seq,
@@ -523,8 +559,14 @@ async fn write_chained(
         .await
         .map_err(|e| store.error("rollback", &e).to_string())?;
 
-    let mut tx = store.pool().begin().await.map_err(begin)?;
-    insert_events(store, &mut tx, batch, &links).await?;
+    // Once more from the head as it is now (another gateway may have extended the chain meanwhile).
+    let (mut tx, start) = lock_chain(store).await?;
+    let relinked = self::links(&start, batch);
+    let last = relinked.last().map_or(start.clone(), |l| Head {
+        seq: l.seq,
+        hash: l.hash.clone(),
+    });
+    insert_events(store, &mut tx, batch, &relinked).await?;
     let mut riders = Vec::with_capacity(batch.len());
     for p in batch {
         let Some(rider) = &p.rider else {
@@ -556,12 +598,48 @@ async fn write_chained(
     Ok((riders, last))
 }
 
+/// The advisory lock (PostgreSQL) that serialises extending the audit chain across gateways: "cgw_audi".
+const CHAIN_LOCK: i64 = 0x6367_775f_6175_6469;
+
 /// How often the writer lets the runtime run other tasks before a commit, taking the events they add.
 const GATHER_YIELDS: usize = 16;
 
-async fn writer(store: Store, mut rx: mpsc::Receiver<Pending>, batch_max: usize) {
+/// How the writer groups concurrent calls' events into one transaction.
+#[derive(Debug, Clone, Copy)]
+pub struct BatchSettings {
+    /// Most events in one transaction (`[store] audit_batch_max`).
+    pub max: usize,
+    /// Longest a batch waits to fill while calls are arriving (`[store] audit_batch_wait_us`); a call
+    /// alone never waits.
+    pub wait: std::time::Duration,
+}
+
+impl BatchSettings {
+    pub fn new(max: usize) -> BatchSettings {
+        BatchSettings {
+            max: max.max(1),
+            wait: std::time::Duration::from_micros(crate::store::DEFAULT_AUDIT_BATCH_WAIT_US),
+        }
+    }
+}
+
+/// Takes what is queued into `batch`, up to `max`; whether anything came.
+fn take_queued(rx: &mut mpsc::Receiver<Pending>, batch: &mut Vec<Pending>, max: usize) -> bool {
+    let before = batch.len();
+    while batch.len() < max {
+        match rx.try_recv() {
+            Ok(p) => batch.push(p),
+            Err(_) => break,
+        }
+    }
+    batch.len() > before
+}
+
+async fn writer(store: Store, mut rx: mpsc::Receiver<Pending>, settings: BatchSettings) {
+    let batch_max = settings.max;
     let mut batch: Vec<Pending> = Vec::with_capacity(batch_max);
     let mut head: Option<Head> = None;
+    let mut busy = false;
     while rx.recv_many(&mut batch, batch_max).await > 0 {
         // Group commit: calls already on their way to `append` get into this batch instead of waiting a
         // whole commit for the next one. Yielding needs no timer: on an idle runtime it returns at once.
@@ -571,17 +649,28 @@ async fn writer(store: Store, mut rx: mpsc::Receiver<Pending>, batch_max: usize)
                 break;
             }
             tokio::task::yield_now().await;
-            while batch.len() < batch_max {
-                match rx.try_recv() {
-                    Ok(p) => batch.push(p),
-                    Err(_) => break,
+            take_queued(&mut rx, &mut batch, batch_max);
+        }
+        // Under load (the last batch had company) the batch waits a little longer to fill: one commit for
+        // many calls costs each of them less than a commit of its own. Tokio's timers tick in
+        // milliseconds, so the wait yields to the runtime until its deadline (only the runtime's idle
+        // time goes on it), and ends early once nothing more arrives for a while.
+        if busy && !settings.wait.is_zero() {
+            let deadline = std::time::Instant::now() + settings.wait;
+            let mut idle_rounds = 0;
+            while batch.len() < batch_max && std::time::Instant::now() < deadline && idle_rounds < 64 {
+                tokio::task::yield_now().await;
+                if take_queued(&mut rx, &mut batch, batch_max) {
+                    idle_rounds = 0;
+                } else {
+                    idle_rounds += 1;
                 }
             }
         }
+        busy = batch.len() > 1;
         let mut r = write_batch(&store, &batch, &mut head).await;
         if r.is_err() {
-            // Once more from the stored head: another gateway on the same store may have extended the
-            // chain (its unique `seq` refused ours).
+            // Once more: a transient failure (a connection lost, a lock wait that timed out).
             r = write_batch(&store, &batch, &mut head).await;
         }
         if let Err(e) = &r {

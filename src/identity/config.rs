@@ -27,6 +27,11 @@ pub struct AuthConfig {
     /// Requests one caller may make per minute (a token bucket of this size); 0 turns the limit off.
     #[serde(default = "default_rate")]
     pub rate_limit_per_minute: u32,
+    /// How long, in milliseconds, a gateway keeps an identity's record (roles, regions, disabled, operator
+    /// IDs) after reading it for a call. A change through this gateway's admin RPCs applies at once; one
+    /// made through another replica or the command line within this time. 0: read it for every call.
+    #[serde(default = "default_identity_cache_ms")]
+    pub identity_cache_ms: u64,
     /// Keys that verify bearer tokens (JWT).
     #[serde(default)]
     pub jwt_keys: Vec<JwtKeyConfig>,
@@ -50,6 +55,7 @@ impl Default for AuthConfig {
             leeway_secs: default_leeway(),
             require_registered: default_require_registered(),
             rate_limit_per_minute: default_rate(),
+            identity_cache_ms: default_identity_cache_ms(),
             jwt_keys: Vec::new(),
             api_keys: Vec::new(),
             client_certs: Vec::new(),
@@ -65,6 +71,9 @@ fn default_audience() -> String {
 }
 fn default_leeway() -> u64 {
     30
+}
+fn default_identity_cache_ms() -> u64 {
+    1_000
 }
 fn default_rate() -> u32 {
     1_200

@@ -69,16 +69,44 @@ fn split_regions(s: &str) -> BTreeSet<String> {
 }
 
 /// Identities and operator IDs over a [`Store`].
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Directory {
     store: Store,
+    /// Records read recently (see [`Directory::cached`]); changes made through this directory drop theirs.
+    recent: Option<moka::future::Cache<String, Option<StoredIdentity>>>,
+}
+
+impl std::fmt::Debug for Directory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Directory").field("store", &self.store).finish()
+    }
 }
 
 const SELECT: &str = "SELECT id, display_name, roles, regions, disabled, created_at_us, updated_at_us FROM identities";
 
 impl Directory {
     pub fn new(store: Store) -> Directory {
-        Directory { store }
+        Directory { store, recent: None }
+    }
+
+    /// A directory that remembers each record it reads for `ttl` (`[auth] identity_cache_ms`): every
+    /// authenticated call reads its caller's record, and a warm read should not pay two store queries for
+    /// it. A change made through this directory (the admin RPCs of this gateway) applies at once; one
+    /// made elsewhere (another replica, the command line) within `ttl`.
+    pub fn cached(store: Store, ttl: std::time::Duration) -> Directory {
+        let recent = (!ttl.is_zero()).then(|| {
+            moka::future::Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(ttl)
+                .build()
+        });
+        Directory { store, recent }
+    }
+
+    async fn forget(&self, id: &str) {
+        if let Some(c) = &self.recent {
+            c.invalidate(id).await;
+        }
     }
 
     fn err(&self, what: &str, e: sqlx::Error) -> DirectoryError {
@@ -100,6 +128,18 @@ impl Directory {
 
     /// One identity with its operator IDs.
     pub async fn get(&self, id: &str) -> Result<Option<StoredIdentity>, DirectoryError> {
+        if let Some(c) = &self.recent {
+            if let Some(hit) = c.get(id).await {
+                return Ok(hit);
+            }
+            let found = self.read(id).await?;
+            c.insert(id.to_string(), found.clone()).await;
+            return Ok(found);
+        }
+        self.read(id).await
+    }
+
+    async fn read(&self, id: &str) -> Result<Option<StoredIdentity>, DirectoryError> {
         let row = sqlx::query(sqlx::AssertSqlSafe(format!("{SELECT} WHERE id = $1")))
             .bind(id)
             .fetch_optional(self.store.pool())
@@ -172,6 +212,7 @@ impl Directory {
             }
             Err(e) => return Err(self.err("creating an identity", e)),
         }
+        self.forget(id).await;
         self.get(id)
             .await?
             .ok_or_else(|| DirectoryError::NotFound(id.to_string()))
@@ -192,6 +233,7 @@ impl Directory {
         .execute(self.store.pool())
         .await
         .map_err(|e| self.err("updating an identity", e))?;
+        self.forget(id).await;
         if r.rows_affected() == 0 {
             return Err(DirectoryError::NotFound(id.to_string()));
         }
@@ -224,6 +266,7 @@ impl Directory {
         .execute(self.store.pool())
         .await
         .map_err(|e| self.err("setting an operator ID", e))?;
+        self.forget(id).await;
         self.get(id)
             .await?
             .ok_or_else(|| DirectoryError::NotFound(id.to_string()))
@@ -238,6 +281,7 @@ impl Directory {
             .execute(self.store.pool())
             .await
             .map_err(|e| self.err("deleting an operator ID", e))?;
+        self.forget(id).await;
         Ok(r.rows_affected() > 0)
     }
 }

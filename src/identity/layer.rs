@@ -44,6 +44,17 @@ pub struct AuthState {
     pub directory: Directory,
     pub require_registered: bool,
     limiter: RateLimiter,
+    /// The per-caller limit counted across replicas (`[redis] shared_rate_limits`); `limiter` counts
+    /// while it is unavailable.
+    shared: std::sync::OnceLock<Arc<dyn SharedLimits>>,
+}
+
+/// A per-caller limit counted across replicas (the shared tier, `src/cluster/limits.rs`): takes one of
+/// `subject`'s `per_minute` calls, `Some(admitted)`, or `None` when the tier cannot be used now (the
+/// gateway then counts on its own).
+#[tonic::async_trait]
+pub trait SharedLimits: Send + Sync {
+    async fn admit(&self, subject: &str, per_minute: u32) -> Option<bool>;
 }
 
 impl AuthState {
@@ -58,14 +69,33 @@ impl AuthState {
             directory,
             require_registered,
             limiter: RateLimiter::new(per_minute),
+            shared: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Counts the per-caller limit in the shared tier (each replica counts alone while it is down).
+    pub fn share_limits(&self, shared: Arc<dyn SharedLimits>) {
+        let _ = self.shared.set(shared);
+    }
+
+    /// One of `subject`'s calls: counted across replicas when the shared tier is usable, else here.
+    async fn admit(&self, subject: &str) -> bool {
+        if self.limiter.per_minute == 0 {
+            return true;
+        }
+        if let Some(shared) = self.shared.get() {
+            if let Some(admitted) = shared.admit(subject, self.limiter.per_minute).await {
+                return admitted;
+            }
+        }
+        self.limiter.admit(subject)
     }
 
     /// Authenticates one request from its headers and TLS peer certificate.
     pub async fn authenticate(&self, headers: &http::HeaderMap, peer_cert: Option<&[u8]>) -> Result<Identity, Status> {
         let principal = self.principal(headers, peer_cert).map_err(unauthenticated)?;
         let identity = self.resolve(principal).await?;
-        if !self.limiter.admit(&identity.subject) {
+        if !self.admit(&identity.subject).await {
             return Err(Error::RateLimited(format!(
                 "rate limit: at most {} requests a minute per caller; slow down",
                 self.limiter.per_minute

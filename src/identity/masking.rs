@@ -596,6 +596,7 @@ mod tests {
             "display_name",
             "complaint.v1.Plan.name",
             "complaint.v1.Cell.name",
+            "complaint.v1.Kpi.name",
         ];
         for msg in crate::schema::pool().all_messages() {
             if !msg.full_name().starts_with("complaint.v1.") {

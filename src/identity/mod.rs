@@ -54,8 +54,17 @@ impl IdentityServices {
             );
         }
         let store = Store::open(store_cfg).await.map_err(|e| e.to_string())?;
-        let directory = Directory::new(store.clone());
-        let audit = AuditLog::start(store.clone(), store_cfg.audit_batch_max);
+        let directory = Directory::cached(
+            store.clone(),
+            std::time::Duration::from_millis(auth_cfg.identity_cache_ms),
+        );
+        let audit = AuditLog::start_with(
+            store.clone(),
+            audit::BatchSettings {
+                max: store_cfg.audit_batch_max.max(1),
+                wait: std::time::Duration::from_micros(store_cfg.audit_batch_wait_us),
+            },
+        );
         let auth = Arc::new(AuthState::new(
             authenticator,
             directory.clone(),

@@ -196,6 +196,7 @@ pub fn handler_of(city: &str) -> Option<&'static DemoIdentity> {
 }
 
 /// A token for one city's handler.
+#[derive(Clone)]
 pub struct CityToken {
     pub city: &'static str,
     pub city_name: &'static str,
@@ -243,6 +244,7 @@ pub fn city_name(code: &str) -> &'static str {
 
 /// What the demo prints once it listens: where its files are, the identities, one token per city,
 /// ready-to-run calls, and each seeded situation's number with its city and the token that reads it.
+#[derive(Clone)]
 pub struct Banner {
     pub config_path: PathBuf,
     pub key_file: PathBuf,

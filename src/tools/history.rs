@@ -5,7 +5,8 @@
 //! reply, return visit, close, sometimes reopen) with [`ops::apply`], in time order across all
 //! complaints. Only the clock is simulated. Deterministic for a given seed.
 //!
-//! Three incidents are planted for analytics to find: a cell outage bringing a burst of coverage
+//! Complaints come with weekly seasonality (fewer at weekends) and are classified at intake (the
+//! classifier abstains on about one in five). Three incidents are planted for analytics to find: a cell outage bringing a burst of coverage
 //! complaints from one cell in an afternoon; a value-added-service provider billing without consent (a
 //! week of complaints naming it); and a payment channel failing for a day (top-ups not credited).
 use crate::cases::model::{Complaint, Event, EventKind, State, VisitOutcome};
@@ -18,6 +19,7 @@ use crate::diagnosis::{DiagnoseInput, Engine};
 use crate::proto::complaint::v1::SubscriberView;
 use crate::tools::seed::{self, Situation, CYCLE};
 use crate::view::ViewReader;
+use chrono::Datelike;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::cmp::Reverse;
@@ -51,6 +53,19 @@ pub struct HistoryReport {
     pub stopped: bool,
     /// (what, detail) of each planted incident.
     pub incidents: Vec<(String, String)>,
+    /// Each planted incident as analytics should find it.
+    pub planted: Vec<Planted>,
+}
+
+/// A planted incident: the place whose complaints surge (its dimension and value), their category, and
+/// when (µs, `[from, to)`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Planted {
+    pub dimension: String,
+    pub value: String,
+    pub category: String,
+    pub from_us: i64,
+    pub to_us: i64,
 }
 
 /// Categories, how often they come (per mille), and the subscriber situations they are drawn from.
@@ -148,6 +163,9 @@ const CATEGORIES: &[(&str, u32, &[Situation], &[&str])] = &[
         &["退订了还一直发营销短信", "天天打推销电话"],
     ),
 ];
+
+/// Relative complaint volume per weekday, Monday first.
+const WEEKDAY_WEIGHT: [f64; 7] = [1.15, 1.1, 1.05, 1.0, 1.0, 0.8, 0.7];
 
 /// Channels and their weights (per mille).
 const CHANNELS: &[(&str, u32)] = &[
@@ -373,8 +391,15 @@ pub async fn generate(
         } else {
             s.first_index() + rng.random_range(0..count) * CYCLE
         };
-        // Days weighted to office hours: 08:00–22:00 Beijing time.
-        let day = start + rng.random_range(0..opts.days) * DAY;
+        // Weekly seasonality: fewer complaints at weekends (Monday 1.15 … Sunday 0.7, by rejection).
+        let day = loop {
+            let d = start + rng.random_range(0..opts.days) * DAY;
+            let weekday = crate::cases::calendar::local_date(d).weekday().num_days_from_monday() as usize;
+            if rng.random_range(0.0..1.15) < WEEKDAY_WEIGHT[weekday] {
+                break d;
+            }
+        };
+        // Hours weighted to office hours: 08:00–22:00 Beijing time.
         let local_midnight = day - (day + 8 * HOUR).rem_euclid(DAY);
         let t = local_midnight + 8 * HOUR + rng.random_range(0..14 * 60) * MIN;
         arrivals.push((
@@ -420,6 +445,13 @@ pub async fn generate(
         6 * HOUR,
         incident(0.012),
     );
+    report.planted.push(Planted {
+        dimension: "cell".into(),
+        value: cell.clone(),
+        category: "network.mobile_coverage".into(),
+        from_us: day_at(40, 14),
+        to_us: day_at(40, 14) + 6 * HOUR,
+    });
     report.incidents.push((
         "cell outage".into(),
         format!(
@@ -436,6 +468,13 @@ pub async fn generate(
         7 * DAY,
         incident(0.015),
     );
+    report.planted.push(Planted {
+        dimension: "vas_provider".into(),
+        value: vas.clone(),
+        category: "vas.unsolicited_subscription".into(),
+        from_us: day_at(25, 8),
+        to_us: day_at(25, 8) + 7 * DAY,
+    });
     report.incidents.push((
         "VAS billing without consent".into(),
         format!(
@@ -452,6 +491,13 @@ pub async fn generate(
         DAY,
         incident(0.01),
     );
+    report.planted.push(Planted {
+        dimension: "payment_channel".into(),
+        value: channel.clone(),
+        category: "payment.topup_not_credited".into(),
+        from_us: day_at(10, 0),
+        to_us: day_at(10, 0) + DAY,
+    });
     report.incidents.push((
         "payment channel failure".into(),
         format!(
@@ -483,6 +529,8 @@ pub async fn generate(
             .cloned()
             .unwrap_or_else(|| "demo".into());
         let steps = plan(&mut rng, *t0, &caller);
+        // The classifier took the category in; about one in five it abstained and a handler chose.
+        let abstained = rng.random_bool(0.2);
         let date = crate::cases::calendar::local_date(*t0).format("%Y%m%d");
         lives.push(Life {
             intake: Intake {
@@ -491,9 +539,9 @@ pub async fn generate(
                 channel: channel.to_string(),
                 text: texts[rng.random_range(0..texts.len())].to_string(),
                 category: category.to_string(),
-                confidence: 1.0,
-                category_source: "request".into(),
-                abstained: false,
+                confidence: if abstained { 0.35 } else { 0.92 },
+                category_source: "classifier".into(),
+                abstained,
             },
             facts,
             view,

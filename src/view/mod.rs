@@ -58,13 +58,13 @@ struct Runtime {
     /// Which source owns which part of the view when sources disagree (`[owners]`).
     owners: Ownership,
     sources: HashMap<String, SourceRuntime>,
-    /// Background tasks (LISTEN/NOTIFY), stopped with the reader.
-    tasks: Vec<tokio::task::AbortHandle>,
+    /// Background tasks (LISTEN/NOTIFY, the shared tier's invalidations), stopped with the reader.
+    tasks: std::sync::Mutex<Vec<tokio::task::AbortHandle>>,
 }
 
 impl Drop for Runtime {
     fn drop(&mut self) {
-        for t in &self.tasks {
+        for t in self.tasks.get_mut().unwrap_or_else(|p| p.into_inner()).iter() {
             t.abort();
         }
     }
@@ -130,13 +130,20 @@ impl ViewReader {
                 cache,
                 owners,
                 sources,
-                tasks,
+                tasks: std::sync::Mutex::new(tasks),
             }),
         }
     }
 
     pub fn registry(&self) -> &Registry {
         &self.registry
+    }
+
+    /// Puts the shared tier of several replicas (`[redis]`) behind the cache.
+    pub fn share(&self, shared: Arc<crate::cluster::Shared>) {
+        if let Some(task) = self.runtime.cache.attach(shared, self.registry.names()) {
+            self.runtime.tasks.lock().unwrap_or_else(|p| p.into_inner()).push(task);
+        }
     }
 
     /// The view cache (admin invalidation, metrics).

@@ -2,9 +2,11 @@
 //! compiled ([`super::templates`]), action amounts and codes compiled as CEL, every cause concluded by some
 //! step.
 use super::errors::{Errs, LoadError, Source};
-use super::expression::compile_expression;
+use super::expression::compile_typed;
 use super::file::ScenarioFile;
 use super::templates::TemplateBuilder;
+use super::templates::ValueNames;
+use super::types::{Class, Ty};
 use crate::diagnosis::model::{ActionSpec, Cause, Expression};
 use crate::proto::complaint::v1::ActionKind;
 use std::collections::BTreeMap;
@@ -14,10 +16,12 @@ use toml::Spanned;
 pub struct Names<'a> {
     /// The scenario's question ids (`answers.<id>`).
     pub questions: &'a [String],
-    /// Every value any of its steps computes (`values.<name>`).
-    pub values: &'a [String],
+    /// Every value any of its steps computes (`values.<name>`), with its type.
+    pub values: &'a [(String, Ty)],
     /// Its cause codes, in file order.
     pub causes: &'a [String],
+    /// For each cause (by index), the values computed on every path to it (`None`: not known).
+    pub on_path: Option<&'a [Vec<String>]>,
 }
 
 pub(super) fn add_template(
@@ -27,10 +31,16 @@ pub(super) fn add_template(
     name: String,
     t: &Spanned<String>,
     names: &Names,
+    cause: usize,
 ) -> Option<String> {
     let (line, col) = src.line_col(t.span().start);
     templates.set_position(&name, line, col);
-    match templates.add(&name, t.get_ref(), names.questions, names.values) {
+    let values = ValueNames {
+        all: names.values,
+        on_path: names.on_path.and_then(|p| p.get(cause)).map(Vec::as_slice),
+        cause: names.causes.get(cause).map(String::as_str),
+    };
+    match templates.add(&name, t.get_ref(), names.questions, &values) {
         Ok(used) => {
             for path in used {
                 let segments: Vec<&str> = path.split('.').collect();
@@ -59,16 +69,50 @@ pub fn compile(
     errs: &mut Errs,
 ) -> Vec<Cause> {
     let cause_codes = names.causes;
-    let compile = |text: &Spanned<String>| -> Result<Expression, LoadError> {
-        compile_expression(
+    // Action arguments see the values computed on every path to their cause, and must be of the kind
+    // the action takes (an amount is a number, a service code or an element id a string).
+    let compile = |text: &Spanned<String>, cause: usize, arg: &str, wants: Class| -> Result<Expression, LoadError> {
+        let on_path = names.on_path.and_then(|p| p.get(cause));
+        let visible: Vec<(String, Ty)> = names
+            .values
+            .iter()
+            .filter(|(n, _)| on_path.is_none_or(|p| p.contains(n)))
+            .cloned()
+            .collect();
+        let (e, ty) = compile_typed(
             src,
             text,
             &super::check::Names {
                 questions: names.questions,
-                values: names.values,
+                values: &visible,
                 allowed: &[],
             },
-        )
+        )?;
+        let class = ty.class();
+        // A string argument may also be a list of strings: one action each.
+        let fits = class == Class::Unknown
+            || class == wants
+            || (wants == Class::Text && class == Class::Enum)
+            || (wants == Class::Text
+                && class == Class::List
+                && matches!(ty.item().class(), Class::Text | Class::Unknown));
+        if !fits {
+            let wanted = if wants == Class::Number {
+                "a number (fen)"
+            } else {
+                "a string or a list of strings"
+            };
+            return Err(src.at(
+                text.span(),
+                format!(
+                    "cause `{}`: action argument `{arg}` must be {wanted}, but `{}` gives {}",
+                    names.causes.get(cause).map(String::as_str).unwrap_or("?"),
+                    text.get_ref(),
+                    ty.describe()
+                ),
+            ));
+        }
+        Ok(e)
     };
     let mut causes = Vec::new();
     for (ci, c) in file.causes.iter().enumerate() {
@@ -104,8 +148,9 @@ pub fn compile(
             format!("{key}/explanation"),
             &c.explanation,
             names,
+            ci,
         );
-        let reply_name = add_template(src, templates, errs, format!("{key}/reply"), &c.reply, names);
+        let reply_name = add_template(src, templates, errs, format!("{key}/reply"), &c.reply, names, ci);
         let mut actions = Vec::new();
         for (ai, a) in c.actions.iter().enumerate() {
             let kind = match a.kind.get_ref().as_str() {
@@ -143,13 +188,21 @@ pub fn compile(
                     None,
                 );
             }
-            let description = add_template(src, templates, errs, format!("{key}/action{ai}"), &a.description, names);
+            let description = add_template(
+                src,
+                templates,
+                errs,
+                format!("{key}/action{ai}"),
+                &a.description,
+                names,
+                ci,
+            );
             let target = a
                 .target
                 .as_ref()
-                .and_then(|t| add_template(src, templates, errs, format!("{key}/action{ai}.target"), t, names));
-            let mut cel_field = |t: &Option<Spanned<String>>| -> Option<Expression> {
-                t.as_ref().and_then(|t| match compile(t) {
+                .and_then(|t| add_template(src, templates, errs, format!("{key}/action{ai}.target"), t, names, ci));
+            let mut cel_field = |t: &Option<Spanned<String>>, arg: &str, wants: Class| -> Option<Expression> {
+                t.as_ref().and_then(|t| match compile(t, ci, arg, wants) {
                     Ok(e) => Some(e),
                     Err(e) => {
                         errs.push(e, None);
@@ -157,9 +210,9 @@ pub fn compile(
                     }
                 })
             };
-            let amount_fen = cel_field(&a.amount_fen);
-            let service_code = cel_field(&a.service_code);
-            let element_id = cel_field(&a.element_id);
+            let amount_fen = cel_field(&a.amount_fen, "amount_fen", Class::Number);
+            let service_code = cel_field(&a.service_code, "service_code", Class::Text);
+            let element_id = cel_field(&a.element_id, "element_id", Class::Text);
             let mut source = BTreeMap::new();
             source.insert("description", a.description.get_ref().clone());
             for (k, v) in [

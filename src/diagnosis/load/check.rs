@@ -8,6 +8,7 @@
 //! step before. Comprehensions nest at most [`MAX_NESTING`] deep, which (with the bounded inputs of
 //! `value`) bounds the work any expression can do. The chains an expression reads are returned, so a
 //! trace can show their values.
+use super::types::{self, Class, Ty, DYN};
 use crate::diagnosis::model::ReadPath;
 use crate::schema::{self, SelectError, Shape};
 use cel::common::ast::{operators, Expr, LiteralValue};
@@ -26,8 +27,8 @@ pub const VARIABLES: [&str; 4] = ["view", "now", "answers", "values"];
 pub struct Names<'a> {
     /// Question ids of the scenario (`answers.<id>`).
     pub questions: &'a [String],
-    /// Value names computed before this expression (`values.<name>`).
-    pub values: &'a [String],
+    /// The values computed before this expression (`values.<name>`), each with its type.
+    pub values: &'a [(String, Ty)],
     /// The allowed answers of each question, so `answers.x == "…"` compares with one of them (empty:
     /// not checked).
     pub allowed: &'a [(String, Vec<String>)],
@@ -39,23 +40,6 @@ pub struct Problem {
     pub offset: usize,
     pub message: String,
 }
-
-/// What an expression's value is, as far as the check can tell.
-#[derive(Clone)]
-enum Ty {
-    /// A value of the view's schema, or of a list or map literal; `Shape::Dynamic` when unknown.
-    Schema(Shape),
-    /// A literal or a computed scalar (a comparison, a `has()` test): no fields.
-    Scalar,
-    /// `answers`: its fields are the scenario's question ids.
-    Answers,
-    /// `answers.<id>`: a string, one of the question's allowed answers.
-    Answer(String),
-    /// `values`: its fields are the values computed so far.
-    Values,
-}
-
-const DYN: Ty = Ty::Schema(Shape::Dynamic);
 
 /// Type names CEL lets an expression use as identifiers (`type(x) == int`).
 const TYPE_IDENTS: [&str; 11] = [
@@ -89,18 +73,9 @@ pub fn check(program: &Program, names: &Names) -> Result<Vec<ReadPath>, Problem>
 /// gives a list, a message, a number, a string or a timestamp is a problem at its start.
 pub fn check_condition(program: &Program, names: &Names) -> Result<Vec<ReadPath>, Problem> {
     let (reads, ty) = check_typed(program, names)?;
-    let what = match &ty {
-        Ty::Schema(Shape::List(_)) => Some("a list".to_string()),
-        Ty::Schema(Shape::Map(_)) => Some("a map".to_string()),
-        Ty::Schema(Shape::Message(m)) => Some(format!("a {} message", m.full_name())),
-        Ty::Schema(Shape::Enum(en)) => Some(format!("an enum value ({})", en.full_name())),
-        Ty::Schema(Shape::Timestamp) => Some("a timestamp".to_string()),
-        Ty::Schema(Shape::Scalar(k)) if *k != prost_reflect::Kind::Bool => {
-            Some(format!("a {k:?} value").to_lowercase())
-        }
-        Ty::Answer(q) => Some(format!("the answer to `{q}` (a string)")),
-        Ty::Answers | Ty::Values => Some("a map".to_string()),
-        _ => None,
+    let what = match ty.class() {
+        Class::Bool | Class::Unknown => None,
+        _ => Some(ty.describe()),
     };
     match what {
         Some(w) => Err(Problem {
@@ -111,7 +86,8 @@ pub fn check_condition(program: &Program, names: &Names) -> Result<Vec<ReadPath>
     }
 }
 
-fn check_typed(program: &Program, names: &Names) -> Result<(Vec<ReadPath>, Ty), Problem> {
+/// [`check`], also giving the type of the expression's value (for `values.<name>`).
+pub fn check_typed(program: &Program, names: &Names) -> Result<(Vec<ReadPath>, Ty), Problem> {
     let mut w = Walker {
         program,
         names,
@@ -209,7 +185,7 @@ impl Walker<'_> {
                     if let Some(p) = self.chain(&s.operand, Some(&s.field)) {
                         self.record(p);
                     }
-                    return Ok(Ty::Scalar);
+                    return Ok(Ty::bool());
                 }
                 if !in_chain {
                     if let Some(p) = self.chain(e, None) {
@@ -227,12 +203,10 @@ impl Walker<'_> {
                 for a in &c.args {
                     args.push(self.walk(a, false)?);
                 }
-                let _ = target;
+                let mut all = Vec::with_capacity(args.len() + 1);
+                all.extend(target);
+                all.extend(args.iter().cloned());
                 match c.func_name.as_str() {
-                    operators::INDEX | operators::OPT_INDEX => Ok(match args.first() {
-                        Some(Ty::Schema(Shape::List(t))) | Some(Ty::Schema(Shape::Map(t))) => Ty::Schema((**t).clone()),
-                        _ => DYN,
-                    }),
                     operators::EQUALS | operators::NOT_EQUALS if c.args.len() == 2 => {
                         for (i, j) in [(0, 1), (1, 0)] {
                             if let Ty::Schema(Shape::Enum(en)) = &args[i] {
@@ -242,7 +216,6 @@ impl Walker<'_> {
                                 self.answer_literal(q, &c.args[j])?;
                             }
                         }
-                        Ok(Ty::Scalar)
                     }
                     operators::IN if c.args.len() == 2 => {
                         if let (Ty::Schema(Shape::Enum(en)), Expr::List(l)) = (&args[0], &c.args[1].expr) {
@@ -256,17 +229,16 @@ impl Walker<'_> {
                                 self.answer_literal(q, item)?;
                             }
                         }
-                        Ok(Ty::Scalar)
                     }
-                    _ => Ok(DYN),
+                    _ => {}
                 }
+                Ok(types::call(&c.func_name, &all))
             }
             Expr::Comprehension(c) => {
                 let range = self.walk(&c.iter_range, false)?;
-                self.walk(&c.accu_init, false)?;
-                let elem = match &range {
-                    Ty::Schema(Shape::List(t)) => Ty::Schema((**t).clone()),
-                    Ty::Schema(Shape::Map(_)) => Ty::Scalar,
+                let init = self.walk(&c.accu_init, false)?;
+                let elem = match range.class() {
+                    Class::List => range.item(),
                     _ => DYN,
                 };
                 self.nesting += 1;
@@ -281,22 +253,40 @@ impl Walker<'_> {
                 if let Some(v2) = &c.iter_var2 {
                     self.scope.push((v2.clone(), DYN));
                 }
-                self.scope.push((c.accu_var.clone(), DYN));
+                self.scope.push((c.accu_var.clone(), init.clone()));
+                // The accumulator's type is refined by its step (`filter` adds the list's items to an
+                // empty list), then the result is typed with it.
                 let r = (|| {
                     self.walk(&c.loop_cond, false)?;
-                    self.walk(&c.loop_step, false)?;
+                    let step = self.walk(&c.loop_step, false)?;
+                    if let Some(slot) = self.scope.iter_mut().rev().find(|(n, _)| *n == c.accu_var) {
+                        slot.1 = types::refine(&init, &step);
+                    }
                     self.walk(&c.result, false)
                 })();
                 self.scope.truncate(depth);
                 self.nesting -= 1;
-                r?;
-                Ok(DYN)
+                r
             }
             Expr::List(l) => {
+                // Items of one class give a list of that type (`[v]` in `filter` keeps `v`'s type).
+                let mut item: Option<Ty> = None;
+                let mut mixed = false;
                 for x in &l.elements {
-                    self.walk(x, false)?;
+                    let t = self.walk(x, false)?;
+                    match &item {
+                        None => item = Some(t),
+                        Some(i) if i.class() == t.class() => {}
+                        Some(_) => mixed = true,
+                    }
                 }
-                Ok(Ty::Schema(Shape::List(Box::new(Shape::Dynamic))))
+                Ok(match item {
+                    Some(Ty::Schema(shape)) if !mixed => Ty::Schema(Shape::List(Box::new(shape))),
+                    Some(Ty::Answer(_)) if !mixed => {
+                        Ty::Schema(Shape::List(Box::new(Shape::Scalar(prost_reflect::Kind::String))))
+                    }
+                    _ => Ty::Schema(Shape::List(Box::new(Shape::Dynamic))),
+                })
             }
             Expr::Map(m) => {
                 for entry in &m.entries {
@@ -315,7 +305,7 @@ impl Walker<'_> {
                 }
                 Ok(DYN)
             }
-            Expr::Literal(_) => Ok(Ty::Scalar),
+            Expr::Literal(l) => Ok(types::literal(l)),
             Expr::Unspecified => Ok(DYN),
         }
     }
@@ -351,7 +341,7 @@ impl Walker<'_> {
                     Err(self.at_field(e, format!("cannot select `{field}`: the value before it has no fields")))
                 }
             },
-            Ty::Scalar | Ty::Answer(_) => {
+            Ty::Answer(_) => {
                 Err(self.at_field(e, format!("cannot select `{field}`: the value before it has no fields")))
             }
             Ty::Answers => {
@@ -368,14 +358,14 @@ impl Walker<'_> {
                 }
             }
             Ty::Values => {
-                if self.names.values.iter().any(|q| q == field) {
-                    Ok(DYN)
+                if let Some((_, t)) = self.names.values.iter().find(|(q, _)| q == field) {
+                    Ok(t.clone())
                 } else {
                     Err(self.at_field(
                         e,
                         format!(
                             "`values.{field}` is not computed by an earlier step or above it in this step (values so far: {})",
-                            list_or_none(self.names.values)
+                            list_or_none(&self.names.values.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>())
                         ),
                     ))
                 }
@@ -435,7 +425,10 @@ mod tests {
 
     fn run(src: &str) -> Result<Vec<String>, Problem> {
         let questions = vec!["modem_light".to_string()];
-        let values = vec!["unconsented".to_string()];
+        let values = vec![(
+            "unconsented".to_string(),
+            Ty::Schema(Shape::List(Box::new(Shape::Dynamic))),
+        )];
         let names = Names {
             questions: &questions,
             values: &values,

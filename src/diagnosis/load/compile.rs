@@ -4,9 +4,10 @@
 use super::causes;
 use super::check::Names;
 use super::errors::{Errs, LoadError, Source};
-use super::expression::{compile_condition, compile_expression};
+use super::expression::{compile_condition, compile_typed};
 use super::file::ScenarioFile;
 use super::templates::TemplateBuilder;
+use super::types::{Ty, DYN};
 use crate::diagnosis::model::{Expression, Outcome, Question, Scenario, Step};
 use toml::Spanned;
 
@@ -112,7 +113,6 @@ pub fn compile_file(
         });
     }
     let question_ids: Vec<String> = questions.iter().map(|q| q.id.clone()).collect();
-    let all_values: Vec<String> = file.steps.iter().flat_map(|s| s.values.keys().cloned()).collect();
     let step_ids: Vec<String> = file.steps.iter().map(|s| s.id.get_ref().clone()).collect();
     let cause_codes: Vec<String> = file.causes.iter().map(|c| c.code.get_ref().clone()).collect();
 
@@ -120,8 +120,8 @@ pub fn compile_file(
         .iter()
         .map(|q| (q.id.clone(), q.answers.iter().map(|a| a.0.clone()).collect()))
         .collect();
-    let compile = |text: &Spanned<String>, values: &[String]| -> Result<Expression, LoadError> {
-        compile_expression(
+    let compile = |text: &Spanned<String>, values: &[(String, Ty)]| -> Result<(Expression, Ty), LoadError> {
+        compile_typed(
             src,
             text,
             &Names {
@@ -131,7 +131,7 @@ pub fn compile_file(
             },
         )
     };
-    let condition = |text: &Spanned<String>, values: &[String]| -> Result<Expression, LoadError> {
+    let condition = |text: &Spanned<String>, values: &[(String, Ty)]| -> Result<Expression, LoadError> {
         compile_condition(
             src,
             text,
@@ -156,7 +156,7 @@ pub fn compile_file(
 
     // Steps.
     let mut steps = Vec::new();
-    let mut values_so_far: Vec<String> = Vec::new();
+    let mut values_so_far: Vec<(String, Ty)> = Vec::new();
     for (i, s) in file.steps.iter().enumerate() {
         let id = s.id.get_ref();
         let here = Some(id.as_str());
@@ -201,7 +201,7 @@ pub fn compile_file(
                     here,
                 );
             }
-            if values_so_far.contains(name) {
+            if values_so_far.iter().any(|(n, _)| n == name) {
                 errs.push(
                     src.at(
                         text.span(),
@@ -210,11 +210,17 @@ pub fn compile_file(
                     here,
                 );
             }
-            match compile(text, &values_so_far) {
-                Ok(e) => values.push((name.clone(), e)),
-                Err(e) => errs.push(e, here),
-            }
-            values_so_far.push(name.clone());
+            let ty = match compile(text, &values_so_far) {
+                Ok((e, ty)) => {
+                    values.push((name.clone(), e));
+                    ty
+                }
+                Err(e) => {
+                    errs.push(e, here);
+                    DYN
+                }
+            };
+            values_so_far.push((name.clone(), ty));
         }
         let expr = match condition(&s.expr, &values_so_far) {
             Ok(e) => Some(e),
@@ -246,16 +252,29 @@ pub fn compile_file(
         }
     }
 
+    // Which values are computed on every path to each cause (known when every step compiled).
+    // A step or value that did not compile would make every later use look uncomputed: skip the check then.
+    let on_path =
+        (errs.list.is_empty() && steps.len() == file.steps.len()).then(|| values_on_paths(&steps, cause_codes.len()));
     let names = causes::Names {
         questions: &question_ids,
-        values: &all_values,
+        values: &values_so_far,
         causes: &cause_codes,
+        on_path: on_path.as_deref(),
     };
     let causes = causes::compile(src, &file, &names, templates, &mut errs);
-    let no_cause = file
-        .no_cause
-        .as_ref()
-        .and_then(|t| causes::add_template(src, templates, &mut errs, format!("{}#/no_cause", src.file), t, &names));
+    // The no-cause reply may use any value (each renders empty where it was not computed).
+    let no_cause = file.no_cause.as_ref().and_then(|t| {
+        causes::add_template(
+            src,
+            templates,
+            &mut errs,
+            format!("{}#/no_cause", src.file),
+            t,
+            &names,
+            usize::MAX,
+        )
+    });
     if !errs.list.is_empty() {
         return Err(errs.list);
     }
@@ -293,6 +312,40 @@ pub fn compile_file(
         causes,
         view_fields,
     })
+}
+
+/// For each cause (by index), the values computed on every path of steps that concludes it; steps run
+/// forwards (`goto` only jumps ahead), so one pass in order settles it. A cause no step reaches gets an
+/// empty list.
+fn values_on_paths(steps: &[Step], causes: usize) -> Vec<Vec<String>> {
+    use std::collections::BTreeSet;
+    fn meet(slot: &mut Option<BTreeSet<String>>, set: &BTreeSet<String>) {
+        *slot = Some(match slot.take() {
+            Some(s) => s.intersection(set).cloned().collect(),
+            None => set.clone(),
+        });
+    }
+    let mut entry: Vec<Option<BTreeSet<String>>> = vec![None; steps.len()];
+    let mut at_cause: Vec<Option<BTreeSet<String>>> = vec![None; causes];
+    if let Some(first) = entry.first_mut() {
+        *first = Some(BTreeSet::new());
+    }
+    for (i, step) in steps.iter().enumerate() {
+        let Some(mut set) = entry[i].clone() else { continue };
+        set.extend(step.values.iter().map(|(n, _)| n.clone()));
+        for outcome in [&step.then, &step.otherwise] {
+            match outcome {
+                Outcome::Next if i + 1 < steps.len() => meet(&mut entry[i + 1], &set),
+                Outcome::Goto(j) if *j < steps.len() => meet(&mut entry[*j], &set),
+                Outcome::Cause(c) if *c < causes => meet(&mut at_cause[*c], &set),
+                _ => {}
+            }
+        }
+    }
+    at_cause
+        .into_iter()
+        .map(|s| s.map(|s| s.into_iter().collect()).unwrap_or_default())
+        .collect()
 }
 
 /// `a, b, c`, or `none`.

@@ -2,28 +2,29 @@
 //! and the scenario's names ([`super::check`]); a problem points at its place in the file.
 use super::check::{self, Names};
 use super::errors::{LoadError, Source};
+use super::types::{Ty, DYN};
 use crate::diagnosis::model::{cel_env, Expression};
 use toml::Spanned;
 
 /// Compiles one CEL expression and checks it against the schema and `names`; a problem points into the
-/// file.
-pub fn compile_expression(src: &Source, text: &Spanned<String>, names: &Names) -> Result<Expression, LoadError> {
-    compile_checked(src, text, names, check::check)
+/// file. The type of its value comes with it (for a step's `values` and action arguments).
+pub fn compile_typed(src: &Source, text: &Spanned<String>, names: &Names) -> Result<(Expression, Ty), LoadError> {
+    compile_checked(src, text, names, check::check_typed)
 }
 
-/// [`compile_expression`] for a condition (a precondition or a step's `expr`): it must give true or false.
+/// [`compile_typed`] for a condition (a precondition or a step's `expr`): it must give true or false.
 pub fn compile_condition(src: &Source, text: &Spanned<String>, names: &Names) -> Result<Expression, LoadError> {
-    compile_checked(src, text, names, check::check_condition)
+    compile_checked(src, text, names, |p, n| check::check_condition(p, n).map(|r| (r, DYN))).map(|(e, _)| e)
 }
 
-type Checker = fn(&cel::Program, &Names) -> Result<Vec<crate::diagnosis::model::ReadPath>, check::Problem>;
+type Checker = fn(&cel::Program, &Names) -> Result<(Vec<crate::diagnosis::model::ReadPath>, Ty), check::Problem>;
 
 fn compile_checked(
     src: &Source,
     text: &Spanned<String>,
     names: &Names,
     checker: Checker,
-) -> Result<Expression, LoadError> {
+) -> Result<(Expression, Ty), LoadError> {
     let expr = text.get_ref();
     if expr.trim().is_empty() {
         return Err(src.at(text.span(), "empty expression".into()));
@@ -41,12 +42,17 @@ fn compile_checked(
         };
         src.in_string(&text.span(), expr, offset, format!("CEL syntax error: {msg}"))
     })?;
-    let reads = checker(&program, names).map_err(|p| src.in_string(&text.span(), expr, p.offset, p.message))?;
-    Ok(Expression {
-        text: expr.clone(),
-        program,
-        reads,
-    })
+    let (reads, ty) = checker(&program, names).map_err(|p| src.in_string(&text.span(), expr, p.offset, p.message))?;
+    let at = src.in_string(&text.span(), expr, 0, String::new());
+    Ok((
+        Expression {
+            text: expr.clone(),
+            program,
+            reads,
+            place: format!("{}:{}:{}", at.file, at.line, at.col),
+        },
+        ty,
+    ))
 }
 
 /// A parser position (1-based line and column, in characters) as a byte offset into `expr`.

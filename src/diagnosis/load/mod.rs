@@ -16,6 +16,7 @@ pub mod errors;
 mod expression;
 mod file;
 pub mod templates;
+pub mod types;
 
 pub use errors::{LoadError, LoadErrors};
 
@@ -395,7 +396,7 @@ reply = "{{ 100 | money }}"
         assert_eq!(
             e.to_string(),
             format!(
-                "t.toml:{}:{}: scenario `t.ok`, step `s1`, must be true or false, but gives a list; compare it (`==`, `>`, `size(…) > 0`)",
+                "t.toml:{}:{}: scenario `t.ok`, step `s1`, must be true or false, but gives a list of complaint.v1.VasSubscription; compare it (`==`, `>`, `size(…) > 0`)",
                 n + 1,
                 line.find('v').unwrap() + 1
             )
@@ -403,7 +404,7 @@ reply = "{{ 100 | money }}"
         let e = load_one(&OK.replacen("[[steps]]", "precondition = 'view.account.balance_fen'\n\n[[steps]]", 1))
             .unwrap_err();
         assert!(
-            e.to_string().contains("must be true or false, but gives a int64 value"),
+            e.to_string().contains("must be true or false, but gives a number"),
             "{e}"
         );
     }
@@ -479,5 +480,149 @@ reply = "{{ 100 | money }}"
             ),
         ];
         assert!(load_texts(&files, Path::new("scenarios"), &LoadOptions::default()).is_ok());
+    }
+
+    /// `OK` with `values` computed by its step and its expression, reply and an action replaced.
+    fn typed(values: &str, expr: &str, reply: &str, action: &str) -> String {
+        OK.replace(
+            "expr = 'view.vas_subscriptions.exists(v, v.consent_record == \"\")'",
+            &format!("expr = '{expr}'"),
+        )
+        .replace(
+            "then = \"cause:X\"",
+            &format!("then = \"cause:X\"\n[steps.values]\n{values}"),
+        )
+        .replace(
+            "reply = \"{{ 100 | money }}\"",
+            &format!("reply = \"{reply}\"\n{action}"),
+        )
+    }
+
+    fn line_of(text: &str, starts: &str) -> usize {
+        text.lines().position(|l| l.starts_with(starts)).unwrap() + 1
+    }
+
+    #[test]
+    fn field_paths_into_computed_values_are_checked_at_load() {
+        let vals = "un = 'view.vas_subscriptions.filter(v, v.consent_record == \"\")'";
+        let good = typed(
+            vals,
+            "values.un.exists(v, v.monthly_fee_fen > 0)",
+            "{{ values.un.0.service_name }}",
+            "",
+        );
+        assert!(load_one(&good).is_ok(), "{:?}", load_one(&good).err());
+        // In an expression: the items of a filtered list keep their message type.
+        let bad = typed(vals, "values.un.exists(v, v.monthly_fe_fen > 0)", "x", "");
+        let e = load_one(&bad).unwrap_err().to_string();
+        let line = bad.lines().find(|l| l.starts_with("expr")).unwrap();
+        assert!(
+            e.starts_with(&format!(
+                "t.toml:{}:{}:",
+                line_of(&bad, "expr"),
+                line.find("monthly_fe_fen").unwrap() + 1
+            )),
+            "{e}"
+        );
+        assert!(
+            e.contains(
+                "`monthly_fe_fen` is not a field of complaint.v1.VasSubscription (did you mean `monthly_fee_fen`?)"
+            ),
+            "{e}"
+        );
+        // In a template.
+        let bad = typed(vals, "size(values.un) > 0", "{{ values.un.0.service_nme }}", "");
+        let e = load_one(&bad).unwrap_err().to_string();
+        assert!(e.starts_with(&format!("t.toml:{}:", line_of(&bad, "reply"))), "{e}");
+        assert!(
+            e.contains("`values.un.0.service_nme`: `service_nme` is not a field of complaint.v1.VasSubscription"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_template_filter_given_the_wrong_kind_of_value_is_reported_at_load() {
+        let vals = "names = 'view.vas_subscriptions.map(v, v.service_name)'";
+        let bad = typed(vals, "size(values.names) > 0", "共{{ values.names | money }}", "");
+        let e = load_one(&bad).unwrap_err().to_string();
+        assert!(e.starts_with(&format!("t.toml:{}:", line_of(&bad, "reply"))), "{e}");
+        assert!(
+            e.contains("`values.names | money`: `money` formats an amount in fen (a number), but `values.names` is a list of strings"),
+            "{e}"
+        );
+        let e = load_one(&typed(vals, "true", "{{ view.account.status | date }}", ""))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("`date` formats a timestamp, but `view.account.status` is an enum value"),
+            "{e}"
+        );
+        assert!(load_one(&typed(
+            vals,
+            "true",
+            "{{ values.names | length }}{{ view.account.balance_fen | money }}",
+            ""
+        ))
+        .is_ok());
+    }
+
+    #[test]
+    fn a_template_using_a_value_not_computed_on_the_path_to_its_cause_is_reported() {
+        // s1 concludes X before s2 computes `late`.
+        let text = OK
+            .replace("then = \"cause:X\"", "then = \"cause:X\"\n\n[[steps]]\nid = \"s2\"\ndescription = \"d2\"\nexpr = 'values.late > 0'\nthen = \"cause:X\"\n[steps.values]\nlate = '1'")
+            .replace("reply = \"{{ 100 | money }}\"", "reply = \"{{ values.late | money }}\"");
+        let e = load_one(&text).unwrap_err().to_string();
+        assert!(e.starts_with(&format!("t.toml:{}:", line_of(&text, "reply"))), "{e}");
+        assert!(
+            e.contains("`values.late` is not computed on every path to cause `X`"),
+            "{e}"
+        );
+        // Concluded only after it is computed: fine.
+        assert!(load_one(&text.replacen("then = \"cause:X\"", "then = \"next\"", 1)).is_ok());
+    }
+
+    #[test]
+    fn an_action_argument_of_the_wrong_kind_is_reported_at_load() {
+        let action = "[[causes.actions]]\nkind = \"refund\"\ndescription = \"退费\"\namount_fen = 'view.msisdn'";
+        let bad = typed("n = '1'", "true", "r", action);
+        let e = load_one(&bad).unwrap_err().to_string();
+        let line = bad.lines().find(|l| l.starts_with("amount_fen")).unwrap();
+        assert!(
+            e.starts_with(&format!(
+                "t.toml:{}:{}:",
+                line_of(&bad, "amount_fen"),
+                line.find('\'').unwrap() + 1
+            )),
+            "{e}"
+        );
+        assert!(
+            e.contains("action argument `amount_fen` must be a number (fen), but `view.msisdn` gives a string"),
+            "{e}"
+        );
+        let ok = typed("n = '1'", "true", "r", &action.replace("view.msisdn", "values.n * 100"));
+        assert!(load_one(&ok).is_ok(), "{:?}", load_one(&ok).err());
+    }
+
+    #[test]
+    fn a_run_time_evaluation_error_names_its_place_in_the_trace() {
+        let text = typed("zero = '0'", "10 / values.zero == 1", "r", "");
+        let set = load_one(&text).unwrap();
+        let view = crate::diagnosis::value::view_to_cel(&Default::default()).unwrap();
+        let now = value::beijing().with_ymd_and_hms(2026, 11, 28, 10, 0, 0).unwrap();
+        let answers = HashMap::new();
+        let root = crate::diagnosis::run::eval_context(&view, now, &answers);
+        let inputs = crate::diagnosis::run::Inputs {
+            view: &view,
+            answers: &answers,
+            now,
+            provenance: &crate::diagnosis::provenance::Provenance::complete(),
+        };
+        let r = crate::diagnosis::run::run(&set.scenarios[0], &root, &inputs);
+        let line = text.lines().find(|l| l.starts_with("expr")).unwrap();
+        let place = format!("t.toml:{}:{}", line_of(&text, "expr"), line.find('1').unwrap() + 1);
+        let error = r.trace[0].error.clone().unwrap();
+        assert!(error.starts_with(&format!("{place}: ")), "{error}");
+        assert!(error.to_lowercase().contains("divi"), "{error}");
     }
 }

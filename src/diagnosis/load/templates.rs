@@ -4,6 +4,7 @@
 //! that fails on the real shape of the data (a filter given the wrong kind of value, a bad loop) fails
 //! at load, not in front of a customer.
 use super::errors::LoadError;
+use super::types::{Class, Ty};
 use crate::diagnosis::model::{describe_template_error, Scenario, Templates};
 use crate::diagnosis::{reply, run, value};
 use crate::schema::{self, Items, PathErrorKind, SelectError};
@@ -43,7 +44,7 @@ impl TemplateBuilder {
         name: &str,
         source: &str,
         questions: &[String],
-        values: &[String],
+        values: &ValueNames,
     ) -> Result<Vec<String>, (Option<usize>, String)> {
         self.env
             .add_template_owned(name.to_string(), source.to_string())
@@ -57,6 +58,7 @@ impl TemplateBuilder {
         for path in &used {
             check_path(&self.env, path, questions, values).map_err(|m| (None, m))?;
         }
+        check_filters(source, values).map_err(|(line, m)| (Some(line), m))?;
         Ok(used)
     }
 
@@ -66,7 +68,16 @@ impl TemplateBuilder {
     }
 }
 
-fn check_path(env: &Environment, path: &str, questions: &[String], values: &[String]) -> Result<(), String> {
+/// The values a template may use: every value the scenario computes, with its type, and those computed on
+/// every path to the cause the template belongs to (`None`: not known, every value counts).
+pub struct ValueNames<'a> {
+    pub all: &'a [(String, Ty)],
+    pub on_path: Option<&'a [String]>,
+    /// The cause the template belongs to, for messages.
+    pub cause: Option<&'a str>,
+}
+
+fn check_path(env: &Environment, path: &str, questions: &[String], values: &ValueNames) -> Result<(), String> {
     let segs: Vec<&str> = path.split('.').collect();
     let root = segs[0];
     match root {
@@ -75,15 +86,29 @@ fn check_path(env: &Environment, path: &str, questions: &[String], values: &[Str
             None => Ok(()),
         },
         "values" => match segs.get(1) {
-            Some(v) if !values.iter().any(|x| x == v) => Err(format!(
-                "`values.{v}` is not computed by any step (values: {})",
-                if values.is_empty() {
-                    "none".to_string()
-                } else {
-                    values.join(", ")
+            Some(v) => {
+                let names: Vec<String> = values.all.iter().map(|(n, _)| n.clone()).collect();
+                if !names.iter().any(|x| x == v) {
+                    return Err(format!(
+                        "`values.{v}` is not computed by any step (values: {})",
+                        if names.is_empty() {
+                            "none".to_string()
+                        } else {
+                            names.join(", ")
+                        }
+                    ));
                 }
-            )),
-            _ => Ok(()),
+                if let Some(on_path) = values.on_path {
+                    if !on_path.iter().any(|x| x == v) {
+                        return Err(format!(
+                            "`values.{v}` is not computed on every path to cause `{}`: a step concludes it before (or without) the step that computes `{v}`, so the reply would show nothing there; compute it earlier or use it only where it is computed",
+                            values.cause.unwrap_or("?")
+                        ));
+                    }
+                }
+                value_path_type(path, values).map(|_| ())
+            }
+            None => Ok(()),
         },
         "answers" => match segs.get(1) {
             Some(q) if !questions.iter().any(|x| x == q) => {
@@ -125,6 +150,109 @@ fn check_view_path(path: &str) -> Result<(), String> {
             format!("`{so_far}.{seg}`: `{so_far}` has no fields")
         }
     })
+}
+
+/// The type of a template path `view.…` or `values.<name>.…` (list items by index); a field that does
+/// not exist is a problem.
+fn value_path_type(path: &str, values: &ValueNames) -> Result<Ty, String> {
+    if let Some(rest) = path.strip_prefix("view.") {
+        return schema::resolve(&schema::view_descriptor(), rest, Items::Index)
+            .map(|r| Ty::Schema(r.shape))
+            .map_err(|_| check_view_path(rest).err().unwrap_or_default());
+    }
+    let mut segs = path.split('.').skip(1);
+    let Some(name) = segs.next() else {
+        return Ok(super::types::DYN);
+    };
+    let Some((_, mut ty)) = values.all.iter().find(|(n, _)| n == name).cloned() else {
+        return Ok(super::types::DYN);
+    };
+    let mut so_far = format!("values.{name}");
+    for seg in segs {
+        if seg.parse::<usize>().is_ok() && ty.class() == Class::List {
+            ty = ty.item();
+        } else {
+            ty = match &ty {
+                Ty::Schema(shape) => match shape.select(seg) {
+                    Ok(sel) => Ty::Schema(sel.shape),
+                    Err(SelectError::UnknownField(u)) => return Err(format!("`{so_far}.{seg}`: {u}")),
+                    Err(SelectError::OfList(_)) => {
+                        return Err(format!(
+                            "`{so_far}.{seg}`: `{so_far}` is {}; loop over it or index it",
+                            ty.describe()
+                        ))
+                    }
+                    Err(SelectError::NoFields) => {
+                        return Err(format!(
+                            "`{so_far}.{seg}`: `{so_far}` is {} and has no fields",
+                            ty.describe()
+                        ))
+                    }
+                },
+                _ => super::types::DYN,
+            };
+        }
+        so_far.push('.');
+        so_far.push_str(seg);
+    }
+    Ok(ty)
+}
+
+/// What each of the reply filters formats, and which types it takes.
+const FILTERS: [(&str, &str, &[Class]); 6] = [
+    ("money", "an amount in fen (a number)", &[Class::Number]),
+    ("data_mb", "a data volume in MB (a number)", &[Class::Number]),
+    ("date", "a timestamp", &[Class::Time, Class::Text]),
+    ("datetime", "a timestamp", &[Class::Time, Class::Text]),
+    ("cycle", "a billing cycle (`202611`)", &[Class::Text, Class::Number]),
+    (
+        "length",
+        "a list, a map or a string",
+        &[Class::List, Class::Map, Class::Text, Class::Enum],
+    ),
+];
+
+/// `{{ path | filter … }}` where `path` is a `view.…` or `values.…` path: the filter must take the type of
+/// the value. Returns the template line and the message of the first mismatch.
+fn check_filters(source: &str, values: &ValueNames) -> Result<(), (usize, String)> {
+    let mut rest = source;
+    let mut consumed = 0;
+    while let Some(open) = rest.find("{{") {
+        let after = &rest[open + 2..];
+        let Some(close) = after.find("}}") else { break };
+        let inner = after[..close].trim_matches(|c: char| c == '-' || c.is_whitespace());
+        let mut parts = inner.split('|');
+        let path = parts.next().unwrap_or("").trim();
+        let filter = parts.next().map(|f| {
+            f.trim()
+                .split(|c: char| c == '(' || c.is_whitespace())
+                .next()
+                .unwrap_or("")
+        });
+        let line = source[..consumed + open].matches('\n').count() + 1;
+        let is_path = path.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.');
+        if is_path && (path.starts_with("view.") || path.starts_with("values.")) {
+            // Every segment, list indexes included (`values.un.0.service_name`).
+            let ty = value_path_type(path, values).map_err(|m| (line, m))?;
+            if let Some(filter) = filter {
+                if let Some((_, what, takes)) = FILTERS.iter().find(|(n, _, _)| *n == filter) {
+                    let class = ty.class();
+                    if class != Class::Unknown && !takes.contains(&class) {
+                        return Err((
+                            line,
+                            format!(
+                                "`{path} | {filter}`: `{filter}` formats {what}, but `{path}` is {}",
+                                ty.describe()
+                            ),
+                        ));
+                    }
+                }
+            }
+        }
+        consumed += open + 2 + close + 2;
+        rest = &source[consumed..];
+    }
+    Ok(())
 }
 
 /// Renders every template of `s` once against a sample view of time `at`: the values its steps compute
@@ -223,7 +351,12 @@ mod tests {
     fn template_paths_are_checked() {
         let mut b = TemplateBuilder::new();
         let q = vec!["modem_light".to_string()];
-        let v = vec!["refund_fen".to_string()];
+        let all = vec![("refund_fen".to_string(), Ty::int())];
+        let v = ValueNames {
+            all: &all,
+            on_path: None,
+            cause: None,
+        };
         b.add("ok", "{{ view.account.balance_fen | money }} {{ values.refund_fen }} {{ answers.modem_light }} {% for x in view.recent_bills %}{{ x.cycle }}{% endfor %}", &q, &v)
             .unwrap();
         let e = b.add("bad", "{{ view.account.balanse_fen }}", &q, &v).unwrap_err();

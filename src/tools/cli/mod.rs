@@ -6,4 +6,5 @@ pub mod complaints;
 pub mod config;
 pub mod demo;
 pub mod identities;
+pub mod report;
 pub mod scenarios;

@@ -13,6 +13,12 @@
 //! - `pool_connections{source}`, `pool_idle_connections{source}`, `pool_max_connections{source}`.
 //!
 //! Gauges that describe state (cache size, pools, breakers) are sampled at each scrape.
+//!
+//! Per RPC, without the prefix and in the usual shape (`rpc.rs`): `grpc_server_started_total`,
+//! `grpc_server_handled_total{grpc_code}`, `grpc_server_handling_seconds`, by `grpc_service` and
+//! `grpc_method`.
+pub mod rpc;
+
 use crate::view::ViewReader;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use std::net::SocketAddr;
