@@ -507,6 +507,8 @@ impl Engine {
                     entry.reads.iter().map(|r| r.segments.as_slice()),
                     &read.statuses,
                     &provenance,
+                    &[entry.expression.as_str()],
+                    entry.error.as_deref().unwrap_or(""),
                 );
             }
         }
