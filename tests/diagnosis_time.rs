@@ -24,6 +24,8 @@ fn demo_args() -> DemoArgs {
         metrics_listen: None,
         history_complaints: 0,
         history_days: 90,
+        replicas: 1,
+        redis_url: "redis://127.0.0.1:6379".into(),
     }
 }
 
