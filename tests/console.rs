@@ -86,7 +86,8 @@ async fn a_hangzhou_handler_diagnoses_answers_copies_the_reply_and_closes_a_comp
     assert!(b.text("#actions").await.contains("退费"));
     b.click("#actions input[type=checkbox]:last-of-type").await;
     b.click("#copy-reply").await;
-    let copied = b.text("#copy-status").await;
+    // The clipboard answers asynchronously.
+    let copied = b.text_when_set("#copy-status").await;
     assert_eq!(copied, "已复制到剪贴板");
     b.screenshot("desk").await;
 

@@ -122,6 +122,19 @@ impl Browser {
         self.find(css).await.text().await.unwrap()
     }
 
+    /// The text of `css` once it is non-empty (what a script writes after a promise settles), waiting up
+    /// to 10 s; empty if it never is.
+    pub async fn text_when_set(&self, css: &str) -> String {
+        for _ in 0..100 {
+            let t = self.text(css).await;
+            if !t.is_empty() {
+                return t;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        String::new()
+    }
+
     pub async fn click(&self, css: &str) {
         self.find(css).await.click().await.unwrap();
     }
