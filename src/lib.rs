@@ -12,6 +12,7 @@ pub mod cases;
 pub mod cluster;
 pub mod config;
 pub mod conn;
+pub mod console;
 pub mod db;
 pub mod diagnosis;
 pub mod error;

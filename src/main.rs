@@ -90,7 +90,13 @@ async fn main() -> anyhow::Result<()> {
         Command::Serve { config } => {
             let cfg = Config::load(&config)?;
             init_logs(&cfg.log.format, &cfg.log.level);
-            server::run(cfg, |addr| eprintln!("complaint-gateway listening on {addr}")).await
+            server::run(cfg, |addr, console| {
+                eprintln!("complaint-gateway listening on {addr}");
+                if let Some(c) = console {
+                    eprintln!("web console: http://{c}/");
+                }
+            })
+            .await
         }
         Command::Token(args) => cli::identities::token(args).await,
         Command::Identities(args) => {

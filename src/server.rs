@@ -31,6 +31,8 @@ pub struct Gateway {
     pub reads: Arc<Reads>,
     /// Complaint cases (see `crate::cases`).
     pub cases: Arc<crate::cases::service::Cases>,
+    /// Signs the web console's demo sign-in tokens (`[console] demo_sign_in`, with a JWT key).
+    pub console_issuer: Option<Arc<crate::identity::auth::TokenIssuer>>,
     /// Complaint analytics (see `crate::analytics`).
     pub analytics: Arc<crate::analytics::service::Analytics>,
 }
@@ -94,6 +96,13 @@ impl Gateway {
             crate::cases::store::CaseStore::new(identity.store.clone()),
             rules,
         ));
+        let console_issuer = if cfg.console.demo_sign_in && !cfg.auth.jwt_keys.is_empty() {
+            Some(Arc::new(
+                crate::identity::auth::TokenIssuer::from_config(&cfg.auth, 0, env).map_err(anyhow::Error::msg)?,
+            ))
+        } else {
+            None
+        };
         let analytics = Arc::new(crate::analytics::service::Analytics::new(
             crate::analytics::AnalyticsStore::new(identity.store.clone()),
             reads.clone(),
@@ -104,14 +113,19 @@ impl Gateway {
             identity,
             reads,
             cases,
+            console_issuer,
             analytics,
         })
     }
 }
 
 /// Builds the gateway of `cfg` over its configured sources, binds, starts the metrics endpoint when one is
-/// configured, calls `banner` with the bound address, and serves until Ctrl-C.
-pub async fn run(cfg: Config, banner: impl FnOnce(std::net::SocketAddr)) -> anyhow::Result<()> {
+/// configured, calls `banner` with the bound gRPC address and the web console's (if `[console] listen`),
+/// and serves until Ctrl-C.
+pub async fn run(
+    cfg: Config,
+    banner: impl FnOnce(std::net::SocketAddr, Option<std::net::SocketAddr>),
+) -> anyhow::Result<()> {
     let env = |k: &str| std::env::var(k).ok();
     // What `check-config` would report, named in the log before anything fails or a source is found
     // missing at call time (a source whose SQLite file does not exist answers UNAVAILABLE).
@@ -126,6 +140,18 @@ pub async fn run(cfg: Config, banner: impl FnOnce(std::net::SocketAddr)) -> anyh
         .await
         .with_context(|| format!("binding {}", cfg.server.listen))?;
     let addr = listener.local_addr()?;
+    let console = match cfg.console.listen {
+        Some(c) => Some(
+            TcpListener::bind(c)
+                .await
+                .with_context(|| format!("binding the web console {c} (key `console.listen`)"))?,
+        ),
+        None => None,
+    };
+    let console_addr = match &console {
+        Some(l) => Some(l.local_addr()?),
+        None => None,
+    };
     let definitions: Vec<String> = cfg
         .sources
         .iter()
@@ -156,8 +182,11 @@ pub async fn run(cfg: Config, banner: impl FnOnce(std::net::SocketAddr)) -> anyh
             .with_context(|| format!("binding the metrics endpoint {m}"))?;
         tracing::info!("metrics on http://{bound}/metrics");
     }
-    banner(addr);
-    serve(gw, listener, async {
+    if let Some(c) = console_addr {
+        tracing::info!("web console on http://{c}/");
+    }
+    banner(addr, console_addr);
+    serve_all(gw, listener, console, async {
         let _ = tokio::signal::ctrl_c().await;
         tracing::info!("shutting down");
     })
@@ -170,17 +199,31 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    serve_all(gateway, listener, None, shutdown).await
+}
+
+/// Serves the gateway's gRPC services on `listener`, and the web console on `console` if given (the same
+/// service instances behind both), until `shutdown` resolves.
+pub async fn serve_all(
+    gateway: Arc<Gateway>,
+    listener: TcpListener,
+    console: Option<TcpListener>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    use futures::FutureExt;
+    let shutdown = shutdown.shared();
     let (health, health_service) = tonic_health::server::health_reporter();
     health
         .set_serving::<ComplaintDataServiceServer<api::data::DataApi>>()
         .await;
     // Scenarios load before serving: a broken scenario folder fails start-up, naming every problem.
-    let diagnosis = DiagnosisServiceServer::new(api::diagnosis::DiagnosisApi::start(
+    let diagnosis_api = Arc::new(api::diagnosis::DiagnosisApi::start(
         gateway.reads.clone(),
         gateway.cases.clone(),
         &gateway.config.diagnosis,
-    )?)
-    .max_decoding_message_size(MAX_REQUEST_BYTES);
+    )?);
+    let diagnosis =
+        DiagnosisServiceServer::from_arc(diagnosis_api.clone()).max_decoding_message_size(MAX_REQUEST_BYTES);
     health
         .set_serving::<DiagnosisServiceServer<api::diagnosis::DiagnosisApi>>()
         .await;
@@ -222,20 +265,39 @@ pub async fn serve(
         }
     }
     let admin = api::admin::admin_server(gateway.reads.clone());
-    let data = ComplaintDataServiceServer::new(api::data::DataApi::new(
+    let data_api = Arc::new(api::data::DataApi::new(
         gateway.reads.clone(),
         gateway.config.server.max_usage_range_days,
-    ))
-    .max_decoding_message_size(MAX_REQUEST_BYTES);
-    let cases = ComplaintServiceServer::new(api::cases::CasesApi::new(gateway.cases.clone()))
-        .max_decoding_message_size(MAX_REQUEST_BYTES);
+    ));
+    let data = ComplaintDataServiceServer::from_arc(data_api.clone()).max_decoding_message_size(MAX_REQUEST_BYTES);
+    let cases_api = Arc::new(api::cases::CasesApi::new(gateway.cases.clone()));
+    let cases = ComplaintServiceServer::from_arc(cases_api.clone()).max_decoding_message_size(MAX_REQUEST_BYTES);
+    let analytics_api = Arc::new(api::analytics::AnalyticsApi::new(gateway.analytics.clone()));
+    let analytics =
+        crate::proto::complaint::v1::analytics_service_server::AnalyticsServiceServer::from_arc(analytics_api.clone())
+            .max_decoding_message_size(MAX_REQUEST_BYTES);
+    // The web console calls these same service instances in process (see `crate::console`).
+    let console_task = console.map(|l| {
+        let c = Arc::new(crate::console::Console::new(crate::console::ConsoleParts {
+            services: crate::console::Services {
+                data: data_api.clone(),
+                diagnosis: diagnosis_api.clone(),
+                cases: cases_api.clone(),
+                analytics: analytics_api.clone(),
+            },
+            auth: gateway.identity.auth.clone(),
+            directory: gateway.identity.directory.clone(),
+            demo_issuer: gateway.console_issuer.clone(),
+            cfg: gateway.config.console.clone(),
+            call_timeout: Duration::from_millis(server_cfg_timeout(&gateway.config)),
+            coverage: crate::diagnosis::evidence::Coverage::of(gateway.reader.registry()),
+            cases: gateway.cases.clone(),
+        }));
+        tokio::spawn(crate::console::serve(c, l, shutdown.clone()))
+    });
     health
         .set_serving::<ComplaintServiceServer<api::cases::CasesApi>>()
         .await;
-    let analytics = crate::proto::complaint::v1::analytics_service_server::AnalyticsServiceServer::new(
-        api::analytics::AnalyticsApi::new(gateway.analytics.clone()),
-    )
-    .max_decoding_message_size(MAX_REQUEST_BYTES);
     health
         .set_serving::<crate::proto::complaint::v1::analytics_service_server::AnalyticsServiceServer<api::analytics::AnalyticsApi>>()
         .await;
@@ -280,13 +342,24 @@ pub async fn serve(
         .add_service(identity_admin)
         .add_service(audit)
         // Connection limits (count, handshake and idle time-outs) below HTTP/2; TCP_NODELAY set there too.
-        .serve_with_incoming_shutdown(crate::conn::incoming(listener, limits), shutdown)
+        .serve_with_incoming_shutdown(crate::conn::incoming(listener, limits), shutdown.clone())
         .await;
     for w in watchers {
         w.abort();
     }
+    if let Some(mut t) = console_task {
+        // Browsers hold keep-alive connections open: give them a moment, then stop.
+        if tokio::time::timeout(Duration::from_secs(2), &mut t).await.is_err() {
+            t.abort();
+        }
+    }
     served?;
     Ok(())
+}
+
+/// The bound on one service call a console page makes: the server's bound on a call.
+fn server_cfg_timeout(cfg: &Config) -> u64 {
+    cfg.server.request_timeout_ms + 60_000
 }
 
 /// The server's TLS (and mutual TLS) settings from `[tls]`, if it has a certificate.

@@ -130,6 +130,8 @@ pub struct RunningServer {
     pub addr: SocketAddr,
     /// The metrics endpoint, when the config asked for one.
     pub metrics_addr: Option<SocketAddr>,
+    /// The web console, when the config asked for one (`[console] listen`; port 0 is fine).
+    pub console_addr: Option<SocketAddr>,
     pub gateway: Arc<Gateway>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     handle: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
@@ -182,10 +184,18 @@ pub async fn spawn_with(mut cfg: Config, registry: Registry) -> anyhow::Result<R
         Some(m) => Some(crate::metrics::start(m, gateway.reader.clone()).await?.0),
         None => None,
     };
+    let console = match gateway.config.console.listen {
+        Some(c) => Some(tokio::net::TcpListener::bind(c).await?),
+        None => None,
+    };
+    let console_addr = match &console {
+        Some(l) => Some(l.local_addr()?),
+        None => None,
+    };
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let gw = gateway.clone();
     let handle = tokio::spawn(async move {
-        server::serve(gw, listener, async {
+        server::serve_all(gw, listener, console, async {
             let _ = rx.await;
         })
         .await
@@ -193,6 +203,7 @@ pub async fn spawn_with(mut cfg: Config, registry: Registry) -> anyhow::Result<R
     Ok(RunningServer {
         addr,
         metrics_addr,
+        console_addr,
         gateway,
         stop: Some(tx),
         handle: Some(handle),

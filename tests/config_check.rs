@@ -77,7 +77,7 @@ fn the_example_config_passes_with_its_secrets_and_files_in_place_and_says_the_st
     );
     assert!(
         stderr.contains("ok: 3 source(s): billing (the embedded adapter `billing`)")
-            && stderr.contains("scenarios: the embedded scenarios (26)"),
+            && stderr.contains("scenarios: the embedded scenarios (30)"),
         "{stderr}"
     );
     assert!(!dir.path().join("gateway.db").exists(), "check-config creates nothing");

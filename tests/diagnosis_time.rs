@@ -21,9 +21,12 @@ fn demo_args() -> DemoArgs {
         reset: false,
         adapters: None,
         scenarios: None,
+        console_listen: "127.0.0.1:0".parse().unwrap(),
         metrics_listen: None,
         history_complaints: 0,
         history_days: 90,
+        replicas: 1,
+        redis_url: "redis://127.0.0.1:6379".into(),
     }
 }
 

@@ -352,6 +352,7 @@ async fn one_callers_limit_holds_across_the_three_replicas() {
     let number = seed::msisdn(1);
     let mut admitted = [0usize; 3];
     let mut refused = [0usize; 3];
+    let t0 = Instant::now();
     for i in 0..60 {
         let r = clients[i % 3]
             .get_subscriber_view(testkit::with_token(view(&number), &token))
@@ -366,9 +367,14 @@ async fn one_callers_limit_holds_across_the_three_replicas() {
         }
     }
     let total: usize = admitted.iter().sum();
-    // 30 a minute in all (one more may have refilled while the calls ran), though each replica saw only
-    // 20 calls, fewer than its own limit.
-    assert!((30..=31).contains(&total), "admitted {admitted:?}, refused {refused:?}");
+    // 30 a minute in all (plus what refilled at half a call a second while the calls ran), though each
+    // replica saw only 20 calls, fewer than its own limit.
+    let refilled = (t0.elapsed().as_secs_f64() * 0.5).ceil() as usize;
+    assert!(
+        (30..=30 + refilled).contains(&total),
+        "admitted {admitted:?}, refused {refused:?} in {:?}",
+        t0.elapsed()
+    );
     assert!(
         refused.iter().all(|r| *r > 0),
         "every replica refused some: {refused:?}"

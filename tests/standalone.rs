@@ -96,6 +96,8 @@ fn run_demo(bin: &Path, cwd: &Path, subscribers: u64) -> (Running, Vec<String>) 
         &subscribers.to_string(),
         "--listen",
         "127.0.0.1:0",
+        "--console-listen",
+        "127.0.0.1:0",
         // A small complaint history: the path is the same as the default 20,000's.
         "--history-complaints",
         "300",
@@ -268,6 +270,24 @@ async fn a_copied_binary_runs_the_demo_and_the_offline_tools_in_an_empty_folder(
     let (demo, banner) = run_demo(&bin, dir.path(), 40);
     let b = parse_banner(&banner);
     assert!(serving(&b.addr).await, "the demo answers health checks");
+    // The web console works at once: its URL is printed and its sign-in page lists the demo identities.
+    let console = banner
+        .iter()
+        .find_map(|l| l.strip_prefix("web console: http://"))
+        .and_then(|r| r.split('/').next())
+        .unwrap_or_else(|| panic!("the demo prints the console's URL:\n{}", banner.join("\n")))
+        .to_string();
+    let page = {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(&console).expect("the console listens");
+        s.write_all(b"GET /signin HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).unwrap();
+        out
+    };
+    assert!(page.starts_with("HTTP/1.1 200"), "{page}");
+    assert!(page.contains("h-hz-01") && page.contains("m-hz-01"), "{page}");
     assert!(
         banner
             .iter()

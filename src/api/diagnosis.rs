@@ -11,6 +11,7 @@ use crate::config::diagnosis::DiagnosisConfig;
 use crate::diagnosis::evidence::{Coverage, Evidence};
 use crate::diagnosis::model::{Outcome, Question, Scenario, ScenarioSet};
 use crate::diagnosis::records::ComplaintRecord;
+use crate::diagnosis::route::{self, Candidates};
 use crate::diagnosis::routing::{RoutedBy, Routing};
 use crate::diagnosis::run::{RunOutcome, TraceEntry};
 use crate::diagnosis::{self, reload, DiagnoseInput, Diagnosis, Engine, MAX_TEXT_CHARS};
@@ -153,6 +154,17 @@ fn check_text(text: &str) -> Result<(), Error> {
     Ok(())
 }
 
+/// Classifies a complaint and each of its clauses (second issues) off the request threads.
+async fn classify_candidates(text: String) -> Result<Candidates, Error> {
+    tokio::task::spawn_blocking(move || Candidates::of_text(Classifier::shared(), &text))
+        .await
+        .map_err(|e| Error::Internal(format!("classifier task: {e}")))?
+        .map_err(|e| match e {
+            ClassifyError::Empty => Error::invalid("text", e.to_string()),
+            other => Error::Internal(other.to_string()),
+        })
+}
+
 /// Classifies off the request threads (the first call trains the shared model).
 async fn classify(text: String) -> Result<crate::classify::Classification, Error> {
     tokio::task::spawn_blocking(move || Classifier::shared().classify(&text))
@@ -232,6 +244,32 @@ fn trace_step(entry: &TraceEntry) -> TraceStep {
     }
 }
 
+/// The proto answer of a routed diagnosis: the primary finding, with why its category, and each second
+/// issue's finding.
+fn routed_response(routed: route::Routed, complaint_id: String) -> DiagnoseResponse {
+    let reason = routed.primary.routing.reason.clone();
+    let mut out = response_of(routed.primary.diagnosis, routed.primary.routing, complaint_id);
+    out.routing_reason = reason;
+    out.secondary_findings = routed
+        .secondary
+        .into_iter()
+        .map(|f| {
+            let r = response_of(f.diagnosis, f.routing.clone(), String::new());
+            pb::SecondaryFinding {
+                category: f.routing.category,
+                confidence: f.routing.confidence,
+                routing_reason: f.routing.reason,
+                scenario_id: r.scenario_id,
+                cause: r.cause,
+                reply: r.reply,
+                actions: r.actions,
+                trace: r.trace,
+            }
+        })
+        .collect();
+    out
+}
+
 /// The proto answer of a diagnosis of complaint `complaint_id`, routed by `routing`.
 fn response_of(mut d: Diagnosis, routing: Routing, complaint_id: String) -> DiagnoseResponse {
     let matches = d
@@ -299,6 +337,12 @@ fn response_of(mut d: Diagnosis, routing: Routing, complaint_id: String) -> Diag
             .collect();
     }
     out.pending_questions = d.pending.iter().map(question).collect();
+    if d.conclusion.is_none() {
+        out.handling = std::mem::take(&mut d.handling);
+        if matches!(d.outcome(), RunOutcome::NoCause) {
+            out.reply = out.handling.clone();
+        }
+    }
     out
 }
 
@@ -356,10 +400,10 @@ impl DiagnosisApi {
             req.complaint_id.clone()
         };
 
-        let routing = if req.category.is_empty() {
-            Routing::classified(&classify(req.text.clone()).await?)
+        let cands = if req.category.is_empty() {
+            classify_candidates(req.text.clone()).await?
         } else {
-            Routing::requested(&req.category)
+            Candidates::requested(&req.category)
         };
 
         let mut read = super::read_request(request, &req.msisdn, &complaint_id)?;
@@ -394,16 +438,25 @@ impl DiagnosisApi {
                     )));
                 }
             }
-            let input = DiagnoseInput {
-                category: routing.category.clone(),
+            let mut input = DiagnoseInput {
+                category: cands.first().0.to_string(),
                 answers,
                 complaint_id,
                 msisdn,
                 now,
             };
-            let d = self.engine.diagnose_read(set, &input, &outcome, &self.coverage)?;
-            let record = ComplaintRecord::of(&d, &input, &routing, &caller, &facts.region);
-            let resp = response_of(d, routing, input.complaint_id);
+            let routed = self
+                .engine
+                .diagnose_read_routed(set, &cands, &input, &outcome, &self.coverage)?;
+            input.category = routed.primary.routing.category.clone();
+            let record = ComplaintRecord::of(
+                &routed.primary.diagnosis,
+                &input,
+                &routed.primary.routing,
+                &caller,
+                &facts.region,
+            );
+            let resp = routed_response(routed, input.complaint_id);
             // A dry run records nothing, on a case or on its own.
             let rider: Option<Box<dyn crate::store::Rider>> = if req.dry_run {
                 None

@@ -7,6 +7,7 @@
 //! | `CGW_LISTEN`             | `server.listen`                                                         |
 //! | `CGW_LOG_FORMAT`         | `log.format`                                                            |
 //! | `CGW_METRICS_LISTEN`     | `admin.metrics_listen`                                                  |
+//! | `CGW_CONSOLE_LISTEN`     | `console.listen` (the web console)                                      |
 //! | `CGW_STORE_URL`          | `store.url` (then the variable named by `store.url_env`, then `url`)    |
 //! | `CGW_REDIS_URL`          | `redis.url` (then the variable named by `redis.url_env`, then `url`)    |
 //! | `CGW_SOURCE_<NAME>_URL`  | `sources[i].url` of source NAME (then `url`, then the variable named by `url_env` here or in the definition) |
@@ -101,6 +102,14 @@ impl Config {
         }
         if let Some(f) = var("CGW_LOG_FORMAT", "log.format") {
             self.log.format = f;
+        }
+        if let Some(l) = var("CGW_CONSOLE_LISTEN", "console.listen") {
+            match l.parse() {
+                Ok(a) => self.console.listen = Some(a),
+                Err(_) => problems.push(format!(
+                    "env CGW_CONSOLE_LISTEN: `{l}` is not an address like 127.0.0.1:8080"
+                )),
+            }
         }
         if let Some(l) = var("CGW_METRICS_LISTEN", "admin.metrics_listen") {
             match l.parse() {

@@ -4,6 +4,7 @@
 //! See `config/gateway.example.toml`.
 pub mod cases;
 pub mod check;
+pub mod console;
 pub mod diagnosis;
 pub mod load;
 pub mod redis_tier;
@@ -46,6 +47,9 @@ pub struct Config {
     /// Complaint cases: the routing rules, SLA policies and calendars (see `docs/complaints.md`).
     #[serde(default)]
     pub cases: cases::CasesConfig,
+    /// The web console for handlers and managers (see `docs/console.md`).
+    #[serde(default)]
+    pub console: console::ConsoleConfig,
     /// Backends, in the order their statuses are reported.
     #[serde(default)]
     pub sources: Vec<SourceConfig>,
@@ -472,6 +476,7 @@ impl Config {
         if let Err(e) = self.cases.validate() {
             out.push(e);
         }
+        out.extend(self.console.problems());
         if !matches!(self.log.format.as_str(), "human" | "json") {
             out.push(format!(
                 "key `log.format`: `{}` must be \"human\" or \"json\"",

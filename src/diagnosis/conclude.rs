@@ -134,3 +134,76 @@ pub fn conclude(
         actions,
     })
 }
+
+/// What the handler is told when no cause is concluded: the chosen scenario's `no_cause` template
+/// rendered with what its steps computed, else what every scenario that ran checked, with the figures
+/// they computed, and what to do next. Never empty.
+pub fn no_cause_text(
+    set: &ScenarioSet,
+    runs: &[ScenarioRun],
+    chosen: Option<usize>,
+    inputs: &Inputs,
+    complaint_id: &str,
+    msisdn: &str,
+) -> String {
+    use super::run::RunOutcome;
+    if let Some(r) = chosen.map(|c| &runs[c]) {
+        if let Some(name) = &r.scenario.no_cause {
+            let answers: BTreeMap<String, String> = inputs.answers.clone().into_iter().collect();
+            let ctx = reply::context(&reply::ReplyInput {
+                view: inputs.view,
+                values: &r.values,
+                answers: &answers,
+                now: inputs.now,
+                cause_code: "",
+                cause_title: "",
+                complaint_id,
+                msisdn,
+            });
+            match set.templates.render(name, &ctx) {
+                Ok(text) if !text.trim().is_empty() => return text.trim().to_string(),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(scenario = %r.scenario.id, error = %e, "no_cause template failed"),
+            }
+        }
+    }
+    let checked: Vec<String> = runs
+        .iter()
+        .filter(|r| matches!(r.outcome, RunOutcome::NoCause))
+        .map(|r| {
+            let steps: Vec<&str> = r
+                .trace
+                .iter()
+                .filter(|t| t.step_id != "precondition")
+                .map(|t| t.description.as_str())
+                .collect();
+            let figures: Vec<String> = r
+                .values
+                .iter()
+                .filter_map(|(k, v)| match v {
+                    cel::Value::Int(i) if k.ends_with("_fen") => Some(format!("{k} = {}", reply::format_fen(*i))),
+                    cel::Value::Int(i) => Some(format!("{k} = {i}")),
+                    _ => None,
+                })
+                .collect();
+            format!(
+                "{}（{}{}）",
+                r.scenario.title,
+                steps.join("；"),
+                if figures.is_empty() {
+                    String::new()
+                } else {
+                    format!("；{}", figures.join("，"))
+                }
+            )
+        })
+        .collect();
+    if checked.is_empty() {
+        "未找到适用于该用户的诊断场景，数据中没有可说明该投诉的记录。请向客户核实投诉的具体时间、金额或现象，并转人工专席处理。".into()
+    } else {
+        format!(
+            "已核查{}，均未发现能解释该投诉的异常。请向客户核实投诉的具体时间、金额或现象；仍有异议的，转人工专席处理。",
+            checked.join("；")
+        )
+    }
+}

@@ -70,40 +70,42 @@ impl Coverage {
         &self.providers
     }
 
-    /// [`Coverage::evidence`], plus one entry per absent field a chain overlaps, saying why it is absent
-    /// ("not provided by any source") and naming the systems that would hold it.
+    /// [`Coverage::evidence`], plus one entry per absent field the step needed (at or above a chain it
+    /// read, or inside one where its expression `texts` or its `error` name it; see
+    /// [`super::provenance::needed`]), saying why it is absent ("not provided by any source") and naming
+    /// the systems that would hold it.
     pub fn evidence_with<'a>(
         &self,
         reads: impl IntoIterator<Item = &'a [String]>,
         statuses: &[SourceStatus],
         provenance: &Provenance,
+        texts: &[&str],
+        error: &str,
     ) -> Vec<Evidence> {
         let reads: Vec<&[String]> = reads.into_iter().collect();
         let mut out = self.evidence(reads.iter().copied(), statuses);
-        for segments in reads {
-            let Some(("view", path)) = segments.split_first().map(|(root, rest)| (root.as_str(), rest)) else {
+        if provenance.absent.is_empty() {
+            return out;
+        }
+        for a in super::provenance::needed(provenance, &reads, texts, error) {
+            let field = a.field();
+            if out.iter().any(|e| e.field == field && !e.absent.is_empty()) {
                 continue;
-            };
-            for a in provenance.overlapping(path) {
-                let field = a.field();
-                if out.iter().any(|e| e.field == field && !e.absent.is_empty()) {
-                    continue;
-                }
-                out.push(Evidence {
-                    field,
-                    source: a.systems.join(", "),
-                    state: match &a.why {
-                        super::provenance::Why::NotAnswered(s) => {
-                            s.first().map(|x| x.1).unwrap_or(SourceState::Unspecified)
-                        }
-                        super::provenance::Why::NotProvided => SourceState::Unspecified,
-                    },
-                    fetched_at: None,
-                    age_ms: 0,
-                    supplied: false,
-                    absent: a.reason(),
-                });
             }
+            out.push(Evidence {
+                field,
+                source: a.systems.join(", "),
+                state: match &a.why {
+                    super::provenance::Why::NotAnswered(s) => {
+                        s.first().map(|x| x.1).unwrap_or(SourceState::Unspecified)
+                    }
+                    super::provenance::Why::NotProvided => SourceState::Unspecified,
+                },
+                fetched_at: None,
+                age_ms: 0,
+                supplied: false,
+                absent: a.reason(),
+            });
         }
         out
     }

@@ -25,6 +25,7 @@ pub mod provenance;
 pub mod records;
 pub mod reload;
 pub mod reply;
+pub mod route;
 pub mod routing;
 pub mod run;
 pub mod testcases;
@@ -115,6 +116,10 @@ pub struct Diagnosis {
     pub sources: Vec<SourceStatus>,
     /// The view fields the read could not give (none when a view was diagnosed on its own).
     pub provenance: Arc<provenance::Provenance>,
+    /// For the handler when no cause is stated: what was checked, with the subscriber's figures, and what
+    /// to ask or whom to hand over to (a question's text; the data to check where the data is missing).
+    /// Never empty unless a cause was concluded.
+    pub handling: String,
 }
 
 impl Diagnosis {
@@ -372,9 +377,26 @@ impl Engine {
         view: &SubscriberView,
         provenance: Arc<provenance::Provenance>,
     ) -> Result<Diagnosis, Error> {
-        let now = self.now_of(input);
         // Only the parts of the view the category's scenarios read are converted.
-        let fields = set.view_fields_of(&input.category);
+        let held = set.clone();
+        let fields = held.view_fields_of(&input.category);
+        let scenarios: Vec<Arc<model::Scenario>> = held.of_category(&input.category).cloned().collect();
+        self.diagnose_scenarios(set, &scenarios, fields, input, view, provenance)
+    }
+
+    /// Runs `scenarios` (of `set`) over `view`, converting only the top-level `fields` (all: `None`),
+    /// ranks them and concludes the best.
+    pub fn diagnose_scenarios(
+        &self,
+        set: Arc<ScenarioSet>,
+        scenarios: &[Arc<model::Scenario>],
+        fields: Option<&std::collections::BTreeSet<String>>,
+        input: &DiagnoseInput,
+        view: &SubscriberView,
+        provenance: Arc<provenance::Provenance>,
+    ) -> Result<Diagnosis, Error> {
+        let now = self.now_of(input);
+
         let mut view_value = value::view_fields_to_cel(view, fields).map_err(Error::Internal)?;
         if !provenance.absent.is_empty() {
             provenance::prune(&mut view_value, &provenance);
@@ -386,10 +408,7 @@ impl Engine {
             now,
             provenance: &provenance,
         };
-        let mut runs: Vec<ScenarioRun> = set
-            .of_category(&input.category)
-            .map(|s| run::run(s, &root, &inputs))
-            .collect();
+        let mut runs: Vec<ScenarioRun> = scenarios.iter().map(|s| run::run(s, &root, &inputs)).collect();
         // Stable: file order breaks ties.
         runs.sort_by_key(|r| (r.outcome.rank(), -r.scenario.priority));
         let mut conclusion = None;
@@ -437,9 +456,27 @@ impl Engine {
         } else {
             runs.sort_by_key(|r| (r.outcome.rank(), -r.scenario.priority));
         }
-        let pending = match chosen.map(|c| &runs[c].outcome) {
+        let pending: Vec<Question> = match chosen.map(|c| &runs[c].outcome) {
             Some(RunOutcome::Question(q)) => set.questions.get(q).cloned().into_iter().collect(),
             _ => Vec::new(),
+        };
+        let handling = match chosen.map(|c| &runs[c].outcome) {
+            Some(RunOutcome::Cause(_)) => String::new(),
+            Some(RunOutcome::Question(_)) => pending
+                .iter()
+                .map(|q| {
+                    format!(
+                        "请先向客户确认：{}（{}），答复后再次诊断。",
+                        q.text,
+                        q.answers.iter().map(|a| a.1.as_str()).collect::<Vec<_>>().join(" / ")
+                    )
+                })
+                .collect(),
+            Some(RunOutcome::Undecided { missing, .. }) => format!(
+                "无法判断：{}。请到对应系统核实后再处理，不要按默认值答复客户。",
+                missing.iter().map(|m| m.check()).collect::<Vec<_>>().join("；")
+            ),
+            _ => conclude::no_cause_text(&set, &runs, chosen, &inputs, &input.complaint_id, &input.msisdn),
         };
         Ok(Diagnosis {
             set,
@@ -449,6 +486,7 @@ impl Engine {
             pending,
             sources: Vec::new(),
             provenance,
+            handling,
         })
     }
 
@@ -469,6 +507,8 @@ impl Engine {
                     entry.reads.iter().map(|r| r.segments.as_slice()),
                     &read.statuses,
                     &provenance,
+                    &[entry.expression.as_str()],
+                    entry.error.as_deref().unwrap_or(""),
                 );
             }
         }

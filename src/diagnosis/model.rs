@@ -110,6 +110,8 @@ pub struct Cause {
     /// Template names of the explanation and the reply.
     pub explanation: String,
     pub reply: String,
+    /// Advice or an explanation, not a fault the data shows: stated only under a certain category.
+    pub guidance: bool,
     pub actions: Vec<ActionSpec>,
     /// As written, for `GetScenario`.
     pub explanation_source: String,
@@ -154,6 +156,11 @@ pub struct Scenario {
     pub id: String,
     pub title: String,
     pub categories: Vec<String>,
+    /// Categories whose complaints this scenario answers first when it concludes (a line-state
+    /// scenario: suspended, closed, SIM replaced, broadband port down).
+    pub line_state_for: Vec<String>,
+    /// The template name of what the handler is told when the steps end without a cause.
+    pub no_cause: Option<String>,
     pub priority: i32,
     /// The file, relative to the scenario folder.
     pub file: String,

@@ -27,7 +27,62 @@ pub fn environment() -> Environment<'static> {
     env.add_filter("datetime", datetime);
     env.add_filter("cycle", cycle);
     env.add_filter("data_mb", data_mb);
+    env.add_filter("country", country);
     env
+}
+
+/// `{{ code | country }}`: an ISO 3166 country or region code as its Chinese name (`JP` → 日本), so a
+/// reply never shows a code; a code not in the table is shown as it is.
+pub fn country(code: String) -> String {
+    country_name(&code).map(str::to_string).unwrap_or(code)
+}
+
+/// The Chinese name of an ISO 3166 alpha-2 code (countries and regions Chinese subscribers roam in most).
+pub fn country_name(code: &str) -> Option<&'static str> {
+    const NAMES: [(&str, &str); 40] = [
+        ("JP", "日本"),
+        ("KR", "韩国"),
+        ("TH", "泰国"),
+        ("SG", "新加坡"),
+        ("MY", "马来西亚"),
+        ("VN", "越南"),
+        ("ID", "印度尼西亚"),
+        ("PH", "菲律宾"),
+        ("KH", "柬埔寨"),
+        ("LA", "老挝"),
+        ("MM", "缅甸"),
+        ("IN", "印度"),
+        ("LK", "斯里兰卡"),
+        ("MV", "马尔代夫"),
+        ("NP", "尼泊尔"),
+        ("AE", "阿联酋"),
+        ("TR", "土耳其"),
+        ("EG", "埃及"),
+        ("RU", "俄罗斯"),
+        ("GB", "英国"),
+        ("FR", "法国"),
+        ("DE", "德国"),
+        ("IT", "意大利"),
+        ("ES", "西班牙"),
+        ("CH", "瑞士"),
+        ("NL", "荷兰"),
+        ("GR", "希腊"),
+        ("PT", "葡萄牙"),
+        ("US", "美国"),
+        ("CA", "加拿大"),
+        ("MX", "墨西哥"),
+        ("BR", "巴西"),
+        ("AU", "澳大利亚"),
+        ("NZ", "新西兰"),
+        ("ZA", "南非"),
+        ("HK", "中国香港"),
+        ("MO", "中国澳门"),
+        ("TW", "中国台湾"),
+        ("MN", "蒙古"),
+        ("KZ", "哈萨克斯坦"),
+    ];
+    let code = code.trim().to_ascii_uppercase();
+    NAMES.iter().find(|(c, _)| *c == code).map(|(_, n)| *n)
 }
 
 /// What a reply template is rendered with.

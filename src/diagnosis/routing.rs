@@ -32,6 +32,9 @@ pub struct Routing {
     pub keywords: Vec<String>,
     /// The classifier was not sure (its top probability is below its threshold).
     pub abstained: bool,
+    /// Why this category: named in the request, the classifier, the line's state, or a category tried
+    /// after the first found no cause (see `route`).
+    pub reason: String,
 }
 
 impl Routing {
@@ -43,6 +46,7 @@ impl Routing {
             by: RoutedBy::Request,
             keywords: Vec::new(),
             abstained: false,
+            reason: "named in the request".into(),
         }
     }
 
@@ -54,6 +58,7 @@ impl Routing {
             by: RoutedBy::Classifier,
             keywords: c.keywords.clone(),
             abstained: c.abstained,
+            reason: format!("the classifier ({:.2})", c.confidence()),
         }
     }
 }

@@ -3,8 +3,13 @@
 //!
 //! Appends go through one writer task that commits whatever is waiting in one transaction (up to
 //! `store.audit_batch_max` events) and then confirms each append: SQLite gets a single writer and one
-//! fsync per batch, and a caller's `append` returns only once its event is committed. There is no update
-//! or delete path, and the store's triggers reject both.
+//! fsync per batch, and a caller's `append` returns only once its event is committed (group commit:
+//! under load a batch also waits up to `store.audit_batch_wait_us` for calls on their way). There is no
+//! update or delete path, and the store's triggers reject both.
+//!
+//! Several gateways can share one store (replicas behind a load balancer): each batch extends the hash
+//! chain under the store's lock on it (PostgreSQL: an advisory lock; SQLite: its write lock), from the
+//! head as stored, so the replicas' events form one unbroken chain (`tests/audit_group.rs`).
 //!
 //! An event can carry a [`Rider`]: rows that belong to the same call (a diagnosis's complaint record),
 //! written in the event's transaction. The call then waits for one commit instead of two, and the event
@@ -494,30 +499,45 @@ async fn write_batch(store: &Store, batch: &[Pending], head: &mut Option<Head>) 
     }
 }
 
+/// Begins a transaction holding the store's lock on the audit chain, and reads the chain's head as stored.
+///
+/// Several gateways may share the chain (replicas on one PostgreSQL store, or on one SQLite file): each
+/// batch extends it under the lock, from the head read after taking it, so it follows the batch committed
+/// before. PostgreSQL: a transaction-scoped advisory lock; SQLite: `BEGIN IMMEDIATE` (the database's one
+/// write lock, waited for up to its busy time-out).
+async fn lock_chain(store: &Store) -> Result<(sqlx::Transaction<'static, sqlx::Any>, Head), String> {
+    let begin = |e: sqlx::Error| store.error("begin", &e).to_string();
+    let mut tx = match store.kind() {
+        StoreKind::Sqlite => store.pool().begin_with("BEGIN IMMEDIATE").await.map_err(begin)?,
+        StoreKind::Postgres => {
+            let mut tx = store.pool().begin().await.map_err(begin)?;
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(CHAIN_LOCK)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| store.error("locking the audit chain", &e).to_string())?;
+            tx
+        }
+    };
+    let head = chain::head(&mut tx)
+        .await
+        .map_err(|e| store.error("reading the audit chain's head", &e).to_string())?;
+    Ok((tx, head))
+}
+
 async fn write_chained(
     store: &Store,
     batch: &[Pending],
     known: Option<Head>,
 ) -> Result<(Vec<RiderResult>, Head), String> {
-    let begin = |e: sqlx::Error| store.error("begin", &e).to_string();
-    let mut tx = store.pool().begin().await.map_err(begin)?;
-    // On PostgreSQL several gateways share the chain: each batch extends it under a transaction lock, from
-    // the head as stored (read after the lock, so it sees the batch committed before). SQLite has one
-    // gateway per file, so its writer keeps the head it left; a conflict is retried from the store.
-    let shared = store.kind() == StoreKind::Postgres;
-    if shared {
-        sqlx::query("SELECT pg_advisory_xact_lock($1)")
-            .bind(CHAIN_LOCK)
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| store.error("locking the audit chain", &e).to_string())?;
+    let (mut tx, start) = lock_chain(store).await?;
+    if let Some(h) = known.filter(|h| h.seq != start.seq) {
+        tracing::debug!(
+            ours = h.seq,
+            stored = start.seq,
+            "another gateway extended the audit chain"
+        );
     }
-    let start = match known {
-        Some(h) if !shared => h,
-        _ => chain::head(&mut tx)
-            .await
-            .map_err(|e| store.error("reading the audit chain's head", &e).to_string())?,
-    };
     let links = links(&start, batch);
     let last = links.last().map_or(start.clone(), |l| Head {
         seq: l.seq,
@@ -539,8 +559,14 @@ async fn write_chained(
         .await
         .map_err(|e| store.error("rollback", &e).to_string())?;
 
-    let mut tx = store.pool().begin().await.map_err(begin)?;
-    insert_events(store, &mut tx, batch, &links).await?;
+    // Once more from the head as it is now (another gateway may have extended the chain meanwhile).
+    let (mut tx, start) = lock_chain(store).await?;
+    let relinked = self::links(&start, batch);
+    let last = relinked.last().map_or(start.clone(), |l| Head {
+        seq: l.seq,
+        hash: l.hash.clone(),
+    });
+    insert_events(store, &mut tx, batch, &relinked).await?;
     let mut riders = Vec::with_capacity(batch.len());
     for p in batch {
         let Some(rider) = &p.rider else {
@@ -644,8 +670,7 @@ async fn writer(store: Store, mut rx: mpsc::Receiver<Pending>, settings: BatchSe
         busy = batch.len() > 1;
         let mut r = write_batch(&store, &batch, &mut head).await;
         if r.is_err() {
-            // Once more from the stored head: another gateway on the same store may have extended the
-            // chain (its unique `seq` refused ours).
+            // Once more: a transient failure (a connection lost, a lock wait that timed out).
             r = write_batch(&store, &batch, &mut head).await;
         }
         if let Err(e) = &r {

@@ -196,6 +196,7 @@ pub fn handler_of(city: &str) -> Option<&'static DemoIdentity> {
 }
 
 /// A token for one city's handler.
+#[derive(Clone)]
 pub struct CityToken {
     pub city: &'static str,
     pub city_name: &'static str,
@@ -243,6 +244,7 @@ pub fn city_name(code: &str) -> &'static str {
 
 /// What the demo prints once it listens: where its files are, the identities, one token per city,
 /// ready-to-run calls, and each seeded situation's number with its city and the token that reads it.
+#[derive(Clone)]
 pub struct Banner {
     pub config_path: PathBuf,
     pub key_file: PathBuf,
@@ -255,11 +257,16 @@ pub struct Banner {
 }
 
 impl Banner {
-    /// The lines to print for a server listening on `addr`.
-    pub fn lines(&self, addr: std::net::SocketAddr) -> Vec<String> {
+    /// The lines to print for a server listening on `addr`, with its web console on `console`.
+    pub fn lines(&self, addr: std::net::SocketAddr, console: Option<std::net::SocketAddr>) -> Vec<String> {
         let var = |city: &str| format!("$TOKEN_{city}");
-        let mut out = vec![
-            format!("complaint-gateway demo listening on {addr}"),
+        let mut out = vec![format!("complaint-gateway demo listening on {addr}")];
+        if let Some(c) = console {
+            out.push(format!(
+                "web console: http://{c}/  (sign in as any identity below: the sign-in page lists them)"
+            ));
+        }
+        out.extend([
             format!("configuration: {}", self.config_path.display()),
             format!(
                 "  (serve it again with: complaint-gateway serve --config {})",
@@ -268,7 +275,7 @@ impl Banner {
             format!("adapters: {}; scenarios: {}", self.adapters, self.scenarios),
             String::new(),
             format!("Identities (signing key {}):", self.key_file.display()),
-        ];
+        ]);
         for d in IDENTITIES {
             out.push(format!(
                 "  {:<10} {:<8} {:<10} {}",

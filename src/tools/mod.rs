@@ -5,6 +5,7 @@ pub mod check;
 pub mod cli;
 pub mod compliance;
 pub mod demo;
+pub mod diagnosis_eval;
 pub mod history;
 pub mod scaffold;
 pub mod scenario_cases;

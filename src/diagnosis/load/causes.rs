@@ -24,7 +24,7 @@ pub struct Names<'a> {
     pub on_path: Option<&'a [Vec<String>]>,
 }
 
-fn add_template(
+pub(super) fn add_template(
     src: &Source,
     templates: &mut TemplateBuilder,
     errs: &mut Errs,
@@ -243,6 +243,7 @@ pub fn compile(
                 title: c.title.clone(),
                 explanation,
                 reply,
+                guidance: c.guidance,
                 actions,
                 explanation_source: c.explanation.get_ref().clone(),
                 reply_source: c.reply.get_ref().clone(),

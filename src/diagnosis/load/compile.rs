@@ -40,7 +40,7 @@ pub fn compile_file(
             None,
         );
     }
-    for c in &file.categories {
+    for c in file.categories.iter().chain(&file.line_state_for) {
         if !categories.iter().any(|k| k == c.get_ref()) {
             let hint = crate::schema::closest(c.get_ref(), categories.iter().map(|s| s.as_str()))
                 .map(|h| format!(" (did you mean `{h}`?)"))
@@ -256,18 +256,25 @@ pub fn compile_file(
     // A step or value that did not compile would make every later use look uncomputed: skip the check then.
     let on_path =
         (errs.list.is_empty() && steps.len() == file.steps.len()).then(|| values_on_paths(&steps, cause_codes.len()));
-    let causes = causes::compile(
-        src,
-        &file,
-        &causes::Names {
-            questions: &question_ids,
-            values: &values_so_far,
-            causes: &cause_codes,
-            on_path: on_path.as_deref(),
-        },
-        templates,
-        &mut errs,
-    );
+    let names = causes::Names {
+        questions: &question_ids,
+        values: &values_so_far,
+        causes: &cause_codes,
+        on_path: on_path.as_deref(),
+    };
+    let causes = causes::compile(src, &file, &names, templates, &mut errs);
+    // The no-cause reply may use any value (each renders empty where it was not computed).
+    let no_cause = file.no_cause.as_ref().and_then(|t| {
+        causes::add_template(
+            src,
+            templates,
+            &mut errs,
+            format!("{}#/no_cause", src.file),
+            t,
+            &names,
+            usize::MAX,
+        )
+    });
     if !errs.list.is_empty() {
         return Err(errs.list);
     }
@@ -294,6 +301,8 @@ pub fn compile_file(
         id: sid,
         title: file.title,
         categories: file.categories.into_iter().map(Spanned::into_inner).collect(),
+        line_state_for: file.line_state_for.into_iter().map(Spanned::into_inner).collect(),
+        no_cause,
         priority: file.priority,
         file: src.file.to_string(),
         source: src.text.to_string(),

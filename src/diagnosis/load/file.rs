@@ -15,6 +15,14 @@ pub struct ScenarioFile {
     pub priority: i32,
     #[serde(default)]
     pub precondition: Option<Spanned<String>>,
+    /// A line-state scenario (the line suspended, closed, its SIM replaced, its broadband port down): it
+    /// runs before the steps of these categories, and a cause it concludes answers their complaints.
+    #[serde(default)]
+    pub line_state_for: Vec<Spanned<String>>,
+    /// What the handler is told when the steps end without a cause (a template like a reply): what was
+    /// checked and found normal, with the subscriber's figures, and what to ask or whom to hand over to.
+    #[serde(default)]
+    pub no_cause: Option<Spanned<String>>,
     #[serde(default)]
     pub questions: Vec<QuestionFile>,
     pub steps: Vec<StepFile>,
@@ -63,6 +71,10 @@ pub struct CauseFile {
     pub title: String,
     pub explanation: Spanned<String>,
     pub reply: Spanned<String>,
+    /// Advice or an explanation the data does not single out (no fault found): stated only when the
+    /// complaint's category is certain, never from a category tried after the classifier was unsure.
+    #[serde(default)]
+    pub guidance: bool,
     #[serde(default)]
     pub actions: Vec<ActionFile>,
 }

@@ -313,6 +313,29 @@ pub fn check_render(s: &Scenario, templates: &Templates, at: DateTime<FixedOffse
             }
         }
     }
+    if let Some(name) = &s.no_cause {
+        let ctx = reply::context(&reply::ReplyInput {
+            view: &sample,
+            values: &values,
+            answers: &answers,
+            now: at,
+            cause_code: "",
+            cause_title: "",
+            complaint_id: "C-SAMPLE",
+            msisdn: "13800138000",
+        });
+        if let Err(m) = templates.render(name, &ctx) {
+            let (line, col) = templates.position(name).unwrap_or((1, 1));
+            errors.push(LoadError {
+                file: s.file.clone(),
+                line,
+                col,
+                scenario: Some(s.id.clone()),
+                step: None,
+                message: format!("no_cause: rendering against the sample view failed: {m}"),
+            });
+        }
+    }
     if errors.is_empty() {
         Ok(())
     } else {

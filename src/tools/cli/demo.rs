@@ -34,6 +34,10 @@ pub struct DemoArgs {
     /// A scenario folder (hot-reloaded); default: the scenarios embedded in the binary.
     #[arg(long)]
     pub scenarios: Option<PathBuf>,
+    /// The web console's address (http://ADDR/; port 0: any free port). Its sign-in page lists the demo
+    /// identities.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub console_listen: SocketAddr,
     /// Serve Prometheus metrics at http://ADDR/metrics.
     #[arg(long)]
     pub metrics_listen: Option<SocketAddr>,
@@ -43,6 +47,13 @@ pub struct DemoArgs {
     /// Days of complaint history, ending now.
     #[arg(long, default_value_t = 90)]
     pub history_days: i64,
+    /// Serve this many replicas of the gateway on one store and one Redis, on consecutive ports from
+    /// `--listen` (put a load balancer in front: docs/deploy.md). More than one needs Redis.
+    #[arg(long, default_value_t = 1)]
+    pub replicas: u16,
+    /// The Redis the replicas share (written to `gateway.toml` as `[redis] url` when `--replicas` > 1).
+    #[arg(long, default_value = "redis://127.0.0.1:6379")]
+    pub redis_url: String,
 }
 
 /// `complaint-gateway seed`.
@@ -127,13 +138,42 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<()> {
         tokens,
         examples: demo::examples_with_cities(seeded),
     };
-    crate::server::run(cfg, move |addr| {
-        println!();
-        for line in banner.lines(addr) {
-            println!("{line}");
+    if args.replicas <= 1 {
+        return crate::server::run(cfg, move |addr, console| {
+            println!();
+            for line in banner.lines(addr, console) {
+                println!("{line}");
+            }
+        })
+        .await;
+    }
+    // Several replicas in this process, each a whole gateway (its own cache, stacks, audit writer and
+    // limits) sharing the store and Redis, as separate processes behind a load balancer would.
+    let mut replicas = Vec::new();
+    for i in 0..args.replicas {
+        let mut c = cfg.clone();
+        if c.server.listen.port() != 0 {
+            c.server.listen.set_port(c.server.listen.port() + i);
         }
-    })
-    .await
+        if i > 0 {
+            // One metrics endpoint shows every replica's series (one process, one recorder); the first
+            // replica serves the console.
+            c.admin.metrics_listen = None;
+            c.console.listen = None;
+        }
+        let banner = (i == 0).then(|| banner.clone());
+        replicas.push(crate::server::run(c, move |addr, console| match banner {
+            Some(b) => {
+                println!();
+                for line in b.lines(addr, console) {
+                    println!("{line}");
+                }
+                println!("replica 1 of {} listening on {addr}", args.replicas);
+            }
+            None => println!("replica {} of {} listening on {addr}", i + 1, args.replicas),
+        }));
+    }
+    futures::future::try_join_all(replicas).await.map(|_| ())
 }
 
 /// Seeds the complaint history (see `tools::history`) unless the store already holds complaints.
@@ -283,8 +323,13 @@ pub fn demo_config(args: &DemoArgs, as_of: chrono::NaiveDate) -> anyhow::Result<
     let mut cfg = Config::parse("").map_err(anyhow::Error::msg)?;
     cfg.server.listen = args.listen;
     cfg.admin.metrics_listen = args.metrics_listen;
+    cfg.console.listen = Some(args.console_listen);
+    cfg.console.demo_sign_in = true;
     cfg.auth = demo::auth_config(Path::new(demo::KEY_FILE));
     cfg.store.url = "sqlite://gateway.db".into();
+    if args.replicas > 1 {
+        cfg.redis.url = Some(args.redis_url.clone());
+    }
     let adapters = match &args.adapters {
         Some(d) => Some(std::path::absolute(d)?),
         None => None,

@@ -1,0 +1,124 @@
+//! Calling the gRPC services in process: a `tonic::Request` with the caller's identity and call info in
+//! its extensions (as the authentication layer leaves them), so each service applies its own identity,
+//! region, masking and audit rules. A failed call becomes a [`CallError`] the page shows.
+use crate::identity::{CallInfo, Identity, Permission};
+use serde::Serialize;
+use std::future::Future;
+use std::time::Duration;
+
+/// The signed-in user of one request.
+#[derive(Clone)]
+pub struct Caller {
+    pub who: Identity,
+    /// `console <browser address>`: what the audit trail records as the peer.
+    pub peer: String,
+    /// The session's CSRF token (every form posts it back).
+    pub csrf: String,
+}
+
+impl Caller {
+    /// A request for `/complaint.v1.<method>` carrying `msg` from this caller.
+    pub fn request<T>(&self, method: &str, msg: T) -> tonic::Request<T> {
+        let mut r = tonic::Request::new(msg);
+        r.extensions_mut().insert(self.who.clone());
+        r.extensions_mut().insert(CallInfo {
+            method: format!("/complaint.v1.{method}"),
+            peer: self.peer.clone(),
+        });
+        r
+    }
+
+    /// Whether the user may read subscriber data (handlers, managers, analysts).
+    pub fn reads_views(&self) -> bool {
+        self.who.can(Permission::ReadView)
+    }
+
+    /// Whether the user sees the manager's dashboard.
+    pub fn is_manager(&self) -> bool {
+        self.who
+            .roles
+            .iter()
+            .any(|r| matches!(r, crate::identity::Role::Manager | crate::identity::Role::Analyst))
+    }
+}
+
+/// A refused or failed call, as shown on a page: the gRPC code, a Chinese label and the service's message.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct CallError {
+    pub code: String,
+    pub label: String,
+    pub message: String,
+}
+
+impl CallError {
+    pub fn new(code: tonic::Code, message: impl Into<String>) -> CallError {
+        CallError {
+            code: code_name(code).into(),
+            label: code_label(code).into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl From<tonic::Status> for CallError {
+    fn from(s: tonic::Status) -> CallError {
+        CallError::new(s.code(), s.message())
+    }
+}
+
+/// The gRPC name of `code` (`PERMISSION_DENIED`).
+pub fn code_name(code: tonic::Code) -> &'static str {
+    use tonic::Code::*;
+    match code {
+        Ok => "OK",
+        Cancelled => "CANCELLED",
+        Unknown => "UNKNOWN",
+        InvalidArgument => "INVALID_ARGUMENT",
+        DeadlineExceeded => "DEADLINE_EXCEEDED",
+        NotFound => "NOT_FOUND",
+        AlreadyExists => "ALREADY_EXISTS",
+        PermissionDenied => "PERMISSION_DENIED",
+        ResourceExhausted => "RESOURCE_EXHAUSTED",
+        FailedPrecondition => "FAILED_PRECONDITION",
+        Aborted => "ABORTED",
+        OutOfRange => "OUT_OF_RANGE",
+        Unimplemented => "UNIMPLEMENTED",
+        Internal => "INTERNAL",
+        Unavailable => "UNAVAILABLE",
+        DataLoss => "DATA_LOSS",
+        Unauthenticated => "UNAUTHENTICATED",
+    }
+}
+
+/// What `code` means to the person at the desk.
+pub fn code_label(code: tonic::Code) -> &'static str {
+    use tonic::Code::*;
+    match code {
+        InvalidArgument => "输入有误",
+        NotFound => "未找到",
+        AlreadyExists => "编号已被占用",
+        PermissionDenied => "无权查看或操作",
+        ResourceExhausted => "请求过于频繁，请稍后再试",
+        FailedPrecondition => "当前状态不允许此操作",
+        Aborted => "数据已被他人修改，请刷新后重试",
+        Unavailable => "系统暂不可用，请稍后再试",
+        DeadlineExceeded => "处理超时，请稍后再试",
+        Unauthenticated => "登录已失效，请重新登录",
+        _ => "系统错误",
+    }
+}
+
+/// Awaits a service call, bounded by `limit`.
+pub async fn bounded<T>(
+    limit: Duration,
+    call: impl Future<Output = Result<tonic::Response<T>, tonic::Status>>,
+) -> Result<T, CallError> {
+    match tokio::time::timeout(limit, call).await {
+        Ok(Ok(r)) => Ok(r.into_inner()),
+        Ok(Err(s)) => Err(s.into()),
+        Err(_) => Err(CallError::new(
+            tonic::Code::DeadlineExceeded,
+            format!("no answer within {} s", limit.as_secs()),
+        )),
+    }
+}
