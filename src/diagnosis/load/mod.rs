@@ -262,6 +262,21 @@ mod tests {
         )
     }
 
+    /// Runs `s` over an empty view at 2026-11-28 10:00 Beijing time, every source complete, no answers.
+    fn run_on_empty_view(s: &std::sync::Arc<Scenario>) -> crate::diagnosis::run::ScenarioRun {
+        let view = crate::diagnosis::value::view_to_cel(&Default::default()).unwrap();
+        let now = value::beijing().with_ymd_and_hms(2026, 11, 28, 10, 0, 0).unwrap();
+        let answers = HashMap::new();
+        let root = crate::diagnosis::run::eval_context(&view, now, &answers);
+        let inputs = crate::diagnosis::run::Inputs {
+            view: &view,
+            answers: &answers,
+            now,
+            provenance: &crate::diagnosis::provenance::Provenance::complete(),
+        };
+        crate::diagnosis::run::run(s, &root, &inputs)
+    }
+
     const OK: &str = r#"
 id = "t.ok"
 title = "t"
@@ -356,17 +371,7 @@ reply = "{{ 100 | money }}"
         // File order, not name order.
         let names: Vec<&str> = s.steps[0].values.iter().map(|(n, _)| n.as_str()).collect();
         assert_eq!(names, ["zfirst", "second"]);
-        let view = crate::diagnosis::value::view_to_cel(&Default::default()).unwrap();
-        let now = value::beijing().with_ymd_and_hms(2026, 11, 28, 10, 0, 0).unwrap();
-        let answers = HashMap::new();
-        let root = crate::diagnosis::run::eval_context(&view, now, &answers);
-        let inputs = crate::diagnosis::run::Inputs {
-            view: &view,
-            answers: &answers,
-            now,
-            provenance: &crate::diagnosis::provenance::Provenance::complete(),
-        };
-        let r = crate::diagnosis::run::run(s, &root, &inputs);
+        let r = run_on_empty_view(s);
         assert_eq!(r.outcome, crate::diagnosis::run::RunOutcome::Cause(0));
         assert_eq!(
             r.trace[0].values,
@@ -608,17 +613,7 @@ reply = "{{ 100 | money }}"
     fn a_run_time_evaluation_error_names_its_place_in_the_trace() {
         let text = typed("zero = '0'", "10 / values.zero == 1", "r", "");
         let set = load_one(&text).unwrap();
-        let view = crate::diagnosis::value::view_to_cel(&Default::default()).unwrap();
-        let now = value::beijing().with_ymd_and_hms(2026, 11, 28, 10, 0, 0).unwrap();
-        let answers = HashMap::new();
-        let root = crate::diagnosis::run::eval_context(&view, now, &answers);
-        let inputs = crate::diagnosis::run::Inputs {
-            view: &view,
-            answers: &answers,
-            now,
-            provenance: &crate::diagnosis::provenance::Provenance::complete(),
-        };
-        let r = crate::diagnosis::run::run(&set.scenarios[0], &root, &inputs);
+        let r = run_on_empty_view(&set.scenarios[0]);
         let line = text.lines().find(|l| l.starts_with("expr")).unwrap();
         let place = format!("t.toml:{}:{}", line_of(&text, "expr"), line.find('1').unwrap() + 1);
         let error = r.trace[0].error.clone().unwrap();
