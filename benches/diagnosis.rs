@@ -413,7 +413,12 @@ async fn run() -> anyhow::Result<()> {
         engine_phase.p99_ms
     ));
     let out = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("BENCHMARKS.diagnosis.md");
-    std::fs::write(&out, &md)?;
+    // This run's section replaces the first one; the sections after it (the evaluation set) stay.
+    let rest = std::fs::read_to_string(&out)
+        .ok()
+        .and_then(|old| old.match_indices("\n# ").next().map(|(i, _)| old[i..].to_string()))
+        .unwrap_or_default();
+    std::fs::write(&out, format!("{md}{rest}"))?;
     println!("{md}");
     eprintln!("written to {}", out.display());
     Ok(())

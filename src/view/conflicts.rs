@@ -99,10 +99,12 @@ fn set_path(msg: &mut DynamicMessage, path: &str, value: Value) {
 /// Finds the fields the `parts` (source name, its partial view, in configuration order) disagree on, and
 /// puts each owned field's owner's value into `view` (their protobuf merge).
 pub fn resolve(view: &mut SubscriberView, parts: &[(&str, &[u8])], owners: &Ownership) -> Vec<Conflict> {
-    if parts.len() < 2 {
+    let desc = crate::schema::view_descriptor();
+    // Every read merges its parts, and almost always they agree: decide that from the encoded bytes,
+    // and decode to look at values only when some field really differs.
+    if parts.len() < 2 || !wire::may_disagree(&desc, parts) {
         return vec![];
     }
-    let desc = crate::schema::view_descriptor();
     let mut by_path: BTreeMap<String, Vec<(&str, Value)>> = BTreeMap::new();
     for (source, bytes) in parts {
         let Ok(m) = DynamicMessage::decode(desc.clone(), *bytes) else {
@@ -155,6 +157,124 @@ pub fn resolve(view: &mut SubscriberView, parts: &[(&str, &[u8])], owners: &Owne
         }
     }
     conflicts
+}
+
+/// The same leaves as [`leaves`], read from the encoded parts without decoding them: the first look of
+/// [`resolve`], which only needs to know whether two parts give one leaf different bytes.
+mod wire {
+    use prost_reflect::{Kind, MessageDescriptor};
+
+    /// A leaf's path (field numbers from the view down) and its encoded values, in order.
+    type Leaves<'a> = Vec<(Vec<u32>, Vec<&'a [u8]>)>;
+
+    /// Whether two parts may give one leaf different values. Equal values encode to equal bytes (every
+    /// part is encoded by prost from the same message type), so `false` is exact; bytes that cannot be
+    /// read answer `true`, leaving the decision to the decoding path.
+    pub fn may_disagree(desc: &MessageDescriptor, parts: &[(&str, &[u8])]) -> bool {
+        let mut all: Vec<Leaves> = Vec::with_capacity(parts.len());
+        for (_, bytes) in parts {
+            let mut out = Leaves::new();
+            if walk(desc, bytes, &mut Vec::new(), true, &mut out).is_none() {
+                return true;
+            }
+            out.sort_by(|a, b| a.0.cmp(&b.0));
+            all.push(out);
+        }
+        for (i, a) in all.iter().enumerate() {
+            for b in &all[i + 1..] {
+                if differ(a, b) {
+                    return true;
+                }
+            }
+        }
+        false
+    }
+
+    /// Whether a leaf both parts give has different bytes in them (both sorted by path).
+    fn differ(a: &Leaves, b: &Leaves) -> bool {
+        let (mut i, mut j) = (0, 0);
+        while i < a.len() && j < b.len() {
+            match a[i].0.cmp(&b[j].0) {
+                std::cmp::Ordering::Less => i += 1,
+                std::cmp::Ordering::Greater => j += 1,
+                std::cmp::Ordering::Equal => {
+                    if a[i].1 != b[j].1 {
+                        return true;
+                    }
+                    i += 1;
+                    j += 1;
+                }
+            }
+        }
+        false
+    }
+
+    fn varint(buf: &mut &[u8]) -> Option<u64> {
+        let mut v = 0u64;
+        for shift in (0..64).step_by(7) {
+            let (&b, rest) = buf.split_first()?;
+            *buf = rest;
+            v |= u64::from(b & 0x7f) << shift;
+            if b < 0x80 {
+                return Some(v);
+            }
+        }
+        None
+    }
+
+    /// Collects the leaves of one encoded message, as `leaves` does: singular sub-messages (not
+    /// timestamps) are descended into, lists and scalars are leaves, maps and the root's number are left
+    /// out. `None`: the bytes are not a well-formed message.
+    fn walk<'a>(
+        desc: &MessageDescriptor,
+        mut buf: &'a [u8],
+        path: &mut Vec<u32>,
+        root: bool,
+        out: &mut Leaves<'a>,
+    ) -> Option<()> {
+        while !buf.is_empty() {
+            let key = varint(&mut buf)?;
+            let (number, wire_type) = (u32::try_from(key >> 3).ok()?, key & 7);
+            let value: &'a [u8] = match wire_type {
+                0 => {
+                    let start = buf;
+                    varint(&mut buf)?;
+                    &start[..start.len() - buf.len()]
+                }
+                1 | 5 => {
+                    let n = if wire_type == 1 { 8 } else { 4 };
+                    let (v, rest) = (buf.get(..n)?, buf.get(n..)?);
+                    buf = rest;
+                    v
+                }
+                2 => {
+                    let n = usize::try_from(varint(&mut buf)?).ok()?;
+                    let (v, rest) = (buf.get(..n)?, buf.get(n..)?);
+                    buf = rest;
+                    v
+                }
+                _ => return None,
+            };
+            let field = desc.get_field(number);
+            if let Some(fd) = &field {
+                if fd.is_map() || root && fd.name() == "msisdn" {
+                    continue;
+                }
+            }
+            path.push(number);
+            match field.as_ref().map(|f| (f.kind(), f.is_list())) {
+                Some((Kind::Message(m), false)) if wire_type == 2 && m.full_name() != "google.protobuf.Timestamp" => {
+                    walk(&m, value, path, false, out)?;
+                }
+                _ => match out.iter_mut().find(|(p, _)| p == path) {
+                    Some((_, values)) => values.push(value),
+                    None => out.push((path.clone(), vec![value])),
+                },
+            }
+            path.pop();
+        }
+        Some(())
+    }
 }
 
 #[cfg(test)]
@@ -267,5 +387,44 @@ mod tests {
         let found = resolve(&mut v, &parts, &owners);
         assert_eq!(found[0].chosen, "a");
         assert_eq!(v.customer.unwrap().name, "张伟");
+    }
+
+    #[test]
+    fn the_wire_look_finds_exactly_the_disagreements_decoding_finds() {
+        let desc = crate::schema::view_descriptor();
+        let look = |parts: &[(&str, &[u8])]| wire::may_disagree(&desc, parts);
+        let full = |parts: &[(&str, &[u8])]| {
+            let mut v = merged(parts);
+            !resolve(&mut v, parts, &Ownership::default()).is_empty()
+        };
+        let same = view("张伟", "1", &["202611", "202610"]);
+        let same_again = view("张伟", "1", &["202611", "202610"]);
+        let other_name = view("张卫", "1", &["202611", "202610"]);
+        let other_order = view("张伟", "1", &["202610", "202611"]);
+        let fewer = view("张伟", "1", &["202611"]);
+        let disjoint_a = view("张伟", "", &[]);
+        let disjoint_b = view("", "1", &["202611"]);
+        // The number is no leaf: parts that differ only there agree.
+        let numbered = SubscriberView {
+            msisdn: "13800000000".into(),
+            ..SubscriberView::decode(same.as_slice()).unwrap()
+        }
+        .encode_to_vec();
+        for (parts, disagree) in [
+            (vec![("a", &same), ("b", &same_again)], false),
+            (vec![("a", &same), ("b", &numbered)], false),
+            (vec![("a", &disjoint_a), ("b", &disjoint_b)], false),
+            (vec![("a", &same), ("b", &other_name)], true),
+            (vec![("a", &same), ("b", &other_order)], true),
+            (vec![("a", &same), ("b", &fewer)], true),
+            (vec![("a", &disjoint_a), ("b", &same), ("c", &same_again)], false),
+            (vec![("a", &disjoint_b), ("b", &same), ("c", &fewer)], true),
+        ] {
+            let parts: Vec<(&str, &[u8])> = parts.iter().map(|(s, b)| (*s, b.as_slice())).collect();
+            assert_eq!(look(&parts), disagree, "{parts:?}");
+            assert_eq!(full(&parts), disagree, "{parts:?}");
+        }
+        // Bytes that are no message leave the decision to decoding.
+        assert!(look(&[("a", &[0xff, 0xff][..]), ("b", &same)]));
     }
 }
