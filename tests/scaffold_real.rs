@@ -24,6 +24,8 @@ async fn real_schemas_enable_only_queries_that_return_rows_and_join_on_evidence(
         ("osticket", 0.0, 0),
         ("phpipam", 0.3, 0),
         ("lago", 0.4, 6),
+        ("a2billing", 0.0, 0),
+        ("dolibarr", 0.0, 0),
     ];
     for (name, driver, _tuning) in accuracy::REAL {
         let admin = if *driver == Driver::Postgres { &pg } else { &my };

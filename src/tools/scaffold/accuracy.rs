@@ -401,6 +401,8 @@ pub const REAL: &[(&str, crate::adapters::sql::text::Driver, bool)] = &[
     ("osticket", crate::adapters::sql::text::Driver::MySql, false),
     ("phpipam", crate::adapters::sql::text::Driver::MySql, false),
     ("lago", crate::adapters::sql::text::Driver::Postgres, false),
+    ("a2billing", crate::adapters::sql::text::Driver::MySql, false),
+    ("dolibarr", crate::adapters::sql::text::Driver::MySql, false),
 ];
 
 /// A scaffold of one real schema against a person's mapping.
