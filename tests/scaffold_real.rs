@@ -24,7 +24,7 @@ async fn real_schemas_enable_only_queries_that_return_rows_and_join_on_evidence(
         ("osticket", 0.35, 4),
         ("phpipam", 0.3, 0),
         ("lago", 0.45, 6),
-        ("a2billing", 0.45, 7),
+        ("a2billing", 0.5, 7),
         ("dolibarr", 0.28, 8),
     ];
     for (name, driver, _tuning) in accuracy::REAL {

@@ -214,6 +214,15 @@ fn score(field: &UnifiedField, a: &Analysis, table: &str, column: &str, class: C
     (s * a.live.get(table).copied().unwrap_or(1.0)).min(1.0)
 }
 
+/// The table most of a part's confident fields come from.
+fn home_table(home: &HashMap<String, BTreeMap<String, f32>>, part: &str) -> Option<String> {
+    home.get(part)?
+        .iter()
+        .filter(|(_, v)| **v >= 1.0)
+        .max_by(|a, b| a.1.total_cmp(b.1))
+        .map(|(t, _)| t.clone())
+}
+
 /// A part's identifier from its table's own key (`x2_contacts.id` for the customer id, `cc_logpayment.id`
 /// for the payment id), in tables that hold the part, where no other column of the table is named like it.
 fn own_keys(schema: &Schema, a: &Analysis, catalog: &Catalog, pairs: &mut Vec<(usize, Candidate)>) {
@@ -356,6 +365,20 @@ pub fn propose(schema: &Schema, a: &Analysis, edges: &[Edge], opts: &Options) ->
             let mut c = c.clone();
             if held >= 1.0 {
                 c.score = (c.score * 1.1).min(1.0);
+            }
+            // A list child (a bill's items) lives in a table joined to the table its parent's fields come
+            // from (`invoice_items.invoice_id` → `invoices`), not in another part's table.
+            if f.list.is_some() {
+                if let Some(parent) = home_table(&home, &f.target) {
+                    let adjacent = edges
+                        .iter()
+                        .any(|e| e.a == c.table && e.b == parent || e.b == c.table && e.a == parent);
+                    if adjacent {
+                        c.score = (c.score * 1.15).min(1.0);
+                    } else if c.table != parent {
+                        c.score *= 0.9;
+                    }
+                }
             }
             (*fi, c)
         })
