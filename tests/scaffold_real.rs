@@ -20,7 +20,7 @@ async fn real_schemas_enable_only_queries_that_return_rows_and_join_on_evidence(
     // (fixture, floor of fields right as measured on 2026-12-02, joins right at least)
     let floors = [
         ("astpp", 0.8, 5),
-        ("x2crm", 0.6, 2),
+        ("x2crm", 0.85, 2),
         ("osticket", 0.35, 4),
         ("phpipam", 0.3, 0),
         ("lago", 0.45, 6),
