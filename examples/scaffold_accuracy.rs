@@ -61,7 +61,8 @@ async fn main() -> anyhow::Result<()> {
 async fn real(verbose: bool, measured: bool, write: Option<&str>) -> anyhow::Result<()> {
     let url = |v: &str| std::env::var(v).map_err(|_| anyhow::anyhow!("set {v}"));
     // Live mappings' scores and whether they were right, tuning schemas apart from measured ones.
-    let (mut tuned, mut measured_scores): (Vec<(f32, bool)>, Vec<(f32, bool)>) = (vec![], vec![]);
+    let mut tuned: Vec<(f32, bool)> = vec![];
+    let mut measured_scores: Vec<(f32, bool)> = vec![];
     for (name, driver, tuning) in accuracy::REAL {
         if !tuning && !measured {
             continue;
