@@ -60,6 +60,9 @@ async fn main() -> anyhow::Result<()> {
 
 async fn real(verbose: bool, measured: bool, write: Option<&str>) -> anyhow::Result<()> {
     let url = |v: &str| std::env::var(v).map_err(|_| anyhow::anyhow!("set {v}"));
+    // Live mappings' scores and whether they were right, tuning schemas apart from measured ones.
+    let mut tuned: Vec<(f32, bool)> = vec![];
+    let mut measured_scores: Vec<(f32, bool)> = vec![];
     for (name, driver, tuning) in accuracy::REAL {
         if !tuning && !measured {
             continue;
@@ -87,6 +90,34 @@ async fn real(verbose: bool, measured: bool, write: Option<&str>) -> anyhow::Res
         if let Some(w) = write {
             run.proposal.write(&std::path::Path::new(w).join(name))?;
         }
+        if *tuning {
+            tuned.extend(run.accuracy.scored.iter().copied());
+        } else {
+            measured_scores.extend(run.accuracy.scored.iter().copied());
+        }
+    }
+    // Calibration: the share of live mappings right at or above each score.
+    println!("calibration (live mappings of a person's fields at or above the score: right / live)");
+    let share = |v: &[(f32, bool)], t: f32| {
+        let above: Vec<bool> = v.iter().filter(|(s, _)| *s >= t).map(|(_, r)| *r).collect();
+        let right = above.iter().filter(|r| **r).count();
+        format!(
+            "{right:>3}/{:<3} ({:>5.1}%)",
+            above.len(),
+            100.0 * right as f64 / above.len().max(1) as f64
+        )
+    };
+    for step in 0..9 {
+        let t = 0.5 + 0.05 * step as f32;
+        println!(
+            "  >= {t:.2}  tuning {}  measured {}",
+            share(&tuned, t),
+            if measured {
+                share(&measured_scores, t)
+            } else {
+                "-".into()
+            }
+        );
     }
     Ok(())
 }

@@ -145,9 +145,13 @@ pub fn from_mysql(row: &sqlx::mysql::MySqlRow) -> Result<DbRow, sqlx::Error> {
                 "FLOAT" => DbValue::Float(try_col!(row, i, f32, &name, &tn) as f64),
                 "DOUBLE" => DbValue::Float(try_col!(row, i, f64, &name, &tn)),
                 "DECIMAL" => DbValue::Decimal(try_col!(row, i, Decimal, &name, &tn)),
-                "TIMESTAMP" => DbValue::Timestamp(try_col!(row, i, DateTime<Utc>, &name, &tn)),
-                "DATETIME" => DbValue::DateTime(try_col!(row, i, NaiveDateTime, &name, &tn)),
-                "DATE" => DbValue::Date(try_col!(row, i, NaiveDate, &name, &tn)),
+                // MySQL's zero date (`0000-00-00 00:00:00`, what a `NOT NULL DEFAULT '0000-00-00 …'` column
+                // holds when no date was set) means "no date": NULL, not a failed row.
+                "TIMESTAMP" => {
+                    mysql_time::<DateTime<Utc>>(row, i, &name, &tn)?.map_or(DbValue::Null, DbValue::Timestamp)
+                }
+                "DATETIME" => mysql_time::<NaiveDateTime>(row, i, &name, &tn)?.map_or(DbValue::Null, DbValue::DateTime),
+                "DATE" => mysql_time::<NaiveDate>(row, i, &name, &tn)?.map_or(DbValue::Null, DbValue::Date),
                 // A text column with a binary collation (`utf8 COLLATE utf8_bin`) is reported as VARBINARY
                 // but carries a character set: it is text. Only the `binary` collation means bytes.
                 "BINARY" | "VARBINARY" | "TINYBLOB" | "BLOB" | "MEDIUMBLOB" | "LONGBLOB"
@@ -158,12 +162,35 @@ pub fn from_mysql(row: &sqlx::mysql::MySqlRow) -> Result<DbRow, sqlx::Error> {
                 "BINARY" | "VARBINARY" | "TINYBLOB" | "BLOB" | "MEDIUMBLOB" | "LONGBLOB" => {
                     DbValue::Bytes(try_col!(row, i, Vec<u8>, &name, &tn))
                 }
-                _ => DbValue::Text(try_col!(row, i, String, &name, &tn)),
+                // Other types (ENUM, SET, JSON, TIME) are sent as text; one that is not (GEOMETRY) as bytes.
+                _ => match row.try_get::<String, _>(i) {
+                    Ok(s) => DbValue::Text(s),
+                    Err(e) => match row.try_get_unchecked::<Vec<u8>, _>(i) {
+                        Ok(b) => DbValue::Bytes(b),
+                        Err(_) => return Err(decode_err(&name, &tn, e)),
+                    },
+                },
             }
         };
         columns.push((name, value));
     }
     Ok(DbRow { columns })
+}
+
+/// A MySQL date or time value, `None` for the zero date (binary protocol: no date bytes; text protocol:
+/// `0000-00-00…`).
+fn mysql_time<'r, T>(row: &'r sqlx::mysql::MySqlRow, i: usize, name: &str, tn: &str) -> Result<Option<T>, sqlx::Error>
+where
+    T: sqlx::Decode<'r, sqlx::MySql> + sqlx::Type<sqlx::MySql>,
+{
+    match row.try_get::<T, _>(i) {
+        Ok(v) => Ok(Some(v)),
+        Err(sqlx::Error::ColumnDecode { source, .. }) if source.is::<sqlx::error::UnexpectedNullError>() => Ok(None),
+        Err(e) => match row.try_get_unchecked::<String, _>(i) {
+            Ok(text) if text.starts_with("0000-00-00") => Ok(None),
+            _ => Err(decode_err(name, tn, e)),
+        },
+    }
 }
 
 /// Decodes a SQLite row. SQLite values carry their own storage class, which is what is decoded.

@@ -195,6 +195,9 @@ pub struct Accuracy {
     pub extra: Vec<(String, String)>,
     /// Wall time of the scaffold (introspection, sampling, matching), where measured.
     pub scaffold_secs: f64,
+    /// Every live mapping of a field the truth holds: (its score, whether it is right). What the
+    /// confidence threshold is calibrated on.
+    pub scored: Vec<(f32, bool)>,
 }
 
 impl Accuracy {
@@ -219,6 +222,18 @@ impl Accuracy {
             self.extra.len(),
             self.scaffold_secs
         );
+        let confident: Vec<bool> = self
+            .scored
+            .iter()
+            .filter(|(sc, _)| *sc >= super::CONFIDENT)
+            .map(|(_, r)| *r)
+            .collect();
+        s.push_str(&format!(
+            "    confident (score >= {:.2}): {} of {} right\n",
+            super::CONFIDENT,
+            confident.iter().filter(|r| **r).count(),
+            confident.len()
+        ));
         for (f, e, g) in &self.wrong {
             s.push_str(&format!("    wrong   {f}: proposed {g}, right is {e}\n"));
         }
@@ -237,6 +252,13 @@ impl Accuracy {
 pub fn evaluate(system: &str, proposal: &Proposal, truth: &Truth) -> Accuracy {
     let active: BTreeMap<String, (String, String)> =
         proposal.active().into_iter().map(|(k, t, c)| (k, (t, c))).collect();
+    let scores: BTreeMap<String, f32> = proposal
+        .entities
+        .iter()
+        .filter(|e| e.enabled)
+        .flat_map(|e| e.fields.iter().filter(|f| f.active))
+        .filter_map(|f| f.best.as_ref().map(|b| (f.field.key(), b.score)))
+        .collect();
     let mut acc = Accuracy {
         system: system.to_string(),
         fields: truth.fields.len(),
@@ -255,9 +277,16 @@ pub fn evaluate(system: &str, proposal: &Proposal, truth: &Truth) -> Accuracy {
         eq.extend(truth.joins.iter().cloned());
         eq.extend(proposal.join_equalities(&target));
         let show = |(t, c): &(String, String)| format!("{t}.{c}");
+        let score = scores.get(field).copied().unwrap_or(0.0);
         match active.get(field) {
-            Some(got) if got == expected || equal_by_join(got, expected, &eq) => acc.right += 1,
-            Some(got) => acc.wrong.push((field.clone(), show(expected), show(got))),
+            Some(got) if got == expected || equal_by_join(got, expected, &eq) => {
+                acc.right += 1;
+                acc.scored.push((score, true));
+            }
+            Some(got) => {
+                acc.wrong.push((field.clone(), show(expected), show(got)));
+                acc.scored.push((score, false));
+            }
             None => acc.missed.push((field.clone(), show(expected))),
         }
     }
@@ -401,6 +430,8 @@ pub const REAL: &[(&str, crate::adapters::sql::text::Driver, bool)] = &[
     ("osticket", crate::adapters::sql::text::Driver::MySql, false),
     ("phpipam", crate::adapters::sql::text::Driver::MySql, false),
     ("lago", crate::adapters::sql::text::Driver::Postgres, false),
+    ("a2billing", crate::adapters::sql::text::Driver::MySql, false),
+    ("dolibarr", crate::adapters::sql::text::Driver::MySql, false),
 ];
 
 /// A scaffold of one real schema against a person's mapping.

@@ -98,8 +98,12 @@ impl Edge {
     }
 }
 
-fn key_like(name: &str) -> bool {
+pub(super) fn key_like(name: &str) -> bool {
     let words = names::tokens(name);
+    // `id_invoice`, `fk_soc`: the key word first.
+    if words.len() > 1 && matches!(words[0].as_str(), "id" | "fk") {
+        return true;
+    }
     words.last().is_some_and(|w| {
         matches!(
             w.as_str(),
@@ -193,6 +197,11 @@ pub fn ubiquitous(schema: &Schema) -> BTreeSet<String> {
 /// `customerNo` → `customer`; `None` for a bare `id`.
 fn stem_of(spelled: &str) -> Option<Vec<String>> {
     let mut words = names::tokens(spelled);
+    // `id_invoice`, `fk_facture`, `id_cc_card`: the key word first, the table after it.
+    if words.len() > 1 && matches!(words[0].as_str(), "id" | "fk") {
+        words.remove(0);
+        return Some(words);
+    }
     let last = words.last()?.clone();
     let stripped = ["id", "no", "num", "nbr", "code", "cd", "key", "bh", "dm", "uuid"]
         .iter()
@@ -231,10 +240,20 @@ fn singular(w: &str) -> String {
 /// column of the same name.
 fn named_parent<'a>(schema: &'a Schema, t: &Table, spelled: &str, name: &str) -> Option<(&'a Table, String)> {
     let stem: Vec<String> = stem_of(spelled)?.iter().map(|w| singular(w)).collect();
-    let mut best: Option<(usize, &Table, String)> = None;
+    let mut best: Option<((usize, usize), &Table, String)> = None;
     for p in schema.tables.iter().filter(|p| p.name != t.name) {
         let words: Vec<String> = names::tokens(&p.name).iter().map(|w| singular(w)).collect();
-        if words.len() < stem.len() || words[words.len() - stem.len()..] != stem[..] {
+        if words.len() < stem.len() {
+            continue;
+        }
+        let tail = &words[words.len() - stem.len()..];
+        // The same words, or the stem's last word a clipped form of the table's (`soc` for `societe`,
+        // `cust` for `customer`), three letters at least.
+        let same = tail == &stem[..];
+        let clipped = tail[..stem.len() - 1] == stem[..stem.len() - 1]
+            && stem[stem.len() - 1].len() >= 3
+            && tail[stem.len() - 1].starts_with(stem[stem.len() - 1].as_str());
+        if !same && !clipped {
             continue;
         }
         let target = if p.is_unique(name) {
@@ -244,8 +263,10 @@ fn named_parent<'a>(schema: &'a Schema, t: &Table, spelled: &str, name: &str) ->
         } else {
             continue;
         };
-        // The closest name wins: `status_id` → `ticket_status` over `order_status_history`.
-        let extra = words.len() - stem.len();
+        // The closest name wins: `status_id` → `ticket_status` over `order_status_history`, `soc` →
+        // `societe` over `socpeople`.
+        let clip = tail[stem.len() - 1].len() - stem[stem.len() - 1].len();
+        let extra = (words.len() - stem.len(), clip);
         if best.as_ref().is_none_or(|b| extra < b.0) {
             best = Some((extra, p, target));
         }
@@ -463,7 +484,9 @@ async fn value_round(
                     }
                     *queries += 1;
                     let found = overlap(pool, schema, parent, &pc.name, &p.examples).await;
-                    if found >= 0.3 {
+                    // Small whole numbers are in every surrogate key: they need most values found.
+                    let needed = if p.integer >= 0.9 { 0.8 } else { 0.3 };
+                    if found >= needed {
                         out.push(Edge {
                             a: t.name.clone(),
                             b: parent.name.clone(),
@@ -583,8 +606,18 @@ pub fn plan(
         // More tables reached first, then cheaper, then an anchor that is itself needed, then unique; a
         // history, log or empty table is a poor anchor whatever it reaches.
         let stale = 1.0 - live.get(anchor).copied().unwrap_or(1.0);
-        let rank =
-            cost - if needed.contains(anchor) { 0.5 } else { 0.0 } - if unique { 0.1 } else { 0.0 } + 3.0 * stale;
+        // A table that knows few of the subscribers (contacts of some customers only) is a poor anchor.
+        let known = |t: &str| {
+            schema.table(t).map_or(0, |x| {
+                let c = numbers.get(t).map(String::as_str).unwrap_or_default();
+                x.values(c).iter().filter(|v| !v.is_null()).count()
+            })
+        };
+        let most = numbers.keys().map(|t| known(t)).max().unwrap_or(0);
+        let sparse = most > 0 && known(anchor) * 2 < most;
+        let rank = cost - if needed.contains(anchor) { 0.5 } else { 0.0 } - if unique { 0.1 } else { 0.0 }
+            + 3.0 * stale
+            + if sparse { 1.0 } else { 0.0 };
         let better = match &best {
             None => true,
             Some((r, n, _, _)) => reached > *n || reached == *n && rank < *r,

@@ -32,9 +32,22 @@ pub fn analyse(schema: &Schema, m: &names::Matcher) -> Analysis {
         live: HashMap::new(),
         numbers: BTreeMap::new(),
     };
+    let prefix = names::table_prefix(m, schema.tables.iter().map(|t| t.name.as_str()));
     for t in &schema.tables {
         a.live.insert(t.name.clone(), super::live::factor(t, schema));
-        a.tables.insert(t.name.clone(), m.table(&t.name));
+        let mut scores = m.table(&t.name);
+        // Without the application's prefix (`cc_card` → `card`): the rest says what the table holds.
+        if let Some(rest) = prefix
+            .as_deref()
+            .and_then(|p| t.name.strip_prefix(p))
+            .and_then(|r| r.strip_prefix('_'))
+        {
+            for (k, v) in m.table(rest) {
+                let e = scores.entry(k).or_default();
+                *e = e.max(v);
+            }
+        }
+        a.tables.insert(t.name.clone(), scores);
         let mut best_number: Option<(f32, String)> = None;
         for c in &t.columns {
             let key = (t.name.clone(), c.name.clone());
@@ -67,6 +80,7 @@ pub fn analyse(schema: &Schema, m: &names::Matcher) -> Analysis {
             a.numbers.insert(t.name.clone(), c);
         }
     }
+    roles_from_columns(schema, &mut a);
     // No column is named like the subscriber's number: a phone column whose values are mobile numbers
     // (`customers.contact_phone` of an inventory) is the best there is.
     if a.numbers.is_empty() {
@@ -93,17 +107,101 @@ pub fn analyse(schema: &Schema, m: &names::Matcher) -> Analysis {
     a
 }
 
+/// A table's role from its columns: a table whose columns are named like several fields of one part
+/// (name, address, city and email: a customer table; `cc_card`, `llx_societe`) holds that part, whatever
+/// its own name says. Columns named like fields of many parts (`status`, `name`) say nothing of the role.
+fn roles_from_columns(schema: &Schema, a: &mut Analysis) {
+    let catalog = Catalog::load();
+    for t in &schema.tables {
+        let mut hits: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for c in &t.columns {
+            // The subscriber's number, and references to other tables (`customer_id` in a table of
+            // subnets), say nothing of what this table holds.
+            if a.numbers.get(&t.name) == Some(&c.name) || super::joins::key_like(&c.spelled) {
+                continue;
+            }
+            let scores = &a.names[&(t.name.clone(), c.name.clone())];
+            let strong: Vec<&UnifiedField> = catalog
+                .fields
+                .iter()
+                .filter(|f| scores.get(&format!("f:{}", f.key())).copied().unwrap_or(0.0) >= 0.75)
+                .collect();
+            let parts: BTreeSet<String> = strong.iter().map(|f| f.context_key()).collect();
+            if parts.len() > 2 {
+                continue;
+            }
+            for f in strong {
+                hits.entry(f.context_key()).or_default().insert(f.key());
+            }
+        }
+        let scores = a.tables.get_mut(&t.name).expect("every table is scored");
+        for (part, fields) in hits {
+            let role = match fields.len() {
+                0 | 1 => continue,
+                2 => 0.6,
+                3 => 0.75,
+                _ => 0.85,
+            };
+            let e = scores.entry(format!("t:{part}")).or_default();
+            *e = e.max(role);
+        }
+    }
+}
+
+/// The field a part's rows are dated by: a column named only `date` or `time` in a table holding the part
+/// is that field (`payment_transaction.date`).
+const MAIN_TIME: &[&str] = &[
+    "payments.paid_at",
+    "usage_records.started_at",
+    "recent_bills.issued_at",
+    "service_orders.created_at",
+    "vas_subscriptions.subscribed_at",
+    "network.outages.started_at",
+];
+
+/// Words that say what kind of value a column holds, not what it is.
+const CLASS_WORDS: &[&str] = &[
+    "id", "no", "num", "number", "code", "cd", "type", "key", "ref", "value", "val",
+];
+
+/// The field a part's rows are identified by: a table's own key holds it where no column is named so.
+const OWN_ID: &[&str] = &[
+    "customer.customer_id",
+    "account.account_id",
+    "plan.plan_id",
+    "payments.payment_id",
+    "service_orders.order_id",
+    "usage_records.record_id",
+    "network.outages.outage_id",
+    "network.cells.cell_id",
+];
+
 /// Scores one column for one field.
 fn score(field: &UnifiedField, a: &Analysis, table: &str, column: &str, class: ColumnType) -> f32 {
     let key = (table.to_string(), column.to_string());
     let names = &a.names[&key];
-    let name = names.get(&format!("f:{}", field.key())).copied().unwrap_or(0.0);
+    let mut name = names.get(&format!("f:{}", field.key())).copied().unwrap_or(0.0);
+    if MAIN_TIME.contains(&field.key().as_str())
+        && matches!(column, "date" | "time" | "datetime" | "timestamp" | "dt" | "tm")
+    {
+        name = name.max(0.6);
+    }
+    let tables = &a.tables[table];
+    let ctx_key = format!("t:{}", field.context_key());
+    // A name made of class words only (`id`, `number`, `code`) half-matches many fields (`id` and "id
+    // type"): it means the field only in a table that holds the field's part.
+    if name < 1.0
+        && super::names::tokens(column)
+            .iter()
+            .all(|w| CLASS_WORDS.contains(&w.as_str()))
+    {
+        let part = tables.get(&ctx_key).copied().unwrap_or(0.0);
+        name *= part;
+    }
     let (fit, bonus) = sniff::fit(field, class, &a.profiles[&key]);
     if name < 0.3 && bonus < 0.1 {
         return 0.0;
     }
-    let tables = &a.tables[table];
-    let ctx_key = format!("t:{}", field.context_key());
     let mut ctx = tables.get(&ctx_key).copied().unwrap_or(0.0);
     // The column's own name may carry the part (`acct_bal_amt`).
     ctx = ctx.max(names.get(&ctx_key).copied().unwrap_or(0.0) * 0.8);
@@ -114,6 +212,63 @@ fn score(field: &UnifiedField, a: &Analysis, table: &str, column: &str, class: C
     let s = name * (0.6 + 0.4 * ctx) * fit + bonus * if name >= 0.3 { 1.0 } else { 0.5 };
     // History, logs and empty copies hold the same names as the live tables: prefer the live ones.
     (s * a.live.get(table).copied().unwrap_or(1.0)).min(1.0)
+}
+
+/// The table most of a part's confident fields come from.
+fn home_table(home: &HashMap<String, BTreeMap<String, f32>>, part: &str) -> Option<String> {
+    home.get(part)?
+        .iter()
+        .filter(|(_, v)| **v >= 1.0)
+        .max_by(|a, b| a.1.total_cmp(b.1))
+        .map(|(t, _)| t.clone())
+}
+
+/// A part's identifier from its table's own key (`x2_contacts.id` for the customer id, `cc_logpayment.id`
+/// for the payment id), in tables that hold the part, where no other column of the table is named like it.
+fn own_keys(schema: &Schema, a: &Analysis, catalog: &Catalog, pairs: &mut Vec<(usize, Candidate)>) {
+    let ctx_of = |t: &str, target: &str| a.tables[t].get(&format!("t:{target}")).copied().unwrap_or(0.0);
+    for (fi, f) in catalog.fields.iter().enumerate() {
+        if !OWN_ID.contains(&f.key().as_str()) {
+            continue;
+        }
+        for t in &schema.tables {
+            let [pk] = t.primary_key.as_slice() else { continue };
+            let Some(col) = t.column(pk) else { continue };
+            if !matches!(col.class, ColumnType::Integer | ColumnType::Text) {
+                continue;
+            }
+            let ctx = ctx_of(&t.name, &f.target);
+            // A table's own key identifies the one part it holds most.
+            let strongest = OWN_ID
+                .iter()
+                .filter_map(|k| k.split_once('.'))
+                .all(|(other, _)| ctx_of(&t.name, other) <= ctx);
+            if !strongest {
+                continue;
+            }
+            let named_elsewhere = pairs
+                .iter()
+                .any(|(x, c)| *x == fi && c.table == t.name && c.column != *pk && c.score >= 0.35);
+            if ctx < 0.6 || named_elsewhere {
+                continue;
+            }
+            let s = (0.3 + 0.35 * ctx) * a.live.get(&t.name).copied().unwrap_or(1.0);
+            match pairs
+                .iter_mut()
+                .find(|(x, c)| *x == fi && c.table == t.name && c.column == *pk)
+            {
+                Some((_, c)) => c.score = c.score.max(s),
+                None => pairs.push((
+                    fi,
+                    Candidate {
+                        table: t.name.clone(),
+                        column: pk.clone(),
+                        score: s,
+                    },
+                )),
+            }
+        }
+    }
 }
 
 /// Proposes a definition from an analysed schema and its join edges (no database access).
@@ -164,6 +319,14 @@ pub fn propose(schema: &Schema, a: &Analysis, edges: &[Edge], opts: &Options) ->
             }
         }
     }
+    own_keys(schema, a, &catalog, &mut pairs);
+    // A column no join reaches cannot be served: on a near tie, the reachable one wins.
+    let reach = joins::reachable(&a.numbers, edges);
+    for (_, c) in pairs.iter_mut() {
+        if !reach.contains(&c.table) {
+            c.score *= 0.85;
+        }
+    }
     pairs.sort_by(|x, y| y.1.score.total_cmp(&x.1.score).then(x.0.cmp(&y.0)));
     let assign = |pairs: &[(usize, Candidate)]| {
         let mut best: BTreeMap<usize, Candidate> = BTreeMap::new();
@@ -203,12 +366,25 @@ pub fn propose(schema: &Schema, a: &Analysis, edges: &[Edge], opts: &Options) ->
             if held >= 1.0 {
                 c.score = (c.score * 1.1).min(1.0);
             }
+            // A list child (a bill's items) lives in a table joined to the table its parent's fields come
+            // from (`invoice_items.invoice_id` → `invoices`), not in another part's table.
+            if f.list.is_some() {
+                if let Some(parent) = home_table(&home, &f.target) {
+                    let adjacent = edges
+                        .iter()
+                        .any(|e| e.a == c.table && e.b == parent || e.b == c.table && e.a == parent);
+                    if adjacent {
+                        c.score = (c.score * 1.15).min(1.0);
+                    } else if c.table != parent {
+                        c.score *= 0.9;
+                    }
+                }
+            }
             (*fi, c)
         })
         .collect();
     pairs2.sort_by(|x, y| y.1.score.total_cmp(&x.1.score).then(x.0.cmp(&y.0)));
     let chosen = assign(&pairs2);
-    let reach = joins::reachable(&a.numbers, edges);
 
     let mut entities = Vec::new();
     for target in &catalog.targets {

@@ -227,6 +227,9 @@ pub struct Matcher {
     english: Vec<(String, Vec<String>)>,
     /// Chinese terms per key, for column comments.
     chinese: Vec<(String, String)>,
+    /// English words and abbreviations the dictionary knows, for splitting run-together names
+    /// (`creationdate`, `accountid`).
+    vocabulary: std::collections::HashSet<String>,
 }
 
 /// A name's similarity to each dictionary key, in [0, 1].
@@ -242,7 +245,12 @@ impl Matcher {
             by_len: BTreeMap::new(),
             english: Vec::new(),
             chinese: Vec::new(),
+            vocabulary: COMMON_WORDS.iter().map(|w| w.to_string()).collect(),
         };
+        for (k, v) in &dict.abbreviations {
+            m.vocabulary.insert(k.clone());
+            m.vocabulary.extend(v.split_whitespace().map(str::to_string));
+        }
         let sets = dict
             .fields
             .iter()
@@ -279,7 +287,10 @@ impl Matcher {
                 labels.push(own.join(" "));
             }
             for l in labels {
-                let words = expand(dict, &tokens(&l));
+                let raw = tokens(&l);
+                m.vocabulary
+                    .extend(raw.iter().filter(|w| w.len() >= 2 && w.is_ascii()).cloned());
+                let words = expand(dict, &raw);
                 if !words.is_empty() {
                     m.english.push((key.clone(), words));
                 }
@@ -370,13 +381,13 @@ impl Matcher {
                 }
             }
         }
-        // English: weighted overlap of expanded words.
+        // English: weighted overlap of expanded words; run-together words (`creationdate`) split first.
         let col = expand(
             self.dict,
             &words
                 .iter()
                 .filter(|w| w.len() > 1 || words.len() == 1)
-                .cloned()
+                .flat_map(|w| self.split(w).unwrap_or_else(|| vec![w.clone()]))
                 .collect::<Vec<_>>(),
         );
         if !col.is_empty() {
@@ -414,6 +425,141 @@ impl Matcher {
         out
     }
 }
+
+impl Matcher {
+    /// Splits a run-together lower-case word into the fewest known words (`creationdate` → creation +
+    /// date, `accountid` → account + id, `tariffgroupname` → tariff + group + name): `None` when the word
+    /// is known as it is, is short, or does not split into known words (pinyin such as `zhanghu` does not).
+    pub fn split(&self, w: &str) -> Option<Vec<String>> {
+        let n = w.len();
+        if n < 6 || !w.bytes().all(|b| b.is_ascii_lowercase()) || self.vocabulary.contains(w) {
+            return None;
+        }
+        if self.dict.abbreviations.contains_key(w) {
+            return None;
+        }
+        // best[i]: the fewest pieces covering w[..i] (pieces of 2+ letters, 3+ unless an abbreviation).
+        let mut best: Vec<Option<Vec<usize>>> = vec![None; n + 1];
+        best[0] = Some(vec![]);
+        for i in 0..n {
+            let Some(prev) = best[i].clone() else { continue };
+            for j in (i + 2)..=n {
+                let piece = &w[i..j];
+                let known = self.vocabulary.contains(piece)
+                    && (piece.len() >= 3 || self.dict.abbreviations.contains_key(piece) || piece == "id");
+                if !known {
+                    continue;
+                }
+                let mut cuts = prev.clone();
+                cuts.push(j);
+                if best[j].as_ref().is_none_or(|b| cuts.len() < b.len()) {
+                    best[j] = Some(cuts);
+                }
+            }
+        }
+        let cuts = best[n].take()?;
+        if cuts.len() < 2 || cuts.len() > 3 {
+            return None;
+        }
+        let mut out = Vec::new();
+        let mut from = 0;
+        for c in cuts {
+            out.push(w[from..c].to_string());
+            from = c;
+        }
+        Some(out)
+    }
+}
+
+/// The prefix most table names of a schema start with (`ost_`, `x2_`, `llx_`): an application's namespace
+/// rather than a word about the table, unless it is one the dictionary knows (`zd_` 账单 in `zd_mx`).
+pub fn table_prefix<'a>(m: &Matcher, names: impl Iterator<Item = &'a str>) -> Option<String> {
+    let names: Vec<&str> = names.collect();
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for n in &names {
+        if let Some((p, rest)) = n.split_once('_') {
+            if !p.is_empty() && p.len() <= 5 && !rest.is_empty() {
+                *counts.entry(p).or_default() += 1;
+            }
+        }
+    }
+    let (p, k) = counts.into_iter().max_by_key(|(p, k)| (*k, std::cmp::Reverse(*p)))?;
+    let meaningful = m.table(p).values().any(|v| *v >= 0.5);
+    (k >= 3 && k * 2 >= names.len() && !meaningful).then(|| p.to_string())
+}
+
+/// Everyday words of column names the dictionary's phrases may not hold on their own.
+const COMMON_WORDS: &[&str] = &[
+    "date",
+    "time",
+    "name",
+    "first",
+    "last",
+    "full",
+    "given",
+    "family",
+    "start",
+    "end",
+    "stop",
+    "created",
+    "updated",
+    "modified",
+    "group",
+    "called",
+    "calling",
+    "caller",
+    "total",
+    "paid",
+    "due",
+    "issue",
+    "id",
+    "code",
+    "number",
+    "type",
+    "status",
+    "state",
+    "amount",
+    "price",
+    "balance",
+    "credit",
+    "debit",
+    "limit",
+    "plan",
+    "rate",
+    "product",
+    "service",
+    "order",
+    "item",
+    "line",
+    "invoice",
+    "payment",
+    "customer",
+    "account",
+    "contact",
+    "address",
+    "city",
+    "country",
+    "email",
+    "phone",
+    "mobile",
+    "description",
+    "label",
+    "title",
+    "subject",
+    "note",
+    "open",
+    "close",
+    "closed",
+    "seconds",
+    "minutes",
+    "duration",
+    "unique",
+    "source",
+    "destination",
+    "month",
+    "year",
+    "day",
+];
 
 impl Default for Matcher {
     fn default() -> Self {
@@ -453,6 +599,32 @@ fn dice(a: &[String], b: &[String]) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn splits_run_together_words_and_finds_a_schema_prefix() {
+        let m = Matcher::new();
+        let v = |xs: &[&str]| Some(xs.iter().map(|x| x.to_string()).collect::<Vec<_>>());
+        assert_eq!(m.split("creationdate"), v(&["creation", "date"]));
+        assert_eq!(m.split("accountid"), v(&["account", "id"]));
+        assert_eq!(m.split("paymentdate"), v(&["payment", "date"]));
+        assert_eq!(m.split("callstart"), None, "a label of the dictionary as it is");
+        assert_eq!(m.split("status"), None, "a known word stays whole");
+        assert_eq!(m.split("zhanghu"), None, "pinyin does not split into English");
+        has_field(&m, "creationdate", "f:customer.customer_since", 0.8);
+        has_field(&m, "billseconds", "f:usage_records.quantity", 0.8);
+        let p = |xs: &[&str]| table_prefix(&m, xs.iter().copied());
+        assert_eq!(
+            p(&["app_user", "app_ticket", "app_thread", "app_topic", "audit"]),
+            Some("app".into())
+        );
+        assert_eq!(p(&["zd_mx", "zd_zb", "zd_hz"]), None, "账单 is a word, not a namespace");
+        assert_eq!(p(&["accounts", "invoices", "cdrs"]), None);
+    }
+
+    fn has_field(m: &Matcher, name: &str, key: &str, min: f32) {
+        let s = m.column(name, None).get(key).copied().unwrap_or(0.0);
+        assert!(s >= min, "{name} → {key}: {s}");
+    }
 
     #[test]
     fn splits_every_convention() {

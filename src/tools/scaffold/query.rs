@@ -39,7 +39,18 @@ pub(super) fn plan_entity(
         let only = list_tables.entry(t).or_insert(true);
         *only &= f.field.list.is_some();
     }
-    let list_only: BTreeSet<String> = list_tables.into_iter().filter(|(_, v)| *v).map(|(k, _)| k).collect();
+    let mut list_only: BTreeSet<String> = list_tables.into_iter().filter(|(_, v)| *v).map(|(k, _)| k).collect();
+    // A table holding only doubtful fields is LEFT JOINed: where it has no row, the part's confident
+    // fields still come back.
+    for t in &needed {
+        let doubtful = live
+            .iter()
+            .filter(|f| f.best.as_ref().is_some_and(|b| b.table == *t))
+            .all(|f| f.best.as_ref().is_some_and(|b| b.score < super::CONFIDENT));
+        if doubtful {
+            list_only.insert(t.clone());
+        }
+    }
     let Some((plan, unreachable)) = joins::plan(&needed, &list_only, &a.numbers, schema, edges, &a.live) else {
         e.note = Some("no table keyed by the subscriber's number reaches these columns".into());
         return;

@@ -48,6 +48,9 @@ impl FieldProposal {
             Some(b) => format!("{}.{} {:.2}", b.table, b.column, b.score),
             None => String::new(),
         };
+        if self.active && self.best.as_ref().is_some_and(|b| b.score < super::CONFIDENT) {
+            s.push_str(" (REVIEW: below the confident score)");
+        }
         if !self.runners_up.is_empty() {
             let r: Vec<String> = self.runners_up.iter().map(Candidate::label).collect();
             let _ = write!(s, "; runners-up: {}", r.join(", "));

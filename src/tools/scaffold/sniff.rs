@@ -26,6 +26,8 @@ pub struct Profile {
     pub compact_time: f32,
     /// Timestamps or dates: typed, or text such as `2026-11-28 10:00:00`.
     pub time: f32,
+    /// Whole numbers that read as Unix seconds of 2000..2100 (`createDate` = 1764316800).
+    pub epoch: f32,
     /// Two upper-case letters.
     pub country: f32,
     /// 2G/3G/4G/5G.
@@ -73,7 +75,7 @@ pub fn profile(values: &[&DbValue]) -> Profile {
         ..Default::default()
     };
     let mut distinct: BTreeSet<String> = BTreeSet::new();
-    let mut counts = [0usize; 14];
+    let mut counts = [0usize; 15];
     let mut cents = 0usize;
     for v in values {
         if v.is_null() {
@@ -104,6 +106,10 @@ pub fn profile(values: &[&DbValue]) -> Profile {
             matches!(v, DbValue::Int(_)) || digits && t.len() <= 12,
             !t.is_empty() && t.len() <= 40 && t.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'),
             t.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)),
+            digits
+                && t.len() == 10
+                && t.parse::<i64>()
+                    .is_ok_and(|n| (946_684_800..4_102_444_800).contains(&n)),
         ];
         for (i, c) in checks.iter().enumerate() {
             if *c {
@@ -131,6 +137,7 @@ pub fn profile(values: &[&DbValue]) -> Profile {
     p.integer = f(11);
     p.id_like = f(12);
     p.cjk = f(13);
+    p.epoch = f(14);
     p.distinct = distinct.len();
     if distinct.len() <= 10 {
         p.codes = Some(distinct.iter().cloned().collect());
@@ -212,6 +219,7 @@ pub fn fit(field: &UnifiedField, class: ColumnType, p: &Profile) -> (f32, f32) {
             _ => (0.1, 0.0),
         },
         Semantic::Count => match class {
+            C::Integer if strong(p.epoch) => (0.3, 0.0),
             C::Integer => (1.0, 0.0),
             C::Decimal | C::Float if sampled && p.money == 0.0 => (0.85, 0.0),
             C::Decimal | C::Float => (0.6, 0.0),
@@ -222,6 +230,7 @@ pub fn fit(field: &UnifiedField, class: ColumnType, p: &Profile) -> (f32, f32) {
         Semantic::Time => match class {
             _ if timeish => (1.0, 0.0),
             C::Text | C::Integer if strong(p.time) => (1.0, if p.compact_time > 0.8 { 0.05 } else { 0.0 }),
+            C::Integer if strong(p.epoch) => (1.0, 0.0),
             C::Text if !sampled => (0.6, 0.0),
             _ => (0.1, 0.0),
         },
@@ -322,6 +331,15 @@ mod tests {
         ];
         let p = profile(&money.iter().collect::<Vec<_>>());
         assert_eq!(p.money, 1.0);
+        let secs = [
+            DbValue::Int(1_764_316_800),
+            DbValue::Int(1_700_000_000),
+            DbValue::Int(1_600_000_000),
+        ];
+        let p = profile(&secs.iter().collect::<Vec<_>>());
+        assert_eq!(p.epoch, 1.0);
+        let counts = [DbValue::Int(12), DbValue::Int(300), DbValue::Int(7)];
+        assert_eq!(profile(&counts.iter().collect::<Vec<_>>()).epoch, 0.0);
         let codes: Vec<DbValue> = (0..30).map(|i| DbValue::Text(["1", "2", "9"][i % 3].into())).collect();
         let p = profile(&codes.iter().collect::<Vec<_>>());
         assert!(p.is_code_set() && !p.is_flag());
