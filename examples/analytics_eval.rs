@@ -196,13 +196,15 @@ fn main() {
          - recall: **{detected}/{} = {:.2}**\n- precision (hotspots overlapping an incident / all hotspots): **{true_runs}/{} = {precision:.2}**\n\
          - every 3× spike flagged within 2 buckets of its start: **{}**\n\
          - false hotspots: **{false_runs} over {quiet_weeks} quiet series-weeks = {per_week:.3} per series-week** (limit 1)\n\
-         - warm-up ({} days): 10 new series with ordinary counts and no history, scanned from their first day over 8 weeks: \
-         **{warm_all} hotspots ({warm_first} in their first week)**; without the warm-up {cold_all} ({cold_first} in their first week)\n",
+         - warm-up ({} days): 10 new series with ordinary counts and no history, scanned from their first day over 8 weeks \
+         (80 series-weeks, no incident): **{warm_all} false hotspots = {:.3} per series-week, {warm_first} in their first week**; \
+         without the warm-up {cold_all}, {cold_first} of them in the first week\n",
         incidents.len(),
         detected as f64 / incidents.len() as f64,
         true_runs + false_runs,
         if spikes_in_2 { "yes" } else { "no" },
         p.min_history,
+        warm_all as f64 / 80.0,
     );
     println!("{table}");
     if write {

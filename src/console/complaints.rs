@@ -332,7 +332,7 @@ async fn list_ctx(c: &Console, caller: &Caller, q: &ListQuery, open_only: bool) 
         req.states = OPEN.iter().map(|s| *s as i32).collect();
     }
     if q.mine == "1" {
-        req.owner = caller.who.subject.clone();
+        req.owner = caller.who().subject.clone();
     }
     if !q.channel.is_empty() {
         req.channel = channel_of(&q.channel) as i32;

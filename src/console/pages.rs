@@ -37,15 +37,15 @@ pub fn render(c: &Console, name: &str, caller: Option<&Caller>, mut ctx: Value) 
         obj.insert(
             "user".into(),
             json!({
-                "subject": u.who.subject,
-                "name": u.who.display_name,
-                "roles": u.who.roles.iter().map(|r| role_label(r.name())).collect::<Vec<_>>(),
-                "regions": u.who.regions.iter().map(|r| region_label(r)).collect::<Vec<_>>(),
+                "subject": u.who().subject,
+                "name": u.who().display_name,
+                "roles": u.who().roles.iter().map(|r| role_label(r.name())).collect::<Vec<_>>(),
+                "regions": u.who().regions.iter().map(|r| region_label(r)).collect::<Vec<_>>(),
                 "reads_views": u.reads_views(),
                 "manager": u.is_manager(),
             }),
         );
-        obj.insert("csrf".into(), json!(u.csrf));
+        obj.insert("csrf".into(), json!(u.csrf()));
     }
     match c
         .templates

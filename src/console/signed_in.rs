@@ -18,19 +18,27 @@ use axum::response::{IntoResponse, Redirect, Response};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-/// The signed-in user of one request (made only by the [`SignedIn`] extractor).
+/// The signed-in user of one request. Its fields are private: only the [`SignedIn`] extractor makes one.
 #[derive(Clone)]
 pub struct Caller {
-    pub who: Identity,
+    who: Identity,
     /// `console <browser address>`: what the audit trail records as the peer.
-    pub peer: String,
+    peer: String,
     /// The session's CSRF token (every form posts it back).
-    pub csrf: String,
-    /// Private: only this module makes a `Caller`.
-    _checked: (),
+    csrf: String,
 }
 
 impl Caller {
+    /// Who is signed in, as the authentication layer found them on this request.
+    pub fn who(&self) -> &Identity {
+        &self.who
+    }
+
+    /// The session's CSRF token.
+    pub fn csrf(&self) -> &str {
+        &self.csrf
+    }
+
     /// A request for `/complaint.v1.<method>` carrying `msg` from this caller.
     pub fn request<T>(&self, method: &str, msg: T) -> tonic::Request<T> {
         let mut r = tonic::Request::new(msg);
@@ -127,7 +135,6 @@ async fn authenticate(c: &Console, headers: &HeaderMap, peer: String) -> Result<
             who,
             peer,
             csrf: s.csrf,
-            _checked: (),
         }),
         Err(status) if status.code() == tonic::Code::Unauthenticated => {
             // The token expired or the identity was disabled: the session ends with it.
