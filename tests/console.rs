@@ -404,6 +404,12 @@ async fn a_manager_sees_the_seeded_incidents_as_hotspots_and_drills_down_to_a_co
             p.value
         );
     }
+    // The hotspot card says detection starts after the warm-up.
+    let warm_up = b.text("#hotspot-warm-up").await;
+    assert!(
+        warm_up.contains("预热期") && warm_up.contains("7 天的历史"),
+        "{warm_up}"
+    );
     // KPIs against the seed's figures.
     let kpis = b.text("#kpis").await;
     assert!(kpis.contains("目标 80.0%") && kpis.contains("目标 54.0%"), "{kpis}");
@@ -438,21 +444,29 @@ async fn a_manager_sees_the_seeded_incidents_as_hotspots_and_drills_down_to_a_co
         .await;
     let date = chrono::NaiveDate::parse_from_str(&day, "%Y-%m-%d").unwrap();
     let start = complaint_gateway::cases::calendar::local_us(date, chrono::NaiveTime::MIN);
-    let created: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM complaint_cases WHERE created_at_us >= $1 AND created_at_us < $2")
-            .bind(start)
-            .bind(start + 86_400_000_000)
-            .fetch_one(gw.identity.store.pool())
-            .await
-            .unwrap();
-    assert!(created > 0 && created <= 200, "{created} complaints on {day}");
+    // Counted by region: the manager sees the four cities.
+    let by_region: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT region, COUNT(*) FROM complaint_cases WHERE created_at_us >= $1 AND created_at_us < $2 \
+         GROUP BY region ORDER BY region",
+    )
+    .bind(start)
+    .bind(start + 86_400_000_000)
+    .fetch_all(gw.identity.store.pool())
+    .await
+    .unwrap();
+    let created: i64 = by_region
+        .iter()
+        .filter(|(r, _)| ["0571", "0574", "0577", "0579"].contains(&r.as_str()))
+        .map(|(_, n)| n)
+        .sum();
+    assert!(created > 0 && created <= 200, "{by_region:?} on {day}");
     b.submit(&format!("#chart-daily a[data-day='{day}']")).await;
     assert_eq!(b.path().await, "/complaints");
     assert!(b.text("h1").await.contains(&day));
     let counts = b.text("#counts").await;
     assert!(
         counts.starts_with(&format!("共 {created} 件")),
-        "{counts} (expected {created} on {day})"
+        "{counts} (expected {created} on {day}: {by_region:?})"
     );
     // A category's bar lists its complaints; a KPI opens the complaints behind its figure.
     b.goto(&format!("{url}/dashboard")).await;
