@@ -12,6 +12,7 @@ use complaint_gateway::identity::Role;
 use complaint_gateway::proto::complaint::v1::analytics_service_client::AnalyticsServiceClient;
 use complaint_gateway::proto::complaint::v1::{
     AnalyticsFilter, DrillDownKpiRequest, GetKeywordsRequest, GetKpisRequest, GetVolumesRequest, KpiGrouping,
+    ListHotspotsRequest,
 };
 use complaint_gateway::testkit;
 use std::collections::BTreeMap;
@@ -440,6 +441,57 @@ async fn run(store_url: String) {
         example.msisdn.contains('*'),
         "an analyst sees numbers masked: {example:?}"
     );
+
+    // Hotspots over the whole history, which starts with the range: detection starts after the 7-day
+    // warm-up (every series is still in it for part of the range, and said so), and the day of the burst,
+    // after it, is a hotspot of its category in 0571 whose contributors account for at most all of it.
+    let hot = |warm_up_days: i32| {
+        let mut client = client.clone();
+        let analyst = analyst.clone();
+        async move {
+            client
+                .list_hotspots(testkit::with_token(
+                    ListHotspotsRequest {
+                        from: ts(T0),
+                        to: ts(burst_day + DAY),
+                        warm_up_days,
+                        ..Default::default()
+                    },
+                    &analyst,
+                ))
+                .await
+        }
+    };
+    let h = hot(0).await.unwrap().into_inner();
+    assert!(
+        h.method.contains("warm-up") && h.method.contains("7 days of history"),
+        "{}",
+        h.method
+    );
+    assert!(h.series_scanned > 0);
+    assert_eq!(
+        h.series_in_warm_up, h.series_scanned,
+        "no series has history before the range"
+    );
+    assert!(h
+        .hotspots
+        .iter()
+        .all(|x| x.start.as_ref().unwrap().seconds * 1_000_000 >= T0 + 7 * DAY - DAY));
+    let burst = h
+        .hotspots
+        .iter()
+        .find(|x| x.series_dimension == "category" && x.region == "0571")
+        .unwrap_or_else(|| panic!("the burst is not a hotspot: {:?}", h.hotspots));
+    let start = burst.start.as_ref().unwrap().seconds * 1_000_000;
+    assert!(start <= burst_day && burst_day < start + DAY, "{burst:?}");
+    assert!(burst.observed >= 8, "{burst:?}");
+    assert!(burst
+        .contributors
+        .iter()
+        .all(|c| c.share_of_excess > 0.0 && c.share_of_excess <= 1.0));
+    let refused = hot(29).await.unwrap_err();
+    assert_eq!(refused.code(), Code::InvalidArgument);
+    assert_eq!(refused.message(), "warm_up_days: between 1 and baseline_days (28)");
 
     // Every call was audited, the refusal included.
     let audited: Vec<(String, String)> =

@@ -3,7 +3,7 @@
 //! place, and its complaints are grouped into a major issue of that place and category; volumes add up to
 //! the complaints; the report renders with its charts.
 use complaint_gateway::adapters::registry::Registry;
-use complaint_gateway::analytics::hotspots::HotspotQuery;
+use complaint_gateway::analytics::hotspots::{share_of, Contributor, HotspotQuery};
 use complaint_gateway::analytics::volumes::Dimension;
 use complaint_gateway::analytics::{AnalyticsStore, Grain, Scope};
 use complaint_gateway::cases::rules;
@@ -86,6 +86,24 @@ async fn each_seeded_incident_is_a_hotspot_with_its_place_as_key_contributor_and
             h.major_issue_id
         );
     }
+    // Each contributor accounts for a part of its hotspot's excess: more than 5%, at most all of it.
+    for h in &hotspots {
+        for k in &h.contributors {
+            assert!(
+                k.share_of_excess > 0.05 && k.share_of_excess <= 1.0,
+                "{} {}: {k:?} in a hotspot of excess {:.1}",
+                h.dimension,
+                h.value,
+                h.excess()
+            );
+            assert_eq!(k.share_of_excess, share_of(k.excess(), h.excess()));
+        }
+        // Ordered by their own excess.
+        assert!(h
+            .contributors
+            .windows(2)
+            .all(|w| preference_ok(&w[0], &w[1], h.excess())));
+    }
     let issues = a.major_issues(&scope).await.unwrap();
     for p in &report.planted {
         let found = hotspots.iter().filter(|h| {
@@ -121,6 +139,46 @@ async fn each_seeded_incident_is_a_hotspot_with_its_place_as_key_contributor_and
     let others: Vec<_> = hotspots.iter().filter(|h| !explained(h)).collect();
     assert!(others.len() <= 3, "{} hotspots outside the incidents", others.len());
 
+    // Detection starts after the warm-up: scanned from its very start, the history (ordinary counts from the
+    // range's first day, nothing before) has no hotspot in its first 7 days, and each incident is still found.
+    let first: i64 = sqlx::query_scalar("SELECT MIN(created_at_us) FROM complaint_cases")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    let whole = Scope {
+        from_us: first - first.rem_euclid(DAY),
+        to_us: end,
+        ..Default::default()
+    };
+    let warm_up_end = whole.from_us + 7 * DAY + DAY;
+    let q = HotspotQuery::defaults(Grain::Day);
+    assert_eq!(q.params.min_history, 7);
+    let scan = a.hotspot_scan(&whole, &q).await.unwrap();
+    let early: Vec<_> = scan.hotspots.iter().filter(|h| h.start_us < warm_up_end).collect();
+    assert!(early.is_empty(), "hotspots during the warm-up: {early:?}");
+    assert!(
+        scan.warming_up > 0 && scan.warming_up <= scan.series,
+        "{} of {}",
+        scan.warming_up,
+        scan.series
+    );
+    for p in &report.planted {
+        assert!(
+            scan.hotspots
+                .iter()
+                .any(|h| h.start_us < p.to_us && p.from_us < h.end_us && h.key().is_some_and(|k| k.value == p.value)),
+            "{p:?} not found after the warm-up"
+        );
+    }
+    // Without it, the first days' ordinary counts, judged against the floor, would be hotspots.
+    let mut cold = q;
+    cold.params.min_history = 0;
+    let cold_scan = a.hotspot_scan(&whole, &cold).await.unwrap();
+    assert!(
+        cold_scan.hotspots.iter().any(|h| h.start_us < warm_up_end),
+        "the test's history should look like incidents without a warm-up"
+    );
+
     let html = complaint_gateway::analytics::report::render(&complaint_gateway::analytics::report::ReportData {
         from_us: scope.from_us,
         to_us: scope.to_us,
@@ -128,6 +186,7 @@ async fn each_seeded_incident_is_a_hotspot_with_its_place_as_key_contributor_and
         volumes: a.volumes(&scope, Grain::Day, Dimension::Category, 8).await.unwrap(),
         regions_volumes: a.volumes(&scope, Grain::Day, Dimension::Region, 8).await.unwrap(),
         hotspots: hotspots.clone(),
+        hotspots_warming_up: scan.warming_up,
         top_keywords: Vec::new(),
         rising_keywords: Vec::new(),
         causes: a.causes(&scope, false).await.unwrap(),
@@ -141,4 +200,12 @@ async fn each_seeded_incident_is_a_hotspot_with_its_place_as_key_contributor_and
     });
     assert!(html.matches("<svg").count() >= 5, "charts missing");
     assert!(html.contains(&report.planted[0].value));
+    assert!(html.contains("Detection starts after a warm-up"));
+    assert!(html.contains("accounts for"));
+}
+
+/// `a` comes before `b` among a hotspot's contributors: by excess, except that within 20 points of the
+/// largest a place may come first.
+fn preference_ok(a: &Contributor, b: &Contributor, excess: f64) -> bool {
+    a.excess() >= b.excess() || b.excess() - a.excess() <= 0.20 * excess + 1e-9
 }

@@ -20,6 +20,7 @@ use complaint_gateway::testkit::{self, RunningServer};
 use complaint_gateway::tools::seed::{self, Situation, CYCLE};
 use tonic::transport::Channel;
 use tonic::Code;
+use tonic_types::StatusExt;
 
 const SUBSCRIBERS: u64 = 3 * CYCLE;
 
@@ -751,4 +752,151 @@ async fn another_regions_complaint_is_refused_like_a_missing_one_and_audited() {
     assert!(audited
         .iter()
         .any(|(a, o, _)| a.ends_with("/Diagnose") && o == "DENIED"));
+}
+
+fn timestamp(us: i64) -> Option<prost_types::Timestamp> {
+    Some(prost_types::Timestamp {
+        seconds: us.div_euclid(1_000_000),
+        nanos: (us.rem_euclid(1_000_000) * 1_000) as i32,
+    })
+}
+
+/// ListComplaints by creation time: `created_from` inclusive, `created_to` exclusive, alone or together
+/// with other filters; a reversed or malformed range is INVALID_ARGUMENT naming the field.
+async fn listed_by_creation_date(env: &Env) {
+    let mut c = env.cases().await;
+    let (msisdn, region) = env.subscriber(Situation::DuplicateMonthlyFee, 0).await;
+    let mut ids = Vec::new();
+    for (day, text) in [
+        ("2026-06-01", "月租扣了两次"),
+        ("2026-06-02", "又扣了一次月租"),
+        ("2026-06-03", "还是重复扣费"),
+    ] {
+        env.set_now(day, "23:30");
+        let id = c
+            .create_complaint(testkit::req(create(
+                &msisdn,
+                "billing.unexpected_charge",
+                text,
+                ComplaintChannel::Hotline,
+            )))
+            .await
+            .unwrap()
+            .into_inner()
+            .detail
+            .unwrap()
+            .complaint
+            .unwrap()
+            .complaint_id;
+        ids.push(id);
+    }
+    let list = |from: Option<i64>, to: Option<i64>, regions: Vec<String>| {
+        let mut c = c.clone();
+        async move {
+            let mut got: Vec<String> = c
+                .list_complaints(testkit::req(ListComplaintsRequest {
+                    created_from: from.and_then(timestamp),
+                    created_to: to.and_then(timestamp),
+                    regions,
+                    ..Default::default()
+                }))
+                .await
+                .unwrap()
+                .into_inner()
+                .complaints
+                .into_iter()
+                .map(|x| x.complaint_id)
+                .collect();
+            got.sort();
+            got
+        }
+    };
+    let day = |d: &str| at(d, "00:00");
+    // One Beijing day: the complaint created at 23:30 that day, not the ones of the days around it.
+    assert_eq!(
+        list(Some(day("2026-06-02")), Some(day("2026-06-03")), vec![]).await,
+        [ids[1].clone()]
+    );
+    assert_eq!(
+        list(Some(day("2026-06-02")), Some(day("2026-06-03")), vec![region.clone()]).await,
+        [ids[1].clone()]
+    );
+    // From is inclusive, to exclusive; each works alone.
+    let second = at("2026-06-02", "23:30");
+    let sorted = |mut v: Vec<String>| {
+        v.sort();
+        v
+    };
+    assert_eq!(
+        list(Some(second), None, vec![]).await,
+        sorted(vec![ids[1].clone(), ids[2].clone()])
+    );
+    assert_eq!(list(None, Some(second), vec![]).await, [ids[0].clone()]);
+    assert_eq!(list(None, None, vec![]).await, sorted(ids.clone()));
+    assert!(list(Some(day("2026-06-05")), None, vec![]).await.is_empty());
+
+    let refused = |r: ListComplaintsRequest| {
+        let mut c = c.clone();
+        async move { c.list_complaints(testkit::req(r)).await.unwrap_err() }
+    };
+    let s = refused(ListComplaintsRequest {
+        created_from: timestamp(day("2026-06-03")),
+        created_to: timestamp(day("2026-06-02")),
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(s.code(), Code::InvalidArgument);
+    assert_eq!(s.message(), "created_to: must be after created_from");
+    let v = s.get_details_bad_request().unwrap().field_violations;
+    assert_eq!(v[0].field, "created_to");
+    // An empty range is refused the same way.
+    let s = refused(ListComplaintsRequest {
+        created_from: timestamp(second),
+        created_to: timestamp(second),
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(s.message(), "created_to: must be after created_from");
+    let s = refused(ListComplaintsRequest {
+        created_from: Some(prost_types::Timestamp {
+            seconds: 1_780_000_000,
+            nanos: -1,
+        }),
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(s.code(), Code::InvalidArgument);
+    assert_eq!(s.message(), "created_from: nanos must be in [0, 999999999]");
+    let s = refused(ListComplaintsRequest {
+        created_to: Some(prost_types::Timestamp {
+            seconds: -86_400,
+            nanos: 0,
+        }),
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(s.code(), Code::InvalidArgument);
+    assert!(
+        s.message()
+            .starts_with("created_to: a time between 1970-01-01 and 9999-12-31"),
+        "{}",
+        s.message()
+    );
+}
+
+#[tokio::test]
+async fn complaints_are_listed_by_creation_date_on_sqlite() {
+    listed_by_creation_date(&setup(None).await).await;
+}
+
+#[tokio::test]
+async fn complaints_are_listed_by_creation_date_on_postgres() {
+    let Some(admin) = testkit::db_url("CGW_TEST_PG_URL") else {
+        return;
+    };
+    let db = testkit::TestDatabase::create(&admin, "cases_created").await.unwrap();
+    let env = setup(Some(db.url.clone())).await;
+    listed_by_creation_date(&env).await;
+    env.server.stop().await;
+    db.drop_db().await;
 }

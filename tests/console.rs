@@ -209,9 +209,54 @@ async fn every_response_carries_the_csp_and_forms_need_the_session_and_its_csrf_
         assert_eq!(header(&headers, "x-frame-options"), Some("DENY"), "{path}");
         assert_eq!(header(&headers, "x-content-type-options"), Some("nosniff"), "{path}");
     }
-    // Signed out, pages send to sign-in; the sign-in form's token is also a cookie (double submit).
-    let (status, headers, _) = http(addr, &get("/queue")).await;
+    // Signed out, every page sends to sign-in (the `SignedIn` extractor of each handler); a script's
+    // fetch or a JSON client gets 401 with a JSON body instead.
+    let with = |path: &str, extra: &str| format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n{extra}\r\n");
+    for path in [
+        "/desk",
+        "/queue",
+        "/complaints",
+        "/complaints?day=2026-11-28",
+        "/complaints/CMP-1",
+        "/scenarios",
+        "/scenarios/billing.unexpected_charge",
+        "/dashboard",
+        "/dashboard/issues/ISS-1",
+        "/dashboard/kpis/auto_detected",
+    ] {
+        let (status, headers, _) = http(addr, &get(path)).await;
+        assert_eq!((status, header(&headers, "location")), (303, Some("/signin")), "{path}");
+        let (status, _, _) = http(addr, &with(path, "Accept: text/html\r\nSec-Fetch-Mode: navigate\r\n")).await;
+        assert_eq!(status, 303, "{path}");
+        for extra in [
+            "Accept: application/json\r\n",
+            "Accept: */*\r\nSec-Fetch-Mode: cors\r\n",
+        ] {
+            let (status, headers, body) = http(addr, &with(path, extra)).await;
+            assert_eq!(status, 401, "{path} {extra}");
+            assert_eq!(header(&headers, "location"), None);
+            assert!(
+                header(&headers, "content-type").is_some_and(|t| t.starts_with("application/json")),
+                "{headers:?}"
+            );
+            assert!(body.contains("\"code\":\"UNAUTHENTICATED\""), "{body}");
+        }
+    }
+    // A form posted without a session is sent to sign-in too, before anything reads it.
+    let (status, headers, _) = http(
+        addr,
+        "POST /desk HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 14\r\n\r\naction=lookup&",
+    )
+    .await;
     assert_eq!((status, header(&headers, "location")), (303, Some("/signin")));
+    // A session id the console never issued is no session.
+    let (status, _, _) = http(
+        addr,
+        &with("/queue", "Cookie: cgw_session=forged\r\nAccept: application/json\r\n"),
+    )
+    .await;
+    assert_eq!(status, 401);
+    // The sign-in form's token is also a cookie (double submit).
     let (_, headers, body) = http(addr, &get("/signin")).await;
     let cookie = header(&headers, "set-cookie").unwrap();
     assert!(
@@ -251,6 +296,21 @@ async fn every_response_carries_the_csp_and_forms_need_the_session_and_its_csrf_
         "{session}"
     );
     let sid = session.split(';').next().unwrap().to_string();
+    // Signed in, the same requests are served; a day that is not a date is refused with the field named.
+    let (status, _, body) = http(
+        addr,
+        &with("/queue", &format!("Cookie: {sid}\r\nSec-Fetch-Mode: cors\r\n")),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, _, body) = http(addr, &with("/complaints?day=2026-11-28", &format!("Cookie: {sid}\r\n"))).await;
+    assert_eq!(status, 200);
+    assert!(body.contains("没有符合条件的投诉"), "{body}");
+    let (_, _, body) = http(addr, &with("/complaints?day=2026-13-01", &format!("Cookie: {sid}\r\n"))).await;
+    assert!(
+        body.contains("INVALID_ARGUMENT") && body.contains("day: a date such as 2026-11-28"),
+        "{body}"
+    );
     // A form posted without the session's CSRF token changes nothing and reads nothing.
     let (status, _, body) = http(
         addr,
@@ -344,6 +404,12 @@ async fn a_manager_sees_the_seeded_incidents_as_hotspots_and_drills_down_to_a_co
             p.value
         );
     }
+    // The hotspot card says detection starts after the warm-up.
+    let warm_up = b.text("#hotspot-warm-up").await;
+    assert!(
+        warm_up.contains("预热期") && warm_up.contains("7 天的历史"),
+        "{warm_up}"
+    );
     // KPIs against the seed's figures.
     let kpis = b.text("#kpis").await;
     assert!(kpis.contains("目标 80.0%") && kpis.contains("目标 54.0%"), "{kpis}");
@@ -369,6 +435,38 @@ async fn a_manager_sees_the_seeded_incidents_as_hotspots_and_drills_down_to_a_co
     assert_eq!(
         b.text("main dl.fields dd:nth-of-type(4)").await,
         "network.mobile_coverage"
+    );
+    // A day's bar (the busiest) lists the complaints created that Beijing day, every one of them.
+    b.goto(&format!("{url}/dashboard")).await;
+    let day: String = b
+        .js("const h = (a) => Number(a.querySelector('rect').getAttribute('height')); \
+             return [...document.querySelectorAll('#chart-daily a')].reduce((x, y) => (h(y) > h(x) ? y : x)).dataset.day")
+        .await;
+    let date = chrono::NaiveDate::parse_from_str(&day, "%Y-%m-%d").unwrap();
+    let start = complaint_gateway::cases::calendar::local_us(date, chrono::NaiveTime::MIN);
+    // Counted by region: the manager sees the four cities.
+    let by_region: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT region, COUNT(*) FROM complaint_cases WHERE created_at_us >= $1 AND created_at_us < $2 \
+         GROUP BY region ORDER BY region",
+    )
+    .bind(start)
+    .bind(start + 86_400_000_000)
+    .fetch_all(gw.identity.store.pool())
+    .await
+    .unwrap();
+    let created: i64 = by_region
+        .iter()
+        .filter(|(r, _)| ["0571", "0574", "0577", "0579"].contains(&r.as_str()))
+        .map(|(_, n)| n)
+        .sum();
+    assert!(created > 0 && created <= 200, "{by_region:?} on {day}");
+    b.submit(&format!("#chart-daily a[data-day='{day}']")).await;
+    assert_eq!(b.path().await, "/complaints");
+    assert!(b.text("h1").await.contains(&day));
+    let counts = b.text("#counts").await;
+    assert!(
+        counts.starts_with(&format!("共 {created} 件")),
+        "{counts} (expected {created} on {day}: {by_region:?})"
     );
     // A category's bar lists its complaints; a KPI opens the complaints behind its figure.
     b.goto(&format!("{url}/dashboard")).await;

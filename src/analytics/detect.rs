@@ -15,6 +15,12 @@
 //!    not extreme. Its start is the bucket after `S` was last 0. `S` restarts from 0 after a signal.
 //!
 //! Flagged buckets closer than `merge_gap` form one hotspot.
+//!
+//! **Warm-up.** A series has history only from its first complaint on (a new deployment, a new cell or
+//! category): before that its zeros say nothing. A bucket is tested (tail test and CUSUM) only once the
+//! series has at least `min_history` buckets since its first non-zero one; earlier buckets are never
+//! flagged and do not feed the CUSUM, but they do form the baseline of the buckets after them. The
+//! baseline window never reaches back before the first non-zero bucket.
 
 /// Detector parameters (see the module docs; defaults in [`Params::daily`] and [`Params::hourly`]).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -33,6 +39,9 @@ pub struct Params {
     pub floor: f64,
     /// Unflagged buckets allowed inside one hotspot.
     pub merge_gap: usize,
+    /// Warm-up: buckets of history (counted from the series' first non-zero bucket) a bucket's baseline
+    /// window must hold before the bucket is tested. 7 days for days, 72 hours for hours.
+    pub min_history: usize,
 }
 
 impl Params {
@@ -48,6 +57,7 @@ impl Params {
             cusum_h: 6.0,
             floor: 0.2,
             merge_gap: 1,
+            min_history: 7,
         }
     }
 
@@ -63,6 +73,7 @@ impl Params {
             cusum_h: 10.0,
             floor: 0.05,
             merge_gap: 2,
+            min_history: 3 * 24,
         }
     }
 }
@@ -175,17 +186,30 @@ pub fn seasonal_profile(total: &[f64], season: usize, range: std::ops::Range<usi
     (0..total.len()).map(|i| idx[i % season]).collect()
 }
 
-/// The expected count of each bucket from `first` on (the baseline), given the buckets flagged so far.
-fn expected_at(y: &[i64], s: &[f64], t: usize, flagged: &[bool], p: &Params) -> f64 {
-    let lo = t.saturating_sub(p.baseline);
+/// The expected count of bucket `t` from the baseline window before it, given the buckets flagged so far.
+/// The window starts no earlier than `first`, the series' first non-zero bucket: zeros before a series
+/// existed are not observations.
+fn expected_at(y: &[i64], s: &[f64], t: usize, first: usize, flagged: &[bool], p: &Params) -> f64 {
+    let lo = t.saturating_sub(p.baseline).max(first.min(t));
     let xs: Vec<f64> = (lo..t).filter(|&i| !flagged[i]).map(|i| y[i] as f64 / s[i]).collect();
     (robust_level(&xs) * s[t]).max(p.floor)
 }
 
+/// The first bucket of `y` that may be tested: `min_history` buckets after its first non-zero one
+/// (`y.len()` when the series is all zeros).
+pub fn warm_from(y: &[i64], p: &Params) -> usize {
+    y.iter()
+        .position(|v| *v > 0)
+        .map_or(y.len(), |first| (first + p.min_history).min(y.len()))
+}
+
 /// The hotspots of series `y` among buckets `from..y.len()` (buckets before `from` are baseline only),
-/// with seasonal indices `s` (same length as `y`), and each bucket's expected count.
+/// with seasonal indices `s` (same length as `y`), and each bucket's expected count. Buckets before
+/// [`warm_from`] are not tested (warm-up).
 pub fn detect(y: &[i64], s: &[f64], from: usize, p: &Params) -> (Vec<Run>, Vec<f64>) {
     let n = y.len();
+    let warm = warm_from(y, p);
+    let first = y.iter().position(|v| *v > 0).unwrap_or(n);
     let mut flagged = vec![false; n];
     let mut expected = vec![0.0; n];
     let mut pvals = vec![1.0; n];
@@ -195,9 +219,13 @@ pub fn detect(y: &[i64], s: &[f64], from: usize, p: &Params) -> (Vec<Run>, Vec<f
     let mut cusum_runs: Vec<(usize, usize)> = Vec::new();
     let ln_k = p.cusum_k.ln();
     for t in from.min(n)..n {
-        let lambda = expected_at(y, s, t, &flagged, p);
+        let lambda = expected_at(y, s, t, first, &flagged, p);
         expected[t] = lambda;
         let obs = y[t];
+        if t < warm {
+            // Warm-up: too little history to judge this bucket; the CUSUM starts after it.
+            continue;
+        }
         let pv = poisson_sf(obs, lambda);
         pvals[t] = pv;
         let tail = pv < p.alpha && obs >= p.min_count && obs as f64 >= p.min_ratio * lambda;
@@ -321,5 +349,56 @@ mod tests {
         assert_eq!(runs.len(), 1, "{runs:?}");
         assert_eq!(runs[0].start, 45);
         assert!(runs[0].excess() > 500.0);
+    }
+
+    /// Ordinary counts with weekday noise (15..27 a day), starting at bucket `first` (zeros before).
+    fn new_series(n: usize, first: usize) -> Vec<i64> {
+        (0..n)
+            .map(|i| if i < first { 0 } else { 15 + ((i * 7) % 13) as i64 })
+            .collect()
+    }
+
+    #[test]
+    fn a_series_without_history_is_not_flagged_during_its_warm_up() {
+        let p = Params::daily();
+        let s = vec![1.0; 40];
+        // A new deployment: the range starts with the series' first complaints, no baseline before it.
+        let y = new_series(40, 0);
+        let (runs, _) = detect(&y, &s, 0, &p);
+        assert!(runs.is_empty(), "{runs:?}");
+        // Without the warm-up its first days, judged against the floor, are a hotspot.
+        let cold = Params { min_history: 0, ..p };
+        let (runs, _) = detect(&y, &s, 0, &cold);
+        assert_eq!(runs.first().map(|r| r.start), Some(0), "{runs:?}");
+        // A new cell or category: 28 days of baseline buckets hold nothing, then ordinary counts.
+        let y = new_series(60, 28);
+        let s = vec![1.0; 60];
+        assert_eq!(warm_from(&y, &p), 35);
+        let (runs, _) = detect(&y, &s, 28, &p);
+        assert!(runs.is_empty(), "{runs:?}");
+        let (runs, _) = detect(&y, &s, 28, &cold);
+        assert_eq!(runs.first().map(|r| r.start), Some(28), "{runs:?}");
+        // An all-zero series is never tested.
+        assert_eq!(warm_from(&[0, 0, 0], &p), 3);
+    }
+
+    #[test]
+    fn a_spike_after_the_warm_up_is_still_found_and_one_inside_it_is_not() {
+        let p = Params::daily();
+        let s = vec![1.0; 40];
+        let mut y = new_series(40, 0);
+        y[20] = 90;
+        let (runs, _) = detect(&y, &s, 0, &p);
+        assert_eq!(runs.len(), 1, "{runs:?}");
+        assert_eq!((runs[0].start, runs[0].end, runs[0].method), (20, 20, "poisson"));
+        // Day 8 (index 7) is the first one tested: a spike there is found, one on day 7 is not.
+        let mut y = new_series(40, 0);
+        y[7] = 90;
+        let (runs, _) = detect(&y, &s, 0, &p);
+        assert_eq!(runs.iter().map(|r| r.start).collect::<Vec<_>>(), vec![7]);
+        let mut y = new_series(40, 0);
+        y[6] = 90;
+        let (runs, _) = detect(&y, &s, 0, &p);
+        assert!(runs.is_empty(), "{runs:?}");
     }
 }

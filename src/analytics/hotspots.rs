@@ -41,7 +41,26 @@ pub struct Contributor {
     pub value: String,
     pub observed: i64,
     pub expected: f64,
+    /// The part of the hotspot's excess this value accounts for: (observed − expected) / the hotspot's
+    /// excess, capped at 1. It reaches 1 when the value alone is at least as far above its expectation as
+    /// the whole series (its other values were at or below theirs); it is not a share that sums to 1.
     pub share_of_excess: f64,
+}
+
+impl Contributor {
+    /// observed − expected.
+    pub fn excess(&self) -> f64 {
+        self.observed as f64 - self.expected
+    }
+}
+
+/// The part of `excess` that `part` accounts for, in [0, 1].
+pub fn share_of(part: f64, excess: f64) -> f64 {
+    if excess > 0.0 {
+        (part / excess).clamp(0.0, 1.0)
+    } else {
+        0.0
+    }
 }
 
 /// A complaint shown as an example (unmasked here; the service masks it for the caller).
@@ -85,6 +104,17 @@ impl Hotspot {
     pub fn key(&self) -> Option<&Contributor> {
         self.contributors.first()
     }
+}
+
+/// The hotspots of a scan, and how many of its series were too new to judge over part of the range.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct HotspotScan {
+    pub hotspots: Vec<Hotspot>,
+    /// Series whose first buckets in the range were not tested: less than the warm-up
+    /// ([`Params::min_history`]) of history since their first complaint.
+    pub warming_up: usize,
+    /// Series scanned.
+    pub series: usize,
 }
 
 /// A scanned series: (dimension, value, region or "", category or "").
@@ -165,11 +195,16 @@ impl AnalyticsStore {
 
     /// The hotspots of `scope` (its range is scanned; the baseline reaches back before it).
     pub async fn hotspots(&self, scope: &Scope, q: &HotspotQuery) -> Result<Vec<Hotspot>, String> {
+        Ok(self.hotspot_scan(scope, q).await?.hotspots)
+    }
+
+    /// The hotspots of `scope` with the number of series still in their warm-up.
+    pub async fn hotspot_scan(&self, scope: &Scope, q: &HotspotQuery) -> Result<HotspotScan, String> {
         let grain = q.grain;
         let stored = grain.stored();
         let scan_buckets = grain.buckets(scope.from_us, scope.to_us);
         let Some(&first) = scan_buckets.first() else {
-            return Ok(Vec::new());
+            return Ok(HotspotScan::default());
         };
         let base_from = first - q.baseline_days * 86_400_000_000;
         let buckets = grain.buckets(base_from, scope.to_us);
@@ -242,7 +277,11 @@ impl AnalyticsStore {
         let mut params = q.params;
         params.alpha = q.params.alpha * (20.0 / series.len().max(20) as f64);
         let mut found: Vec<Hotspot> = Vec::new();
+        let mut warming_up = 0;
         for ((dim, value, region, category), y) in &series {
+            if detect::warm_from(y, &params) > from_idx {
+                warming_up += 1;
+            }
             let (runs, _) = detect::detect(y, &profile, from_idx, &params);
             for run in runs {
                 let mut h = self
@@ -273,7 +312,11 @@ impl AnalyticsStore {
         });
         found.sort_by(|a, b| b.excess().total_cmp(&a.excess()));
         found.truncate(50);
-        Ok(found)
+        Ok(HotspotScan {
+            hotspots: found,
+            warming_up,
+            series: series.len(),
+        })
     }
 
     async fn describe(
@@ -345,21 +388,18 @@ impl AnalyticsStore {
                     value: v.clone(),
                     observed: *o,
                     expected,
-                    share_of_excess: if run.excess() > 0.0 {
-                        (*o as f64 - expected) / run.excess()
-                    } else {
-                        0.0
-                    },
+                    share_of_excess: share_of(*o as f64 - expected, run.excess()),
                 });
             }
         }
         contributors.retain(|c| c.share_of_excess > 0.05);
-        contributors.sort_by(|a, b| b.share_of_excess.total_cmp(&a.share_of_excess));
-        // Among contributors within 20 points of the largest, the place first.
-        if let Some(top) = contributors.first().map(|c| c.share_of_excess) {
+        // Largest excess first (not the capped share: two values may both account for all of it).
+        contributors.sort_by(|a, b| b.excess().total_cmp(&a.excess()));
+        // Among contributors within 20 points of the hotspot's excess of the largest, the place first.
+        if let Some(top) = contributors.first().map(|c| c.excess()) {
             let near = contributors
                 .iter()
-                .take_while(|c| c.share_of_excess >= top - 0.20)
+                .take_while(|c| c.excess() >= top - 0.20 * run.excess())
                 .count();
             contributors[..near].sort_by_key(|c| preference(&c.dimension));
         }
@@ -451,5 +491,27 @@ impl AnalyticsStore {
         .await
         .map_err(|e| self.fail("reading major issues", e))?;
         Ok(id.unwrap_or_default())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_contributor_accounts_for_at_most_all_of_the_excess() {
+        // A cell 38 above its expectation in a series only 30 above: it accounts for all of it, not 127%.
+        assert_eq!(share_of(38.0, 30.0), 1.0);
+        assert_eq!(share_of(15.0, 30.0), 0.5);
+        assert_eq!(share_of(-3.0, 30.0), 0.0);
+        assert_eq!(share_of(5.0, 0.0), 0.0);
+        let c = Contributor {
+            dimension: "cell".into(),
+            value: "0571-C0007".into(),
+            observed: 40,
+            expected: 2.0,
+            share_of_excess: share_of(38.0, 30.0),
+        };
+        assert_eq!(c.excess(), 38.0);
     }
 }

@@ -20,6 +20,8 @@ pub struct ReportData {
     pub volumes: Volumes,
     pub regions_volumes: Volumes,
     pub hotspots: Vec<Hotspot>,
+    /// Series too new to be judged over part of the range (warm-up, see `analytics::detect`).
+    pub hotspots_warming_up: usize,
     pub top_keywords: Vec<Keyword>,
     pub rising_keywords: Vec<Keyword>,
     pub causes: Vec<CauseRow>,
@@ -230,6 +232,18 @@ pub fn render(d: &ReportData) -> String {
             (format!("{}={}{}{}", x.dimension, x.value, place, key), x.excess(), None)
         })
         .collect();
+    h.push_str(&format!(
+        "<p>Daily series against their seasonal baseline. Detection starts after a warm-up: a series (a new \
+         deployment, cell or category) is judged only once it has {} days of history since its first complaint.",
+        super::detect::Params::daily().min_history
+    ));
+    if d.hotspots_warming_up > 0 {
+        h.push_str(&format!(
+            " {} series were still in their warm-up during part of this range.",
+            d.hotspots_warming_up
+        ));
+    }
+    h.push_str("</p>");
     if hs.is_empty() {
         h.push_str("<p>No hotspot in this range.</p>");
     } else {
@@ -238,13 +252,22 @@ pub fn render(d: &ReportData) -> String {
             &hs,
             false,
         ));
-        h.push_str("<table><tr><th>series</th><th>start</th><th>observed / expected</th><th>key contributors</th><th>major issue</th><th>samples</th></tr>");
+        h.push_str("<table><tr><th>series</th><th>start</th><th>observed / expected</th><th>key contributors (the part of the excess each accounts for)</th><th>major issue</th><th>samples</th></tr>");
         for x in d.hotspots.iter().take(15) {
             let contributors: Vec<String> = x
                 .contributors
                 .iter()
                 .take(3)
-                .map(|c| format!("{}={} ({:.0}%)", c.dimension, c.value, c.share_of_excess * 100.0))
+                .map(|c| {
+                    format!(
+                        "{}={}: {} vs {:.1} expected, accounts for {:.0}% of the excess",
+                        c.dimension,
+                        c.value,
+                        c.observed,
+                        c.expected,
+                        c.share_of_excess * 100.0
+                    )
+                })
                 .collect();
             let samples: Vec<String> = x
                 .samples

@@ -2,7 +2,7 @@
 //! `all_regions` sees only their regions (asking for another is PERMISSION_DENIED); samples have numbers
 //! and digit runs in texts masked without `read_pii`; every call, refused or not, is audited.
 use super::causes::{CauseRow, MajorIssue};
-use super::hotspots::{Hotspot, HotspotQuery, Sample};
+use super::hotspots::{HotspotQuery, HotspotScan, Sample};
 use super::keywords::{self, Keyword};
 use super::kpi::{self, Grouping, KpiGroup};
 use super::report::{self, ReportData};
@@ -247,13 +247,13 @@ impl Analytics {
         call: &CallInfo,
         ask: &Ask,
         q: HotspotQuery,
-    ) -> Result<Vec<Hotspot>, Error> {
+    ) -> Result<HotspotScan, Error> {
         let mut found = self
             .audited(caller, call, "analytics hotspots", ask, |s| async move {
-                self.store.hotspots(&s, &q).await.map_err(store_error)
+                self.store.hotspot_scan(&s, &q).await.map_err(store_error)
             })
             .await?;
-        for h in &mut found {
+        for h in &mut found.hotspots {
             self.mask(caller, &mut h.samples);
         }
         Ok(found)
@@ -368,8 +368,8 @@ impl Analytics {
                     .await
                     .map_err(store_error)?;
                 let regions = st.volumes(&s, grain, Dimension::Region, 8).await.map_err(store_error)?;
-                let hotspots = st
-                    .hotspots(&s, &HotspotQuery::defaults(Grain::Day))
+                let scan = st
+                    .hotspot_scan(&s, &HotspotQuery::defaults(Grain::Day))
                     .await
                     .map_err(store_error)?;
                 let period = st.texts(&s, 20_000).await.map_err(store_error)?;
@@ -394,7 +394,8 @@ impl Analytics {
                     regions: s.regions.clone(),
                     volumes,
                     regions_volumes: regions,
-                    hotspots,
+                    hotspots: scan.hotspots,
+                    hotspots_warming_up: scan.warming_up,
                     top_keywords,
                     rising_keywords,
                     causes,

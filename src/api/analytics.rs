@@ -214,6 +214,15 @@ fn hotspot_query(r: &pb::ListHotspotsRequest) -> Result<HotspotQuery, Error> {
         }
         q.params.min_count = i64::from(r.min_count);
     }
+    if r.warm_up_days != 0 {
+        if !(1..=q.baseline_days).contains(&i64::from(r.warm_up_days)) {
+            return Err(Error::invalid(
+                "warm_up_days",
+                format!("between 1 and baseline_days ({})", q.baseline_days),
+            ));
+        }
+        q.params.min_history = r.warm_up_days as usize * if g == Grain::Hour { 24 } else { 1 };
+    }
     Ok(q)
 }
 
@@ -324,12 +333,20 @@ impl AnalyticsService for AnalyticsApi {
         let q = hotspot_query(&r)?;
         let found = self.analytics.hotspots(&who, &call, &a, q).await?;
         let p = &q.params;
+        let warm_up = if q.grain == Grain::Hour {
+            format!("{} hours", p.min_history)
+        } else {
+            format!("{} days", p.min_history)
+        };
         Ok(Response::new(pb::ListHotspotsResponse {
-            hotspots: found.iter().map(hotspot).collect(),
+            hotspots: found.hotspots.iter().map(hotspot).collect(),
             method: format!(
-                "seasonal baseline (robust level over {} days, season {} buckets) with a Poisson tail test (alpha {}, at least {} complaints and {}x expected) and a Poisson CUSUM (k {}, h {}); see docs/analytics.md",
-                q.baseline_days, p.season, p.alpha, p.min_count, p.min_ratio, p.cusum_k, p.cusum_h
+                "seasonal baseline (robust level over {} days, season {} buckets) with a Poisson tail test (alpha {}, at least {} complaints and {}x expected) and a Poisson CUSUM (k {}, h {}); detection starts after a warm-up: a series is tested only once it has {warm_up} of history since its first complaint ({} of {} series were still warming up during the range); see docs/analytics.md",
+                q.baseline_days, p.season, p.alpha, p.min_count, p.min_ratio, p.cusum_k, p.cusum_h,
+                found.warming_up, found.series
             ),
+            series_in_warm_up: found.warming_up.min(i32::MAX as usize) as i32,
+            series_scanned: found.series.min(i32::MAX as usize) as i32,
         }))
     }
 

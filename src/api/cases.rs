@@ -35,6 +35,21 @@ fn us_of(t: &prost_types::Timestamp) -> i64 {
     t.seconds.saturating_mul(1_000_000) + i64::from(t.nanos) / 1_000
 }
 
+/// An optional timestamp filter `field`, checked: seconds from 1970 to 9999, nanos in [0, 999999999].
+fn time_filter(field: &str, t: &Option<prost_types::Timestamp>) -> Result<Option<i64>, Error> {
+    let Some(t) = t else { return Ok(None) };
+    if !(0..=253_402_300_799).contains(&t.seconds) {
+        return Err(Error::invalid(
+            field,
+            "a time between 1970-01-01 and 9999-12-31 (seconds since the Unix epoch)",
+        ));
+    }
+    if !(0..1_000_000_000).contains(&t.nanos) {
+        return Err(Error::invalid(field, "nanos must be in [0, 999999999]"));
+    }
+    Ok(Some(us_of(t)))
+}
+
 pub fn channel_to_pb(name: &str) -> ComplaintChannel {
     match Channel::parse(name) {
         Some(Channel::Hotline) => ComplaintChannel::Hotline,
@@ -305,8 +320,15 @@ impl ComplaintService for CasesApi {
             at_risk: r.at_risk,
             breached: r.breached,
             due_before_us: r.due_before.as_ref().map(us_of),
+            created_from_us: time_filter("created_from", &r.created_from)?,
+            created_to_us: time_filter("created_to", &r.created_to)?,
             ..Default::default()
         };
+        if let (Some(from), Some(to)) = (f.created_from_us, f.created_to_us) {
+            if to <= from {
+                return Err(Error::invalid("created_to", "must be after created_from").into());
+            }
+        }
         for (i, s) in r.states.iter().enumerate() {
             f.states.push(state_of(&format!("states[{i}]"), *s)?);
         }

@@ -295,6 +295,10 @@ pub struct ListFilter {
     pub channel: Option<String>,
     pub msisdn: Option<String>,
     pub due_before_us: Option<i64>,
+    /// Created at or after this instant.
+    pub created_from_us: Option<i64>,
+    /// Created before this instant.
+    pub created_to_us: Option<i64>,
     pub at_risk: bool,
     pub breached: bool,
     /// The instant at risk and breached are judged at.
@@ -565,6 +569,14 @@ fn where_clause(f: &ListFilter) -> Option<(String, Vec<Bind>)> {
     if let Some(t) = f.due_before_us {
         let p = arg(Bind::Int(t), &mut binds);
         sql.push_str(&format!(" AND sort_due_us < {p}"));
+    }
+    if let Some(t) = f.created_from_us {
+        let p = arg(Bind::Int(t), &mut binds);
+        sql.push_str(&format!(" AND created_at_us >= {p}"));
+    }
+    if let Some(t) = f.created_to_us {
+        let p = arg(Bind::Int(t), &mut binds);
+        sql.push_str(&format!(" AND created_at_us < {p}"));
     }
     if f.at_risk {
         let a = arg(Bind::Int(f.now_us), &mut binds);

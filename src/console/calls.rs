@@ -1,46 +1,10 @@
 //! Calling the gRPC services in process: a `tonic::Request` with the caller's identity and call info in
 //! its extensions (as the authentication layer leaves them), so each service applies its own identity,
 //! region, masking and audit rules. A failed call becomes a [`CallError`] the page shows.
-use crate::identity::{CallInfo, Identity, Permission};
+pub use super::signed_in::Caller;
 use serde::Serialize;
 use std::future::Future;
 use std::time::Duration;
-
-/// The signed-in user of one request.
-#[derive(Clone)]
-pub struct Caller {
-    pub who: Identity,
-    /// `console <browser address>`: what the audit trail records as the peer.
-    pub peer: String,
-    /// The session's CSRF token (every form posts it back).
-    pub csrf: String,
-}
-
-impl Caller {
-    /// A request for `/complaint.v1.<method>` carrying `msg` from this caller.
-    pub fn request<T>(&self, method: &str, msg: T) -> tonic::Request<T> {
-        let mut r = tonic::Request::new(msg);
-        r.extensions_mut().insert(self.who.clone());
-        r.extensions_mut().insert(CallInfo {
-            method: format!("/complaint.v1.{method}"),
-            peer: self.peer.clone(),
-        });
-        r
-    }
-
-    /// Whether the user may read subscriber data (handlers, managers, analysts).
-    pub fn reads_views(&self) -> bool {
-        self.who.can(Permission::ReadView)
-    }
-
-    /// Whether the user sees the manager's dashboard.
-    pub fn is_manager(&self) -> bool {
-        self.who
-            .roles
-            .iter()
-            .any(|r| matches!(r, crate::identity::Role::Manager | crate::identity::Role::Analyst))
-    }
-}
 
 /// A refused or failed call, as shown on a page: the gRPC code, a Chinese label and the service's message.
 #[derive(Debug, Clone, Serialize, PartialEq)]

@@ -3,19 +3,19 @@
 //! complaints by due time, and filtered lists (the dashboard's drill-downs). Every step is the
 //! `ComplaintService` call a gRPC client would make; the service decides what is allowed.
 use super::calls::{bounded, CallError, Caller};
-use super::pages::{self, check_csrf, signed_in};
+use super::pages;
+use super::signed_in::{check_csrf, SignedIn};
 use super::{viewmodel, Console};
 use crate::proto::complaint::v1::complaint_service_server::ComplaintService;
 use crate::proto::complaint::v1::diagnosis_service_server::DiagnosisService;
 use crate::proto::complaint::v1::{self as pb, ComplaintChannel, ComplaintState, ReturnVisitOutcome};
-use axum::extract::{ConnectInfo, Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 fn channel_of(s: &str) -> ComplaintChannel {
@@ -26,14 +26,9 @@ fn channel_of(s: &str) -> ComplaintChannel {
 /// (with its answers) to it, and shows it.
 pub async fn create(
     State(c): State<Arc<Console>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    SignedIn(caller): SignedIn,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Response {
-    let caller = match signed_in(&c, &headers, peer).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
     let input = super::desk::DeskInput::from_pairs(pairs.clone());
     if let Err(r) = check_csrf(&c, &caller, &input.csrf) {
         return *r;
@@ -152,16 +147,7 @@ async fn detail_ctx(c: &Console, caller: &Caller, id: &str) -> Result<Value, Cal
 }
 
 /// GET /complaints/{id}.
-pub async fn detail(
-    State(c): State<Arc<Console>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Response {
-    let caller = match signed_in(&c, &headers, peer).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
+pub async fn detail(State(c): State<Arc<Console>>, SignedIn(caller): SignedIn, Path(id): Path<String>) -> Response {
     match detail_ctx(&c, &caller, &id).await {
         Ok(ctx) => pages::render(&c, "complaint.html", Some(&caller), ctx),
         Err(e) => pages::message(&c, Some(&caller), StatusCode::NOT_FOUND, "无法打开投诉单", &e),
@@ -183,15 +169,10 @@ pub struct ChangeForm {
 /// POST /complaints/{id}: one step (`op`): start, await, resume, reply, visit, close, note, reopen.
 pub async fn change(
     State(c): State<Arc<Console>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    SignedIn(caller): SignedIn,
     Path(id): Path<String>,
     Form(f): Form<ChangeForm>,
 ) -> Response {
-    let caller = match signed_in(&c, &headers, peer).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
     if let Err(r) = check_csrf(&c, &caller, &f.csrf) {
         return *r;
     }
@@ -305,9 +286,28 @@ pub struct ListQuery {
     pub risk: String,
     #[serde(default)]
     pub open: String,
+    /// Created on this Beijing day (`2026-11-28`): the dashboard's per-day volumes.
+    #[serde(default)]
+    pub day: String,
     /// What the list drills down from (shown as its title).
     #[serde(default)]
     pub from: String,
+}
+
+/// The `[start, end)` of Beijing day `day` (`YYYY-MM-DD`) as protobuf timestamps, or why not.
+pub fn day_range(day: &str) -> Result<(prost_types::Timestamp, prost_types::Timestamp), CallError> {
+    let d = chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d")
+        .ok()
+        .filter(|_| day.len() == 10)
+        .ok_or_else(|| CallError::new(tonic::Code::InvalidArgument, "day: a date such as 2026-11-28"))?;
+    let at = |d: chrono::NaiveDate| prost_types::Timestamp {
+        seconds: crate::cases::calendar::local_us(d, chrono::NaiveTime::MIN).div_euclid(1_000_000),
+        nanos: 0,
+    };
+    let next = d
+        .succ_opt()
+        .ok_or_else(|| CallError::new(tonic::Code::InvalidArgument, "day: a date such as 2026-11-28"))?;
+    Ok((at(d), at(next)))
 }
 
 const OPEN: [ComplaintState; 5] = [
@@ -332,7 +332,7 @@ async fn list_ctx(c: &Console, caller: &Caller, q: &ListQuery, open_only: bool) 
         req.states = OPEN.iter().map(|s| *s as i32).collect();
     }
     if q.mine == "1" {
-        req.owner = caller.who.subject.clone();
+        req.owner = caller.who().subject.clone();
     }
     if !q.channel.is_empty() {
         req.channel = channel_of(&q.channel) as i32;
@@ -343,11 +343,23 @@ async fn list_ctx(c: &Console, caller: &Caller, q: &ListQuery, open_only: bool) 
     let mut ctx = json!({
         "filters": {
             "group": q.group, "mine": q.mine == "1", "category": q.category, "cause": q.cause,
-            "channel": q.channel, "region": q.region, "risk": q.risk, "from": q.from,
+            "channel": q.channel, "region": q.region, "risk": q.risk, "day": q.day, "from": q.from,
         },
         "groups": c.groups(),
         "nav": "queue",
     });
+    if !q.day.is_empty() {
+        match day_range(&q.day) {
+            Ok((from, to)) => {
+                req.created_from = Some(from);
+                req.created_to = Some(to);
+            }
+            Err(e) => {
+                ctx["error"] = json!(e);
+                return ctx;
+            }
+        }
+    }
     let now = chrono::Utc::now().timestamp();
     match bounded(
         c.call_timeout,
@@ -381,16 +393,7 @@ async fn list_ctx(c: &Console, caller: &Caller, q: &ListQuery, open_only: bool) 
 }
 
 /// GET /queue: the open complaints of my regions (optionally one group's, or mine), by due time.
-pub async fn queue(
-    State(c): State<Arc<Console>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    Query(q): Query<ListQuery>,
-) -> Response {
-    let caller = match signed_in(&c, &headers, peer).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
+pub async fn queue(State(c): State<Arc<Console>>, SignedIn(caller): SignedIn, Query(q): Query<ListQuery>) -> Response {
     let mut ctx = list_ctx(&c, &caller, &q, true).await;
     ctx["title"] = json!("待处理队列");
     ctx["queue"] = json!(true);
@@ -398,16 +401,7 @@ pub async fn queue(
 }
 
 /// GET /complaints: complaints matching the filters, open or not (the dashboard's drill-downs).
-pub async fn list(
-    State(c): State<Arc<Console>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    Query(q): Query<ListQuery>,
-) -> Response {
-    let caller = match signed_in(&c, &headers, peer).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
+pub async fn list(State(c): State<Arc<Console>>, SignedIn(caller): SignedIn, Query(q): Query<ListQuery>) -> Response {
     let mut ctx = list_ctx(&c, &caller, &q, q.open == "1").await;
     ctx["title"] = json!(if q.from.is_empty() {
         "投诉列表".to_string()

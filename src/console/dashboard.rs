@@ -4,16 +4,16 @@
 //! a category's bar to its complaints, a hotspot's bar to its sample complaints and major issue, a KPI to
 //! the complaints behind its figure, a cause to its complaints, an issue to its complaints.
 use super::calls::{bounded, CallError, Caller};
-use super::pages::{self, beijing, signed_in};
+use super::pages::{self, beijing};
+use super::signed_in::SignedIn;
 use super::Console;
 use crate::proto::complaint::v1::analytics_service_server::AnalyticsService;
 use crate::proto::complaint::v1::{self as pb, Dimension, Granularity};
-use axum::extract::{ConnectInfo, Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 const DAY: i64 = 86_400;
@@ -55,19 +55,24 @@ fn bars(items: &[(String, f64, String)], unit: &str) -> Value {
     })
 }
 
-/// Daily totals as columns (no link: the day's complaints are reached through its categories and hotspots).
+/// Daily totals as columns, each linking to the complaints created that day (`/complaints?day=…`).
 fn columns(buckets: &[prost_types::Timestamp], counts: &[i64]) -> Value {
     let max = counts.iter().copied().max().unwrap_or(1).max(1) as f64;
     let w = 660.0 / counts.len().max(1) as f64;
     json!({
         "max": max,
-        "cols": counts.iter().enumerate().map(|(i, c)| json!({
-            "x": 40.0 + i as f64 * w,
-            "y": 150.0 - *c as f64 / max * 140.0,
-            "w": (w - 1.0).max(1.0),
-            "h": (*c as f64 / max * 140.0).max(0.5),
-            "title": format!("{}：{} 件", beijing(buckets.get(i)).get(..10).unwrap_or(""), c),
-        })).collect::<Vec<_>>(),
+        "cols": counts.iter().enumerate().map(|(i, c)| {
+            let day = beijing(buckets.get(i)).get(..10).unwrap_or("").to_string();
+            json!({
+                "x": 40.0 + i as f64 * w,
+                "y": 150.0 - *c as f64 / max * 140.0,
+                "w": (w - 1.0).max(1.0),
+                "h": (*c as f64 / max * 140.0).max(0.5),
+                "title": format!("{day}：{c} 件"),
+                "link": format!("/complaints?day={day}&from=日期 {day}"),
+                "day": day,
+            })
+        }).collect::<Vec<_>>(),
         "first": beijing(buckets.first()).get(..10).unwrap_or("").to_string(),
         "last": beijing(buckets.last()).get(..10).unwrap_or("").to_string(),
     })
@@ -94,16 +99,7 @@ fn dimension_label(d: &str) -> &str {
 }
 
 /// GET /dashboard.
-pub async fn page(
-    State(c): State<Arc<Console>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    Query(q): Query<RangeQuery>,
-) -> Response {
-    let caller = match signed_in(&c, &headers, peer).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
+pub async fn page(State(c): State<Arc<Console>>, SignedIn(caller): SignedIn, Query(q): Query<RangeQuery>) -> Response {
     let ctx = dashboard(&c, &caller, &q).await;
     pages::render(&c, "dashboard.html", Some(&caller), ctx)
 }
@@ -176,6 +172,9 @@ async fn dashboard(c: &Console, caller: &Caller, q: &RangeQuery) -> Value {
     {
         Ok(h) => {
             ctx["hotspot_method"] = json!(h.method);
+            // The request leaves the warm-up at its default for daily buckets.
+            ctx["hotspot_warm_up"] = json!(format!("{} 天", crate::analytics::detect::Params::daily().min_history));
+            ctx["hotspot_warming"] = json!(h.series_in_warm_up);
             let items: Vec<(String, f64, String)> = h
                 .hotspots
                 .iter()
@@ -206,7 +205,8 @@ async fn dashboard(c: &Console, caller: &Caller, q: &RangeQuery) -> Value {
                     "method": x.method,
                     "contributors": x.contributors.iter().take(3).map(|k| json!({
                         "dimension": dimension_label(&k.dimension), "value": k.value,
-                        "observed": k.observed, "share": pct(k.share_of_excess),
+                        "observed": k.observed, "expected": format!("{:.1}", k.expected),
+                        "share": pct(k.share_of_excess.clamp(0.0, 1.0)),
                     })).collect::<Vec<_>>(),
                     "samples": x.samples.iter().take(5).map(sample).collect::<Vec<_>>(),
                     "issue": x.major_issue_id,
@@ -342,14 +342,9 @@ fn issue(i: &pb::MajorIssue) -> Value {
 /// GET /dashboard/issues/{id}: a major issue and its complaints.
 pub async fn major_issue(
     State(c): State<Arc<Console>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    SignedIn(caller): SignedIn,
     Path(id): Path<String>,
 ) -> Response {
-    let caller = match signed_in(&c, &headers, peer).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
     let req = caller.request(
         "AnalyticsService/GetMajorIssue",
         pb::GetMajorIssueRequest {
@@ -379,15 +374,10 @@ pub async fn major_issue(
 /// GET /dashboard/kpis/{name}: the complaints counted in a KPI's figure over the dashboard's range.
 pub async fn kpi(
     State(c): State<Arc<Console>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    SignedIn(caller): SignedIn,
     Path(name): Path<String>,
     Query(q): Query<RangeQuery>,
 ) -> Response {
-    let caller = match signed_in(&c, &headers, peer).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
     let (days, from, to) = range(&q);
     let req = caller.request(
         "AnalyticsService/DrillDownKpi",

@@ -3,18 +3,17 @@
 //! the question to ask, the reply to copy and the actions to confirm; and the form that opens a complaint.
 //! The number travels in POST bodies only, never in a URL.
 use super::calls::{bounded, CallError, Caller};
-use super::pages::{self, check_csrf, signed_in};
+use super::pages;
+use super::signed_in::{check_csrf, SignedIn};
 use super::{viewmodel, Console};
 use crate::proto::complaint::v1::complaint_data_service_server::ComplaintDataService;
 use crate::proto::complaint::v1::complaint_service_server::ComplaintService;
 use crate::proto::complaint::v1::diagnosis_service_server::DiagnosisService;
 use crate::proto::complaint::v1::{self as pb};
-use axum::extract::{ConnectInfo, State};
-use axum::http::HeaderMap;
+use axum::extract::State;
 use axum::response::Response;
 use axum::Form;
 use serde_json::{json, Value};
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 /// The channels a complaint can come in by, for the intake form.
@@ -76,29 +75,16 @@ fn base(input: &DeskInput) -> Value {
 }
 
 /// GET /desk: the empty desk.
-pub async fn page(
-    State(c): State<Arc<Console>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-) -> Response {
-    let caller = match signed_in(&c, &headers, peer).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
+pub async fn page(State(c): State<Arc<Console>>, SignedIn(caller): SignedIn) -> Response {
     pages::render(&c, "desk.html", Some(&caller), base(&DeskInput::default()))
 }
 
 /// POST /desk: look the number up (`action=lookup`) or diagnose the complaint (`action=diagnose`).
 pub async fn submit(
     State(c): State<Arc<Console>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    SignedIn(caller): SignedIn,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Response {
-    let caller = match signed_in(&c, &headers, peer).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
     let input = DeskInput::from_pairs(pairs);
     if let Err(r) = check_csrf(&c, &caller, &input.csrf) {
         return *r;

@@ -17,6 +17,7 @@ pub mod desk;
 pub mod pages;
 pub mod scenarios;
 pub mod session;
+pub mod signed_in;
 pub mod signin;
 pub mod viewmodel;
 

@@ -1,12 +1,10 @@
 //! Page plumbing: the embedded templates (HTML-escaped), rendering with the signed-in user's details,
-//! finding the signed-in user of a request, the CSRF check, and times shown in Beijing time.
+//! and times shown in Beijing time. The signed-in user and the CSRF check: [`super::signed_in`].
 use super::calls::{CallError, Caller};
-use super::session::{self, COOKIE};
 use super::Console;
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
 use serde_json::{json, Value};
-use std::net::SocketAddr;
 
 /// The templates, embedded; every `.html` template escapes what it prints.
 pub fn templates() -> minijinja::Environment<'static> {
@@ -39,15 +37,15 @@ pub fn render(c: &Console, name: &str, caller: Option<&Caller>, mut ctx: Value) 
         obj.insert(
             "user".into(),
             json!({
-                "subject": u.who.subject,
-                "name": u.who.display_name,
-                "roles": u.who.roles.iter().map(|r| role_label(r.name())).collect::<Vec<_>>(),
-                "regions": u.who.regions.iter().map(|r| region_label(r)).collect::<Vec<_>>(),
+                "subject": u.who().subject,
+                "name": u.who().display_name,
+                "roles": u.who().roles.iter().map(|r| role_label(r.name())).collect::<Vec<_>>(),
+                "regions": u.who().regions.iter().map(|r| region_label(r)).collect::<Vec<_>>(),
                 "reads_views": u.reads_views(),
                 "manager": u.is_manager(),
             }),
         );
-        obj.insert("csrf".into(), json!(u.csrf));
+        obj.insert("csrf".into(), json!(u.csrf()));
     }
     match c
         .templates
@@ -67,60 +65,6 @@ pub fn message(c: &Console, caller: Option<&Caller>, status: StatusCode, title: 
     let mut r = render(c, "message.html", caller, json!({"title": title, "error": err}));
     *r.status_mut() = status;
     r
-}
-
-/// The signed-in user of a request, authenticated again with the session's credential; otherwise the
-/// response that sends the browser to sign in.
-pub async fn signed_in(c: &Console, headers: &HeaderMap, peer: SocketAddr) -> Result<Caller, Response> {
-    let to_signin = || Redirect::to("/signin").into_response();
-    let Some(sid) = session::cookie(headers, COOKIE) else {
-        return Err(to_signin());
-    };
-    let Some(s) = c.sessions.get(sid) else {
-        return Err(to_signin());
-    };
-    let mut h = HeaderMap::new();
-    let Ok(v) = s.credential.parse() else {
-        c.sessions.end(sid);
-        return Err(to_signin());
-    };
-    h.insert(axum::http::header::AUTHORIZATION, v);
-    match c.auth.authenticate(&h, None).await {
-        Ok(who) => Ok(Caller {
-            who,
-            peer: format!("console {peer}"),
-            csrf: s.csrf,
-        }),
-        Err(status) if status.code() == tonic::Code::Unauthenticated => {
-            // The token expired or the identity was disabled: the session ends with it.
-            c.sessions.end(sid);
-            Err(super::signin::render_page(c, Some(CallError::from(status)), StatusCode::UNAUTHORIZED).await)
-        }
-        Err(status) => Err(message(
-            c,
-            None,
-            StatusCode::TOO_MANY_REQUESTS,
-            "请求被拒绝",
-            &status.into(),
-        )),
-    }
-}
-
-/// FORBIDDEN unless `posted` is the session's CSRF token.
-pub fn check_csrf(c: &Console, caller: &Caller, posted: &str) -> Result<(), Box<Response>> {
-    if session::same(&caller.csrf, posted) {
-        return Ok(());
-    }
-    Err(Box::new(message(
-        c,
-        Some(caller),
-        StatusCode::FORBIDDEN,
-        "表单已失效",
-        &CallError::new(
-            tonic::Code::PermissionDenied,
-            "the form's CSRF token does not match this session; reload the page and submit again",
-        ),
-    )))
 }
 
 /// A role's Chinese name.

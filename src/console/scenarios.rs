@@ -1,27 +1,19 @@
 //! The scenarios browser: the loaded scenarios (`ListScenarios`), and one scenario's steps, questions,
 //! causes, reply templates and actions (`GetScenario`).
 use super::calls::bounded;
-use super::pages::{self, signed_in};
+use super::pages;
+use super::signed_in::SignedIn;
 use super::Console;
 use crate::proto::complaint::v1::diagnosis_service_server::DiagnosisService;
 use crate::proto::complaint::v1::{self as pb};
-use axum::extract::{ConnectInfo, Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::json;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 /// GET /scenarios.
-pub async fn list(
-    State(c): State<Arc<Console>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-) -> Response {
-    let caller = match signed_in(&c, &headers, peer).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
+pub async fn list(State(c): State<Arc<Console>>, SignedIn(caller): SignedIn) -> Response {
     let req = caller.request("DiagnosisService/ListScenarios", pb::ListScenariosRequest::default());
     match bounded(c.call_timeout, c.services.diagnosis.list_scenarios(req)).await {
         Ok(r) => pages::render(
@@ -43,16 +35,7 @@ pub async fn list(
 }
 
 /// GET /scenarios/{id}.
-pub async fn detail(
-    State(c): State<Arc<Console>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Response {
-    let caller = match signed_in(&c, &headers, peer).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
+pub async fn detail(State(c): State<Arc<Console>>, SignedIn(caller): SignedIn, Path(id): Path<String>) -> Response {
     let req = caller.request("DiagnosisService/GetScenario", pb::GetScenarioRequest { id });
     match bounded(c.call_timeout, c.services.diagnosis.get_scenario(req)).await {
         Ok(r) => {

@@ -200,7 +200,7 @@ pub async fn signout(
     if let Some(sid) = session::cookie(&headers, COOKIE) {
         if let Some(s) = c.sessions.get(sid) {
             if !session::same(&s.csrf, &f.csrf) {
-                let caller = pages::signed_in(&c, &headers, peer).await.ok();
+                let caller = super::signed_in::optional(&c, &headers, peer).await;
                 return pages::message(
                     &c,
                     caller.as_ref(),
