@@ -512,10 +512,14 @@ mod tests {
     #[test]
     fn the_complaint_period_is_typed() {
         run(r#"complaint.period.named && view.recent_bills.exists(b, b.cycle in complaint.period.cycles) && complaint.period.from < now && complaint.period.kind == "month""#).unwrap();
-        let e = run("complaint.period.cylce == '202610'").unwrap_err();
+        let e = run("complaint.period.cyle == '202610'").unwrap_err();
         assert_eq!(
             e.message,
-            "`cylce` is not a field of complaint.period (did you mean `cycle`?)"
+            "`cyle` is not a field of complaint.period (did you mean `cycle`?)"
+        );
+        assert_eq!(
+            run("complaint.period.month == '10'").unwrap_err().message,
+            "`month` is not a field of complaint.period (fields: named, kind, cycle, cycles, from, to, words, label)"
         );
         assert!(run("complaint.text == ''")
             .unwrap_err()
