@@ -90,7 +90,7 @@ fn days() {
 
 #[test]
 fn ranges() {
-    let r = |t: &str| at(t, demo_now()).map(|(k, f, to, w)| (k, f, to, w));
+    let r = |t: &str| at(t, demo_now());
     assert_eq!(
         r("上周交的话费找不着了"),
         Some((Kind::Range, ymd(2026, 11, 16), ymd(2026, 11, 23), "上周".into()))
