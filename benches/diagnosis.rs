@@ -191,6 +191,7 @@ fn engine_only(
                         complaint_id: format!("E-{k}"),
                         msisdn: view.msisdn.clone(),
                         now: None,
+                        text: String::new(),
                     };
                     let t0 = Instant::now();
                     let d = engine.diagnose(set, &input, view)?;

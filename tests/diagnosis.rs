@@ -195,6 +195,11 @@ async fn the_shipped_test_cases_hold_over_the_server() {
                     r.trace
                 );
             }
+            // No cause (a period named without a record): said, with what was checked.
+            None if case.expect.no_cause => {
+                assert_eq!(r.outcome(), DiagnosisOutcome::NoCause, "{label}");
+                assert!(!r.reply.is_empty() && r.cause.is_none(), "{label}");
+            }
             None => {
                 assert_eq!(r.outcome(), DiagnosisOutcome::Question, "{label}");
                 assert!(r.reply.is_empty() && r.cause.is_none(), "{label}");

@@ -35,6 +35,7 @@ fn route(e: &Engine, cands: &Candidates, view: &SubscriberView, answers: &[(&str
         complaint_id: "T".into(),
         msisdn: view.msisdn.clone(),
         now: None,
+        text: String::new(),
     };
     e.diagnose_routed(e.scenarios(), cands, &input, view, Arc::new(Provenance::complete()))
         .unwrap()

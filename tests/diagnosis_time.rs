@@ -53,6 +53,7 @@ fn diagnose_all(
                 complaint_id: "T".into(),
                 msisdn: number.clone(),
                 now,
+                text: String::new(),
             };
             let d = engine.diagnose(set.clone(), &input, view).unwrap();
             out.push(format!(
@@ -117,6 +118,7 @@ fn the_requests_now_wins_then_the_configured_then_the_wall_clock() {
         complaint_id: "T".into(),
         msisdn: seed::msisdn(Situation::TopupPending.first_index()),
         now: None,
+        text: String::new(),
     };
     assert_eq!(engine.now_of(&input), at("2026-11-28T23:30:00+08:00"));
     input.now = Some(at("2026-11-28T10:00:00+08:00"));

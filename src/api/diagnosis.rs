@@ -444,6 +444,7 @@ impl DiagnosisApi {
                 complaint_id,
                 msisdn,
                 now,
+                text: req.text.clone(),
             };
             let routed = self
                 .engine

@@ -21,6 +21,7 @@ pub use crate::config::diagnosis as config;
 pub mod evidence;
 pub mod load;
 pub mod model;
+pub mod period;
 pub mod provenance;
 pub mod records;
 pub mod reload;
@@ -101,6 +102,9 @@ pub struct DiagnoseInput {
     pub msisdn: String,
     /// The time the complaint is diagnosed as of (the request's `now`); `None`: the engine's clock.
     pub now: Option<DateTime<FixedOffset>>,
+    /// The complaint's text (or, for one issue of a text with several, the part about it): the period it
+    /// names is what scenarios see as `complaint.period` ([`period`]). Empty: no period named.
+    pub text: String,
 }
 
 /// Every scenario of the category as it ran, ranked, and what the best one concluded.
@@ -401,12 +405,15 @@ impl Engine {
         if !provenance.absent.is_empty() {
             provenance::prune(&mut view_value, &provenance);
         }
-        let root = run::eval_context(&view_value, now, &input.answers);
+        let named = period::parse(&input.text, now);
+        let complaint = period::complaint_value(named.as_ref(), now);
+        let root = run::eval_context_with(&view_value, now, &input.answers, &complaint);
         let inputs = run::Inputs {
             view: &view_value,
             answers: &input.answers,
             now,
             provenance: &provenance,
+            complaint: &complaint,
         };
         let mut runs: Vec<ScenarioRun> = scenarios.iter().map(|s| run::run(s, &root, &inputs)).collect();
         // Stable: file order breaks ties.
@@ -476,7 +483,17 @@ impl Engine {
                 "无法判断：{}。请到对应系统核实后再处理，不要按默认值答复客户。",
                 missing.iter().map(|m| m.check()).collect::<Vec<_>>().join("；")
             ),
-            _ => conclude::no_cause_text(&set, &runs, chosen, &inputs, &input.complaint_id, &input.msisdn),
+            _ => {
+                let text = conclude::no_cause_text(&set, &runs, chosen, &inputs, &input.complaint_id, &input.msisdn);
+                // Nothing found for the period the customer named is said as such, never answered about
+                // another period.
+                match &named {
+                    Some(p) if !text.contains(&p.label()) => {
+                        format!("按客户所说的期间“{}”（{}）核查：{text}", p.words, p.label())
+                    }
+                    _ => text,
+                }
+            }
         };
         Ok(Diagnosis {
             set,
@@ -603,6 +620,7 @@ reply = "线路故障，已派单。"
             complaint_id: "C-1".into(),
             msisdn: "13800138000".into(),
             now: None,
+            text: String::new(),
         }
     }
 

@@ -3,8 +3,8 @@
 //! Filters: `money` (fen → `12.34元`), `date` (→ `2026年11月28日`, Beijing time), `datetime`
 //! (→ `2026年11月28日 10:00`), `cycle` (`202611` → `2026年11月`), `data_mb` (MB → `2.0GB` / `512MB`).
 //! A template sees `view` (the subscriber view, as in the JSON of `GetSubscriberView` but with proto field
-//! names), `values` (what the steps computed), `answers`, `now`, `cause` (`code`, `title`), `complaint_id`
-//! and `msisdn`. Templates are compiled, checked and rendered once against a sample view at load
+//! names), `values` (what the steps computed), `answers`, `now`, `complaint` (the period its text names),
+//! `cause` (`code`, `title`), `complaint_id` and `msisdn`. Templates are compiled, checked and rendered once against a sample view at load
 //! (`super::load`); here is what they are rendered with.
 use super::value;
 use cel::objects::{Key, KeyRef};
@@ -15,7 +15,16 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// Variables a template sees.
-pub const TEMPLATE_VARIABLES: [&str; 7] = ["view", "values", "answers", "now", "cause", "complaint_id", "msisdn"];
+pub const TEMPLATE_VARIABLES: [&str; 8] = [
+    "view",
+    "values",
+    "answers",
+    "now",
+    "complaint",
+    "cause",
+    "complaint_id",
+    "msisdn",
+];
 
 /// The template environment: the filters, and undefined values that render as empty.
 pub fn environment() -> Environment<'static> {
@@ -92,6 +101,8 @@ pub struct ReplyInput<'a> {
     pub values: &'a [(String, cel::Value)],
     pub answers: &'a BTreeMap<String, String>,
     pub now: DateTime<FixedOffset>,
+    /// `complaint` (the period the text names, see [`super::period`]).
+    pub complaint: &'a cel::Value,
     pub cause_code: &'a str,
     pub cause_title: &'a str,
     pub complaint_id: &'a str,
@@ -176,6 +187,7 @@ pub fn context(i: &ReplyInput) -> JValue {
     ctx.insert("values".into(), JValue::from_object(values));
     ctx.insert("answers".into(), JValue::from_object(i.answers.clone()));
     ctx.insert("now".into(), JValue::from(i.now.to_rfc3339()));
+    ctx.insert("complaint".into(), to_template(i.complaint));
     ctx.insert("cause".into(), JValue::from_object(cause));
     ctx.insert("complaint_id".into(), JValue::from(i.complaint_id));
     ctx.insert("msisdn".into(), JValue::from(i.msisdn));
@@ -263,7 +275,7 @@ pub fn datetime(v: JValue) -> Result<String, JError> {
 
 /// `202611` → `2026年11月`.
 pub fn cycle(v: JValue) -> Result<String, JError> {
-    if absent(&v) {
+    if absent(&v) || v.as_str() == Some("") {
         return Ok(String::new());
     }
     let s = v.to_string();

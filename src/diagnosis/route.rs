@@ -39,6 +39,9 @@ pub struct Candidates {
     pub keywords: Vec<String>,
     /// Categories a clause of the text is confidently about, with that clause's probability.
     pub clauses: Vec<(String, f64)>,
+    /// Each clause of the text (when it has several) with the category it is most likely about, sure or
+    /// not: the period a clause names belongs to its issue ([`Candidates::text_for`]).
+    pub clause_texts: Vec<(String, String)>,
 }
 
 impl Candidates {
@@ -65,7 +68,23 @@ impl Candidates {
                 .filter(|c| seen.insert(c.category().to_string()))
                 .map(|c| (c.category().to_string(), c.confidence()))
                 .collect(),
+            clause_texts: Vec::new(),
         }
+    }
+
+    /// The part of `text` about `category`, for the period it names: the clauses most likely about it, or
+    /// the whole text when it has one clause or none is about the category. So in "手机一点信号都没有，还有
+    /// 上个月话费好像也多了" last month is the bill's period, not the coverage problem's.
+    pub fn text_for(&self, category: &str, text: &str) -> String {
+        if !self.clause_texts.iter().any(|(_, c)| c == category) {
+            return text.to_string();
+        }
+        self.clause_texts
+            .iter()
+            .filter(|(_, c)| c == category)
+            .map(|(t, _)| t.as_str())
+            .collect::<Vec<_>>()
+            .join("。")
     }
 
     /// Classifies `text` and each of its [`clauses`] with `clf`.
@@ -74,8 +93,18 @@ impl Candidates {
         text: &str,
     ) -> Result<Candidates, crate::classify::ClassifyError> {
         let whole = clf.classify(text)?;
-        let parts: Vec<Classification> = clauses(text).iter().filter_map(|c| clf.classify(c).ok()).collect();
-        Ok(Candidates::classified(&whole, &parts))
+        let parts: Vec<(String, Classification)> = clauses(text)
+            .into_iter()
+            .filter_map(|c| clf.classify(&c).ok().map(|k| (c, k)))
+            .collect();
+        let clause_texts = parts
+            .iter()
+            .map(|(t, k)| (t.clone(), k.category().to_string()))
+            .collect();
+        let parts: Vec<Classification> = parts.into_iter().map(|(_, k)| k).collect();
+        let mut cands = Candidates::classified(&whole, &parts);
+        cands.clause_texts = clause_texts;
+        Ok(cands)
     }
 
     /// The category the complaint is first diagnosed under.
@@ -103,9 +132,17 @@ pub fn clauses(text: &str) -> Vec<String> {
         "此外",
         "另一个",
     ];
-    let mut marked = text.to_string();
-    for m in MARKERS {
-        marked = marked.replace(m, &format!("\u{1}{m}"));
+    // A marker opens a clause only at the start or after a pause (“，另外…”, “。还有…”): inside a clause it is
+    // an ordinary word (“账单里还有退订的彩铃费”, “而且还扣了钱”).
+    let mut marked = String::with_capacity(text.len() + 8);
+    let mut prev: Option<char> = None;
+    for (i, c) in text.char_indices() {
+        let at_pause = prev.is_none_or(|p| p.is_whitespace() || "，,、；;。！!？?：:".contains(p));
+        if at_pause && MARKERS.iter().any(|m| text[i..].starts_with(m)) {
+            marked.push('\u{1}');
+        }
+        marked.push(c);
+        prev = Some(c);
     }
     let parts: Vec<String> = marked
         .split(['\u{1}', '。', '；', ';', '！', '!', '？', '?', '\n'])
@@ -173,6 +210,35 @@ impl Engine {
         view: &SubscriberView,
         provenance: Arc<Provenance>,
     ) -> Result<Routed, Error> {
+        let mut routed = self.route(set, cands, input, view, provenance)?;
+        // Each finding says which period of the text it answered about.
+        let now = self.now_of(input);
+        let whole = super::period::parse(&input.text, now);
+        for f in std::iter::once(&mut routed.primary).chain(routed.secondary.iter_mut()) {
+            let text = cands.text_for(&f.routing.category, &input.text);
+            match (super::period::parse(&text, now), &whole) {
+                (Some(p), _) => f
+                    .routing
+                    .reason
+                    .push_str(&format!("; period named in the text: {}", p.describe())),
+                (None, Some(p)) if text != input.text => f.routing.reason.push_str(&format!(
+                    "; the period “{}” belongs to another issue of the text: the usual period",
+                    p.words
+                )),
+                _ => {}
+            }
+        }
+        Ok(routed)
+    }
+
+    fn route(
+        &self,
+        set: Arc<ScenarioSet>,
+        cands: &Candidates,
+        input: &DiagnoseInput,
+        view: &SubscriberView,
+        provenance: Arc<Provenance>,
+    ) -> Result<Routed, Error> {
         let (first, p0) = cands.first();
         let by = if cands.requested.is_some() {
             RoutedBy::Request
@@ -190,6 +256,7 @@ impl Engine {
         let diagnose = |category: &str| {
             let mut i = input.clone();
             i.category = category.to_string();
+            i.text = cands.text_for(category, &input.text);
             self.diagnose_with(set.clone(), &i, view, provenance.clone())
         };
         let named = match by {
@@ -289,7 +356,7 @@ impl Engine {
                 tried.push(format!("{c} ({p:.2}): {word}"));
             }
         }
-        let primary = match primary {
+        let mut primary = match primary {
             Some(f) => f,
             None => {
                 let mut d = d0.take().expect("kept when nothing was found");
@@ -328,11 +395,37 @@ impl Engine {
                 seconds.push((c.clone(), *p, "the classifier"));
             }
             let mut seen = BTreeSet::from([primary.routing.category.clone(), first.to_string()]);
+            // The scenario that concluded the main finding (a scenario may serve two categories).
+            let main = primary
+                .diagnosis
+                .chosen_run()
+                .filter(|_| cause_of(&primary.diagnosis).is_some())
+                .map(|r| r.scenario.id.clone());
             for (c, p, from) in seconds {
                 if !seen.insert(c.clone()) {
                     continue;
                 }
-                let d = diagnose(&c)?;
+                let mut d = diagnose(&c)?;
+                // The same finding again is no second issue: the category's other scenarios answer.
+                if cause_of(&d).is_some() && d.chosen_run().map(|r| &r.scenario.id) == main.as_ref() {
+                    let held = set.clone();
+                    let others: Vec<Arc<Scenario>> = held
+                        .of_category(&c)
+                        .filter(|s| Some(&s.id) != main.as_ref())
+                        .cloned()
+                        .collect();
+                    let mut i = input.clone();
+                    i.category = c.clone();
+                    i.text = cands.text_for(&c, &input.text);
+                    d = self.diagnose_scenarios(
+                        set.clone(),
+                        &others,
+                        held.view_fields_of(&c),
+                        &i,
+                        view,
+                        provenance.clone(),
+                    )?;
+                }
                 if matches!(cause_of(&d), Some((_, false))) {
                     secondary.push(Finding {
                         routing: routing(&c, p, format!("a second issue: {from} ({p:.2}), with its own evidence")),
@@ -342,6 +435,20 @@ impl Engine {
                     break;
                 }
             }
+        }
+        // The customer leads with the main issue: when the text's first clause is about the second
+        // finding's category and not the first's, and both are causes the data shows, they swap.
+        let lead = cands.clause_texts.first().map(|(_, c)| c.as_str());
+        let swap = secondary.first().is_some_and(|s| {
+            lead == Some(s.routing.category.as_str())
+                && lead != Some(primary.routing.category.as_str())
+                && matches!(cause_of(&primary.diagnosis), Some((_, false)))
+        });
+        if swap {
+            let mut lead = secondary.remove(0);
+            lead.routing.reason = format!("the text leads with it (its first clause); {}", lead.routing.reason);
+            primary.routing.reason = format!("a second issue of the text; first found by {}", primary.routing.reason);
+            secondary.insert(0, std::mem::replace(&mut primary, lead));
         }
         Ok(Routed { primary, secondary })
     }
@@ -405,6 +512,12 @@ mod tests {
             ["信号很差", "营业厅态度也不好"]
         );
         assert!(clauses("我的流量怎么扣了这么多").is_empty());
+        // A marker inside a clause is an ordinary word.
+        assert!(clauses("9月的账单里还有退订的彩铃费").is_empty());
+        assert_eq!(
+            clauses("上个月话费多了三十多块。还有推销电话老打过来，烦"),
+            ["上个月话费多了三十多块", "还有推销电话老打过来，烦"]
+        );
         assert!(clauses("流量多扣了。好").is_empty());
     }
 }

@@ -78,15 +78,27 @@ pub struct ScenarioRun {
     pub values: Vec<(String, Value)>,
 }
 
-/// The root evaluation context: `view`, `now`, `answers`, an empty `values`, and `sum`/`max`/`min`.
+/// The root evaluation context of a complaint that names no period (see [`eval_context_with`]).
 pub fn eval_context(
     view: &Value,
     now: DateTime<FixedOffset>,
     answers: &HashMap<String, String>,
 ) -> Context<'static, 'static> {
+    eval_context_with(view, now, answers, &super::period::complaint_value(None, now))
+}
+
+/// The root evaluation context: `view`, `now`, `answers`, `complaint` (the period the text names, see
+/// [`super::period`]), an empty `values`, and `sum`/`max`/`min`.
+pub fn eval_context_with(
+    view: &Value,
+    now: DateTime<FixedOffset>,
+    answers: &HashMap<String, String>,
+    complaint: &Value,
+) -> Context<'static, 'static> {
     let mut ctx = Context::with_env(cel_env().clone());
     ctx.add_variable_from_value("view", view.clone());
     ctx.add_variable_from_value("now", Value::Timestamp(now));
+    ctx.add_variable_from_value("complaint", complaint.clone());
     let answers: HashMap<Key, Value> = answers
         .iter()
         .map(|(k, v)| (Key::String(Arc::new(k.clone())), Value::String(Arc::new(v.clone()))))
@@ -157,6 +169,8 @@ pub struct Inputs<'a> {
     pub now: DateTime<FixedOffset>,
     /// The view fields the read could not give (removed from `view`).
     pub provenance: &'a Provenance,
+    /// `complaint` as the expressions see it (the period its text names).
+    pub complaint: &'a Value,
 }
 
 /// The absent fields a step that failed needed (see [`super::provenance::needed`]).
@@ -172,6 +186,7 @@ fn lookup(inputs: &Inputs, values: &[(String, Value)], segments: &[String]) -> O
     let mut cur = match root.as_str() {
         "view" => inputs.view.clone(),
         "now" => Value::Timestamp(inputs.now),
+        "complaint" => inputs.complaint.clone(),
         "answers" => {
             let q = rest.first()?;
             return inputs.answers.get(q).map(|a| Value::String(Arc::new(a.clone())));

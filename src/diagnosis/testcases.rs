@@ -264,6 +264,7 @@ pub fn run_case(
                         complaint_id: "CASE".into(),
                         msisdn: view.msisdn.clone(),
                         now: None,
+                        text: case.text.clone(),
                     };
                     match engine.diagnose(set.clone(), &input, view) {
                         Err(e) => diffs.push(format!("diagnosis failed: {e}")),
@@ -290,7 +291,8 @@ pub fn run_case(
                                     got.reply = d.conclusion.as_ref().map(|c| c.reply.clone()).unwrap_or_default();
                                 }
                                 RunOutcome::Question(q) => got.question = Some(q.clone()),
-                                _ => {}
+                                // No cause: the figures are looked for in what the handler is told.
+                                _ => got.reply = d.handling.clone(),
                             }
                             for r in &d.runs {
                                 if let RunOutcome::Error { step, message } = &r.outcome {

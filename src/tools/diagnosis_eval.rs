@@ -130,6 +130,21 @@ impl EvalReport {
                 r.routing_reason
             );
         }
+        for r in &self.runs {
+            if let Some(second) = r.item.second.as_ref().filter(|s| !r.secondary.contains(s)) {
+                let _ = writeln!(
+                    out,
+                    "second missed {}: {} — expected {second}, got {}",
+                    r.item.id,
+                    r.item.text,
+                    if r.secondary.is_empty() {
+                        "none".to_string()
+                    } else {
+                        r.secondary.join(", ")
+                    }
+                );
+            }
+        }
         out
     }
 }
@@ -174,6 +189,7 @@ pub async fn run(folder: &Folder, items: &[EvalItem]) -> anyhow::Result<EvalRepo
             complaint_id: item.id.clone(),
             msisdn: item.number.clone(),
             now: None,
+            text: item.text.clone(),
         };
         let routed = engine
             .diagnose_routed(set.clone(), &cands, &input, view, Arc::new(Provenance::complete()))

@@ -609,6 +609,7 @@ pub async fn generate(
                     complaint_id: life.intake.complaint_id.clone(),
                     msisdn: life.intake.msisdn.clone(),
                     now: None,
+                    text: life.intake.text.clone(),
                 };
                 let d = engine.diagnose(diag_set.clone(), &input, &life.view)?;
                 let r = ComplaintRecord::of(

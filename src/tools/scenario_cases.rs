@@ -230,6 +230,7 @@ pub async fn try_one(folder: &Folder, trial: &Trial) -> anyhow::Result<String> {
         complaint_id: "TRY".into(),
         msisdn: view.msisdn.clone(),
         now: None,
+        text: trial.text.clone(),
     };
     let d = engine
         .diagnose(set.clone(), &input, &view)

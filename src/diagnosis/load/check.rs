@@ -21,7 +21,7 @@ pub const MAX_NESTING: usize = 2;
 pub const MAX_EXPRESSION_CHARS: usize = 4_000;
 
 /// The variables an expression sees.
-pub const VARIABLES: [&str; 4] = ["view", "now", "answers", "values"];
+pub const VARIABLES: [&str; 5] = ["view", "now", "answers", "values", "complaint"];
 
 /// What an expression may refer to besides the view.
 pub struct Names<'a> {
@@ -160,6 +160,7 @@ impl Walker<'_> {
                     "now" => Ty::Schema(Shape::Timestamp),
                     "answers" => Ty::Answers,
                     "values" => Ty::Values,
+                    "complaint" => Ty::Complaint,
                     n if TYPE_IDENTS.contains(&n) => return Ok(DYN),
                     other => {
                         return Err(self.problem(
@@ -357,6 +358,7 @@ impl Walker<'_> {
                     ))
                 }
             }
+            Ty::Complaint | Ty::Period => types::select_complaint(operand, field).map_err(|m| self.at_field(e, m)),
             Ty::Values => {
                 if let Some((_, t)) = self.names.values.iter().find(|(q, _)| q == field) {
                     Ok(t.clone())
@@ -505,6 +507,37 @@ mod tests {
         assert!(run("foo > 0").unwrap_err().message.contains("unknown variable `foo`"));
         run("size(values.unconsented) > 0 && answers.modem_light == 'red' && now > timestamp('2026-01-01T00:00:00Z')")
             .unwrap();
+    }
+
+    #[test]
+    fn the_complaint_period_is_typed() {
+        run(r#"complaint.period.named && view.recent_bills.exists(b, b.cycle in complaint.period.cycles) && complaint.period.from < now && complaint.period.kind == "month""#).unwrap();
+        let e = run("complaint.period.cyle == '202610'").unwrap_err();
+        assert_eq!(
+            e.message,
+            "`cyle` is not a field of complaint.period (did you mean `cycle`?)"
+        );
+        assert_eq!(
+            run("complaint.period.month == '10'").unwrap_err().message,
+            "`month` is not a field of complaint.period (fields: named, kind, cycle, cycles, from, to, words, label)"
+        );
+        assert!(run("complaint.text == ''")
+            .unwrap_err()
+            .message
+            .contains("`text` is not a field of the complaint"));
+        let names = Names {
+            questions: &[],
+            values: &[],
+            allowed: &[],
+        };
+        let p = crate::diagnosis::model::cel_env()
+            .compile("complaint.period.from")
+            .unwrap();
+        assert_eq!(check_typed(&p, &names).unwrap().1.class(), Class::Time);
+        let p = crate::diagnosis::model::cel_env()
+            .compile("complaint.period.cycles")
+            .unwrap();
+        assert_eq!(check_typed(&p, &names).unwrap().1.describe(), "a list of strings");
     }
 
     #[test]

@@ -273,6 +273,7 @@ mod tests {
             answers: &answers,
             now,
             provenance: &crate::diagnosis::provenance::Provenance::complete(),
+            complaint: &crate::diagnosis::period::complaint_value(None, now),
         };
         crate::diagnosis::run::run(s, &root, &inputs)
     }

@@ -116,6 +116,7 @@ fn check_path(env: &Environment, path: &str, questions: &[String], values: &Valu
             }
             _ => Ok(()),
         },
+        "complaint" => check_complaint_path(&segs[1..]).map(|_| ()),
         "cause" => match segs.get(1) {
             Some(f) if !["code", "title"].contains(f) => Err(format!("`cause.{f}`: a cause has `code` and `title`")),
             _ => Ok(()),
@@ -127,6 +128,18 @@ fn check_path(env: &Environment, path: &str, questions: &[String], values: &Valu
             reply::TEMPLATE_VARIABLES.map(|v| format!("`{v}`")).join(", ")
         )),
     }
+}
+
+/// Checks the segments after `complaint` (`period.cycle`) and gives the type they select.
+fn check_complaint_path(segs: &[&str]) -> Result<Ty, String> {
+    let mut ty = Ty::Complaint;
+    let mut so_far = "complaint".to_string();
+    for seg in segs {
+        ty = super::types::select_complaint(&ty, seg).map_err(|m| format!("`{so_far}.{seg}`: {m}"))?;
+        so_far.push('.');
+        so_far.push_str(seg);
+    }
+    Ok(ty)
 }
 
 /// Checks `view.<path>` against the schema; list items are picked by index (`recent_bills.0.cycle`) or in
@@ -155,6 +168,9 @@ fn check_view_path(path: &str) -> Result<(), String> {
 /// The type of a template path `view.…` or `values.<name>.…` (list items by index); a field that does
 /// not exist is a problem.
 fn value_path_type(path: &str, values: &ValueNames) -> Result<Ty, String> {
+    if let Some(rest) = path.strip_prefix("complaint.") {
+        return check_complaint_path(&rest.split('.').collect::<Vec<_>>());
+    }
     if let Some(rest) = path.strip_prefix("view.") {
         return schema::resolve(&schema::view_descriptor(), rest, Items::Index)
             .map(|r| Ty::Schema(r.shape))
@@ -231,7 +247,7 @@ fn check_filters(source: &str, values: &ValueNames) -> Result<(), (usize, String
         });
         let line = source[..consumed + open].matches('\n').count() + 1;
         let is_path = path.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.');
-        if is_path && (path.starts_with("view.") || path.starts_with("values.")) {
+        if is_path && (path.starts_with("view.") || path.starts_with("values.") || path.starts_with("complaint.")) {
             // Every segment, list indexes included (`values.un.0.service_name`).
             let ty = value_path_type(path, values).map_err(|m| (line, m))?;
             if let Some(filter) = filter {
@@ -256,16 +272,19 @@ fn check_filters(source: &str, values: &ValueNames) -> Result<(), (usize, String
 }
 
 /// Renders every template of `s` once against a sample view of time `at`: the values its steps compute
-/// on that view (where they evaluate), the first allowed answer to each question.
+/// on that view (where they evaluate), the first allowed answer to each question, a complaint naming no
+/// period (the paths and filters of `complaint.period` are checked without rendering, see
+/// [`TemplateBuilder::add`]: a named period would select records the sample view does not have).
 pub fn check_render(s: &Scenario, templates: &Templates, at: DateTime<FixedOffset>) -> Result<(), Vec<LoadError>> {
     let sample = value::message_to_cel(&value::sample_view(at));
+    let complaint = crate::diagnosis::period::complaint_value(None, at);
     let answers: BTreeMap<String, String> = s
         .questions
         .iter()
         .filter_map(|q| q.answers.first().map(|a| (q.id.clone(), a.0.clone())))
         .collect();
     let answer_map: HashMap<String, String> = answers.clone().into_iter().collect();
-    let root = run::eval_context(&sample, at, &answer_map);
+    let root = run::eval_context_with(&sample, at, &answer_map, &complaint);
     // Values on the sample view, where they evaluate; the rest stay undefined.
     let mut values: Vec<(String, cel::Value)> = Vec::new();
     for step in &s.steps {
@@ -284,6 +303,7 @@ pub fn check_render(s: &Scenario, templates: &Templates, at: DateTime<FixedOffse
             values: &values,
             answers: &answers,
             now: at,
+            complaint: &complaint,
             cause_code: &c.code,
             cause_title: &c.title,
             complaint_id: "C-SAMPLE",
@@ -319,6 +339,7 @@ pub fn check_render(s: &Scenario, templates: &Templates, at: DateTime<FixedOffse
             values: &values,
             answers: &answers,
             now: at,
+            complaint: &complaint,
             cause_code: "",
             cause_title: "",
             complaint_id: "C-SAMPLE",

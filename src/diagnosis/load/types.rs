@@ -19,6 +19,10 @@ pub enum Ty {
     Answer(String),
     /// `values`: its fields are the values computed so far.
     Values,
+    /// `complaint`: its one field is `period`.
+    Complaint,
+    /// `complaint.period`: the period the text names (see `diagnosis::period`).
+    Period,
 }
 
 /// The unknown type: nothing is checked below it.
@@ -74,7 +78,7 @@ impl Ty {
                 Shape::Dynamic => Class::Unknown,
             },
             Ty::Answer(_) => Class::Text,
-            Ty::Answers | Ty::Values => Class::Map,
+            Ty::Answers | Ty::Values | Ty::Complaint | Ty::Period => Class::Map,
         }
     }
 
@@ -89,6 +93,8 @@ impl Ty {
             },
             Ty::Schema(Shape::Enum(e)) => format!("an enum value ({})", e.full_name()),
             Ty::Answer(q) => format!("the answer to `{q}` (a string)"),
+            Ty::Complaint => "the complaint (a map with `period`)".into(),
+            Ty::Period => "the period the complaint names (a map)".into(),
             t => match t.class() {
                 Class::Bool => "true or false".into(),
                 Class::Number => "a number".into(),
@@ -113,6 +119,33 @@ impl Ty {
 
     fn is_dynamic(&self) -> bool {
         matches!(self, Ty::Schema(Shape::Dynamic))
+    }
+}
+
+/// The field `field` of `complaint` or `complaint.period`, with its type; a field that is not one is
+/// refused, naming the fields there are.
+pub fn select_complaint(t: &Ty, field: &str) -> Result<Ty, String> {
+    use crate::diagnosis::period::FIELDS;
+    match t {
+        Ty::Complaint if field == "period" => Ok(Ty::Period),
+        Ty::Complaint => Err(format!("`{field}` is not a field of the complaint (fields: period)")),
+        Ty::Period => match FIELDS.iter().find(|(f, _)| *f == field) {
+            Some((_, "bool")) => Ok(Ty::bool()),
+            Some((_, "timestamp")) => Ok(Ty::Schema(Shape::Timestamp)),
+            Some((_, "list")) => Ok(Ty::Schema(Shape::List(Box::new(Shape::Scalar(Kind::String))))),
+            Some(_) => Ok(Ty::string()),
+            None => {
+                let names: Vec<&str> = FIELDS.iter().map(|(f, _)| *f).collect();
+                let hint = crate::schema::closest(field, names.iter().copied())
+                    .map(|c| format!("did you mean `{c}`?"))
+                    .unwrap_or_else(|| format!("fields: {}", names.join(", ")));
+                Err(format!("`{field}` is not a field of complaint.period ({hint})"))
+            }
+        },
+        other => Err(format!(
+            "cannot select `{field}`: {} has no such field",
+            other.describe()
+        )),
     }
 }
 
