@@ -195,6 +195,10 @@ impl Gateway {
             s.max_connections = 8;
             s.timeout_ms = 5_000;
         }
+        // For trying the audit writer's batching under load: `BENCH_AUDIT_WAIT_US=0` and the like.
+        if let Some(us) = std::env::var("BENCH_AUDIT_WAIT_US").ok().and_then(|v| v.parse().ok()) {
+            cfg.store.audit_batch_wait_us = us;
+        }
         tune(&mut cfg);
         let mut registry = Registry::from_config(&cfg, &testkit::test_env).map_err(anyhow::Error::msg)?;
         let counts = testkit::count_fetches(&mut registry);
