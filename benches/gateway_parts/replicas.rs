@@ -30,6 +30,21 @@ async fn audit_rows(gw: &Gateway) -> i64 {
         .unwrap_or(-1)
 }
 
+/// The audit writer's totals so far, from the process's metrics: transactions, events, seconds committing.
+fn audit_totals() -> (f64, f64, f64) {
+    let text = complaint_gateway::metrics::install().render();
+    let value = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name).and_then(|v| v.trim().parse::<f64>().ok()))
+            .unwrap_or(0.0)
+    };
+    (
+        value("cgw_audit_batch_events_count "),
+        value("cgw_audit_batch_events_sum "),
+        value("cgw_audit_commit_seconds_sum "),
+    )
+}
+
 /// One store's row: warm view, health and echo in the same run (the second of two rounds).
 async fn measure(store: &str, gw: &Gateway, n: u64, out: &mut Vec<String>) -> anyhow::Result<()> {
     eprintln!("- warm view vs health check and echo, {store}");
@@ -53,6 +68,7 @@ async fn measure(store: &str, gw: &Gateway, n: u64, out: &mut Vec<String>) -> an
         })
         .await;
         let (fetched_before, audited_before) = (gw.counts(), audit_rows(gw).await);
+        let batches_before = audit_totals();
         let nums = numbers.clone();
         let g = closed_loop(&cs, dur, usize::MAX, move |mut c, i| {
             let m = nums[i % nums.len()].clone();
@@ -61,6 +77,13 @@ async fn measure(store: &str, gw: &Gateway, n: u64, out: &mut Vec<String>) -> an
         .await;
         let fetched = delta(&gw.counts(), &fetched_before);
         let audited = audit_rows(gw).await - audited_before;
+        let (b1, b0) = (audit_totals(), batches_before);
+        let (txs, events, secs) = (b1.0 - b0.0, b1.1 - b0.1, b1.2 - b0.2);
+        let batches = format!(
+            "{txs:.0} audit transactions, {:.1} events and {:.2} ms each",
+            events / txs.max(1.0),
+            secs * 1e3 / txs.max(1.0)
+        );
         let h = closed_loop(&hs, dur, usize::MAX, |mut c, _| async move {
             c.check(HealthCheckRequest { service: String::new() }).await.is_ok()
         })
@@ -73,7 +96,7 @@ async fn measure(store: &str, gw: &Gateway, n: u64, out: &mut Vec<String>) -> an
         .await;
         if round == 1 {
             out.push(format!(
-                "| warm view, {store}, {CONCURRENCY} callers, {CONNECTIONS} connections, response {size} B | {:.0}/s, p50 {}, p99 {} ({} errors; audit events committed {audited} for {} calls; backend fetches: {fetched}) | health check, same server: {:.0}/s, p50 {}, p99 {}; echo: {:.0}/s, p50 {}, p99 {} | {:.2}× health (target ≥ 0.5×), p99 {:.2}× health (target ≤ 2×); {:.2}× echo, p99 {:.2}× echo |",
+                "| warm view, {store}, {CONCURRENCY} callers, {CONNECTIONS} connections, response {size} B | {:.0}/s, p50 {}, p99 {} ({} errors; audit events committed {audited} for {} calls in {batches}; backend fetches: {fetched}) | health check, same server: {:.0}/s, p50 {}, p99 {}; echo: {:.0}/s, p50 {}, p99 {} | {:.2}× health (target ≥ 0.5×), p99 {:.2}× health (target ≤ 2×); {:.2}× echo, p99 {:.2}× echo |",
                 g.rps(), ms(g.p50), ms(g.p99), g.errors, g.n,
                 h.rps(), ms(h.p50), ms(h.p99),
                 e.rps(), ms(e.p50), ms(e.p99),

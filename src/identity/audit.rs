@@ -423,9 +423,7 @@ fn links(head: &Head, batch: &[Pending]) -> Vec<Link> {
 
 /// Most events per `INSERT` statement (16 parameters each, well under every engine's limit).
 const ROWS_PER_INSERT: usize = 64;
-
-/// `INSERT … VALUES (…), (…)` for `rows` events: the text depends only on the row count, every value is
-/// bound.
+/// `INSERT … VALUES (…), (…)` for `rows` events: the text depends only on the row count; values are bound.
 fn insert_sql(rows: usize) -> String {
     let mut sql = String::from(INSERT_HEAD);
     for r in 0..rows {
@@ -609,8 +607,7 @@ const GATHER_YIELDS: usize = 16;
 pub struct BatchSettings {
     /// Most events in one transaction (`[store] audit_batch_max`).
     pub max: usize,
-    /// Longest a batch waits to fill while calls are arriving (`[store] audit_batch_wait_us`); a call
-    /// alone never waits.
+    /// Longest a batch waits to fill while calls arrive (`[store] audit_batch_wait_us`); a lone call never does.
     pub wait: std::time::Duration,
 }
 
@@ -668,11 +665,14 @@ async fn writer(store: Store, mut rx: mpsc::Receiver<Pending>, settings: BatchSe
             }
         }
         busy = batch.len() > 1;
+        let t0 = std::time::Instant::now();
         let mut r = write_batch(&store, &batch, &mut head).await;
         if r.is_err() {
             // Once more: a transient failure (a connection lost, a lock wait that timed out).
             r = write_batch(&store, &batch, &mut head).await;
         }
+        metrics::histogram!("cgw_audit_batch_events").record(batch.len() as f64);
+        metrics::histogram!("cgw_audit_commit_seconds").record(t0.elapsed().as_secs_f64());
         if let Err(e) = &r {
             tracing::error!(error = %e, events = batch.len(), "audit batch not written");
         }

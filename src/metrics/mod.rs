@@ -12,6 +12,9 @@
 //! - `breaker_state{source}` (0 closed, 1 open, 2 half-open), `breaker_transitions_total{source,to}`;
 //! - `pool_connections{source}`, `pool_idle_connections{source}`, `pool_max_connections{source}`.
 //!
+//! - `audit_batch_events`, `audit_commit_seconds`: events per audit transaction and how long each took
+//!   (every answer waits for its event's commit, so this is the floor of a read's latency).
+//!
 //! Gauges that describe state (cache size, pools, breakers) are sampled at each scrape.
 //!
 //! Per RPC, without the prefix and in the usual shape (`rpc.rs`): `grpc_server_started_total`,
