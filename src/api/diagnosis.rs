@@ -233,14 +233,14 @@ fn trace_step(entry: &TraceEntry) -> TraceStep {
             .iter()
             .map(|r| FieldRead {
                 path: r.path.clone(),
-                value: r.value.clone(),
+                value: r.value.to_string(),
             })
             .collect(),
         result: entry.result.clone().unwrap_or_default(),
         outcome: entry.outcome.clone(),
         evidence: entry.evidence.iter().map(evidence).collect(),
         error: entry.error.clone().unwrap_or_default(),
-        values: entry.values.iter().cloned().collect(),
+        values: entry.values.iter().map(|(k, v)| (k.clone(), v.to_string())).collect(),
     }
 }
 

@@ -381,6 +381,18 @@ impl Engine {
         view: &SubscriberView,
         provenance: Arc<provenance::Provenance>,
     ) -> Result<Diagnosis, Error> {
+        let view = value::CelView::new(view).map_err(Error::Internal)?;
+        self.diagnose_category(set, input, &view, provenance)
+    }
+
+    /// [`Engine::diagnose_with`] over a view already read for CEL (shared by the passes of one complaint).
+    pub fn diagnose_category(
+        &self,
+        set: Arc<ScenarioSet>,
+        input: &DiagnoseInput,
+        view: &value::CelView,
+        provenance: Arc<provenance::Provenance>,
+    ) -> Result<Diagnosis, Error> {
         // Only the parts of the view the category's scenarios read are converted.
         let held = set.clone();
         let fields = held.view_fields_of(&input.category);
@@ -396,12 +408,12 @@ impl Engine {
         scenarios: &[Arc<model::Scenario>],
         fields: Option<&std::collections::BTreeSet<String>>,
         input: &DiagnoseInput,
-        view: &SubscriberView,
+        view: &value::CelView,
         provenance: Arc<provenance::Provenance>,
     ) -> Result<Diagnosis, Error> {
         let now = self.now_of(input);
 
-        let mut view_value = value::view_fields_to_cel(view, fields).map_err(Error::Internal)?;
+        let mut view_value = view.value(fields);
         if !provenance.absent.is_empty() {
             provenance::prune(&mut view_value, &provenance);
         }

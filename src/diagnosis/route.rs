@@ -11,6 +11,7 @@ use super::model::{Scenario, ScenarioSet};
 use super::provenance::Provenance;
 use super::routing::{RoutedBy, Routing};
 use super::run::RunOutcome;
+use super::value::CelView;
 use super::{DiagnoseInput, Diagnosis, Engine};
 use crate::classify::Classification;
 use crate::error::Error;
@@ -210,7 +211,8 @@ impl Engine {
         view: &SubscriberView,
         provenance: Arc<Provenance>,
     ) -> Result<Routed, Error> {
-        let mut routed = self.route(set, cands, input, view, provenance)?;
+        let view = super::value::CelView::new(view).map_err(Error::Internal)?;
+        let mut routed = self.route(set, cands, input, &view, provenance)?;
         // Each finding says which period of the text it answered about.
         let now = self.now_of(input);
         let whole = super::period::parse(&input.text, now);
@@ -236,7 +238,7 @@ impl Engine {
         set: Arc<ScenarioSet>,
         cands: &Candidates,
         input: &DiagnoseInput,
-        view: &SubscriberView,
+        view: &CelView,
         provenance: Arc<Provenance>,
     ) -> Result<Routed, Error> {
         let (first, p0) = cands.first();
@@ -257,7 +259,7 @@ impl Engine {
             let mut i = input.clone();
             i.category = category.to_string();
             i.text = cands.text_for(category, &input.text);
-            self.diagnose_with(set.clone(), &i, view, provenance.clone())
+            self.diagnose_category(set.clone(), &i, view, provenance.clone())
         };
         let named = match by {
             RoutedBy::Request => "named in the request".to_string(),

@@ -49,8 +49,35 @@ impl RunOutcome {
 pub struct Read {
     pub path: String,
     pub segments: Vec<String>,
-    /// Short JSON, or `<unset>`.
-    pub value: String,
+    /// Shown as short JSON, or `<unset>`.
+    pub value: Shown,
+}
+
+/// A value a step read or computed, written out (short JSON, see [`value::short`]) only when it is
+/// shown: every scenario of a category runs, but only the chosen one's trace reaches an answer, so the
+/// others' values are never written.
+#[derive(Debug, Clone)]
+pub struct Shown(Option<Value>);
+
+impl Shown {
+    /// A value that was there.
+    pub fn of(v: Value) -> Shown {
+        Shown(Some(v))
+    }
+
+    /// A field that was absent.
+    pub fn unset() -> Shown {
+        Shown(None)
+    }
+}
+
+impl std::fmt::Display for Shown {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.0 {
+            Some(v) => f.write_str(&value::short(v)),
+            None => f.write_str("<unset>"),
+        }
+    }
 }
 
 /// One step as it ran.
@@ -63,7 +90,7 @@ pub struct TraceEntry {
     pub result: Option<String>,
     pub outcome: String,
     pub error: Option<String>,
-    pub values: Vec<(String, String)>,
+    pub values: Vec<(String, Shown)>,
     /// The sources behind the view fields the step read (filled for the chosen scenario, from the
     /// sources' answers; see [`super::evidence`]).
     pub evidence: Vec<Evidence>,
@@ -161,6 +188,37 @@ pub fn bind_values(scope: &mut Context, values: &[(String, Value)]) {
     scope.add_variable_from_value("values", Value::Map(Map { map: Arc::new(map) }));
 }
 
+/// `values` as the expressions of a step see it: the values computed so far, each converted for CEL
+/// once, when it is computed (binding them as a fresh map for every expression converted every value
+/// again, which was a fifth of a diagnosis).
+struct Computed(cel::common::types::CelMap<'static>);
+
+impl Default for Computed {
+    fn default() -> Computed {
+        Computed(HashMap::new().into())
+    }
+}
+
+impl Computed {
+    /// Adds (or replaces) value `name`.
+    fn add(&mut self, name: &str, v: &Value) -> Result<(), String> {
+        let val: Box<dyn cel::common::value::Val> = v
+            .clone()
+            .try_into()
+            .map_err(|e| format!("the value cannot be used in expressions: {e}"))?;
+        let mut map = std::mem::replace(&mut self.0, HashMap::new().into()).into_inner();
+        map.insert(cel::common::types::CelMapKey::from(name.to_string()), val);
+        self.0 = map.into();
+        Ok(())
+    }
+}
+
+impl cel::context::VariableResolver for Computed {
+    fn resolve<'b>(&'b self, variable: &str) -> Option<cel::common::value::CowVal<'b, 'b>> {
+        (variable == "values").then(|| cel::common::value::CowVal::Borrowed(&self.0 as &dyn cel::common::value::Val))
+    }
+}
+
 /// What a scenario runs over, besides its own computed values.
 pub struct Inputs<'a> {
     /// The view as a CEL value (the same one bound as `view`).
@@ -221,8 +279,8 @@ fn reads_of(e: &Expression, inputs: &Inputs, values: &[(String, Value)]) -> Vec<
             path: path.text(),
             segments: path.segments.clone(),
             value: match lookup(inputs, values, &path.segments) {
-                Some(v) => value::short(&v),
-                None => "<unset>".into(),
+                Some(v) => Shown::of(v),
+                None => Shown::unset(),
             },
         })
         .collect()
@@ -312,6 +370,7 @@ pub fn run(scenario: &Arc<Scenario>, root: &Context, inputs: &Inputs) -> Scenari
             }
         }
     }
+    let mut computed_so_far = Computed::default();
     let mut i = 0;
     while i < scenario.steps.len() {
         let step = &scenario.steps[i];
@@ -360,15 +419,20 @@ pub fn run(scenario: &Arc<Scenario>, root: &Context, inputs: &Inputs) -> Scenari
         };
         // A step's values, in file order, see the values of earlier steps and those above them in the
         // step (checked at load); the expression then sees all of them.
-        let mut scope = root.new_inner_scope();
-        bind_values(&mut scope, &out.values);
         for (name, e) in &step.values {
             add_reads(&mut entry.reads, reads_of(e, inputs, &out.values));
-            match e.program.execute(&scope) {
+            let computed = {
+                let mut scope = root.new_inner_scope();
+                scope.set_variable_resolver(&computed_so_far);
+                e.program.execute(&scope)
+            };
+            match computed
+                .map_err(|err| err.to_string())
+                .and_then(|v| computed_so_far.add(name, &v).map(|()| v))
+            {
                 Ok(v) => {
-                    entry.values.push((name.clone(), value::short(&v)));
+                    entry.values.push((name.clone(), Shown::of(v.clone())));
                     out.values.push((name.clone(), v));
-                    bind_values(&mut scope, &out.values);
                 }
                 Err(err) => {
                     out.outcome = fail(&mut entry, format!("{}: value `{name}`: {err}", e.place));
@@ -378,7 +442,12 @@ pub fn run(scenario: &Arc<Scenario>, root: &Context, inputs: &Inputs) -> Scenari
             }
         }
         add_reads(&mut entry.reads, reads_of(&step.expr, inputs, &out.values));
-        let next = match step.expr.program.execute(&scope) {
+        let result = {
+            let mut scope = root.new_inner_scope();
+            scope.set_variable_resolver(&computed_so_far);
+            step.expr.program.execute(&scope)
+        };
+        let next = match result {
             Ok(Value::Bool(b)) => {
                 entry.result = Some(b.to_string());
                 if b {

@@ -35,13 +35,56 @@ pub fn view_to_cel(view: &SubscriberView) -> Result<Value, String> {
 /// The view as a CEL map with only the top-level `fields` named (all when `None`): scenarios declare by
 /// their expressions and templates which parts of the view they read, and the rest is not converted.
 pub fn view_fields_to_cel(view: &SubscriberView, fields: Option<&BTreeSet<String>>) -> Result<Value, String> {
-    let bytes = view.encode_to_vec();
-    let msg = DynamicMessage::decode(schema::view_descriptor(), bytes.as_slice())
-        .map_err(|e| format!("re-reading the view: {e}"))?;
-    Ok(match fields {
-        None => message_to_cel(&msg),
-        Some(keep) => message_fields_to_cel(&msg, &|name| keep.contains(name)),
-    })
+    Ok(CelView::new(view)?.value(fields))
+}
+
+/// The view read once for a diagnosis that runs several passes (the line's state, the complaint's
+/// category, the next plausible ones, a second issue): decoded through the descriptor once, and each
+/// top-level field converted the first time a pass needs it, then shared (values are reference-counted).
+pub struct CelView {
+    msg: DynamicMessage,
+    /// Top-level field index → its value (`None`: unset).
+    memo: std::cell::RefCell<HashMap<usize, Option<Value>>>,
+}
+
+impl CelView {
+    pub fn new(view: &SubscriberView) -> Result<CelView, String> {
+        let bytes = view.encode_to_vec();
+        let msg = DynamicMessage::decode(schema::view_descriptor(), bytes.as_slice())
+            .map_err(|e| format!("re-reading the view: {e}"))?;
+        Ok(CelView {
+            msg,
+            memo: Default::default(),
+        })
+    }
+
+    /// The view as a CEL map with only the top-level `fields` named (all when `None`).
+    pub fn value(&self, fields: Option<&BTreeSet<String>>) -> Value {
+        let desc = self.msg.descriptor();
+        let names = field_keys(&desc);
+        let mut memo = self.memo.borrow_mut();
+        let mut map: HashMap<Key, Value> = HashMap::with_capacity(fields.map_or(desc.fields().len(), |f| f.len()));
+        for (i, field) in desc.fields().enumerate() {
+            if fields.is_some_and(|keep| !keep.contains(field.name())) {
+                continue;
+            }
+            let v = memo.entry(i).or_insert_with(|| {
+                if field.supports_presence() && !self.msg.has_field(&field) {
+                    None
+                } else {
+                    Some(field_to_cel(&self.msg.get_field(&field), &field.kind()))
+                }
+            });
+            if let Some(v) = v {
+                let key = match names.get(i) {
+                    Some(k) => k.clone(),
+                    None => Key::String(Arc::new(field.name().to_string())),
+                };
+                map.insert(key, v.clone());
+            }
+        }
+        Value::Map(Map { map: Arc::new(map) })
+    }
 }
 
 /// A message as a CEL map (well-known types as their natural values).
