@@ -136,11 +136,51 @@ async fn exercise(store: Store) {
         (got.record, got.diagnoses, got.first_at_us),
         (again, 2, record("C-7", 7).at_us)
     );
+    // Records written together (one audit transaction takes them as one group): two diagnoses of each
+    // new complaint numbered in turn, and one of another region's complaint refused alone.
+    let mut calls = Vec::new();
+    for i in 0..21 {
+        let audit = audit.clone();
+        calls.push(tokio::spawn(async move {
+            let r = if i == 20 {
+                let mut r = record("C-0", 5_000);
+                r.region = "0574".into();
+                r
+            } else {
+                record(&format!("D-{}", i % 10), 2_000 + i)
+            };
+            (i, audit.append_with(event("together"), Box::new(r)).await)
+        }));
+    }
+    for c in calls {
+        let (i, r) = c.await.unwrap();
+        let rider = r.expect("every event is committed");
+        if i == 20 {
+            let e = rider.expect_err("another region's complaint id is refused");
+            assert!(e.contains(complaint_gateway::diagnosis::records::ID_TAKEN), "{e}");
+        } else {
+            rider.unwrap();
+        }
+    }
+    for d in 0..10 {
+        let got = s.get(&format!("D-{d}")).await.unwrap().unwrap();
+        assert_eq!(got.diagnoses, 2, "D-{d}");
+        let seqs: Vec<i64> = sqlx::query_scalar("SELECT seq FROM complaint_events WHERE complaint_id = $1 ORDER BY seq")
+            .bind(format!("D-{d}"))
+            .fetch_all(store.pool())
+            .await
+            .unwrap();
+        assert_eq!(seqs, [1, 2], "D-{d}");
+    }
+    assert_eq!(s.get("C-0").await.unwrap().unwrap().diagnoses, 1);
+    assert_eq!(count(&store, "complaints").await, 58);
+    assert_eq!(count(&store, "audit_events").await, 82);
+
     // Recorded on its own (tools): the same row rules.
     s.record(&record("C-100", 100)).await.unwrap();
     assert_eq!(s.get("C-100").await.unwrap().unwrap().diagnoses, 1);
-    assert_eq!(count(&store, "complaints").await, 49);
-    assert_eq!(count(&store, "audit_events").await, 61);
+    assert_eq!(count(&store, "complaints").await, 59);
+    assert_eq!(count(&store, "audit_events").await, 82);
 }
 
 #[tokio::test]

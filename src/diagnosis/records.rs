@@ -13,7 +13,7 @@
 use super::routing::Routing;
 use super::run::RunOutcome;
 use super::{DiagnoseInput, Diagnosis};
-use crate::store::Rider;
+use crate::store::{Rider, RiderGroup};
 use crate::store::Store;
 use futures::future::BoxFuture;
 use sqlx::Row;
@@ -137,6 +137,121 @@ impl Rider for ComplaintRecord {
 
     fn write<'c>(&'c self, conn: &'c mut sqlx::AnyConnection) -> BoxFuture<'c, Result<(), sqlx::Error>> {
         Box::pin(self.insert(conn))
+    }
+
+    fn group(&self) -> Option<RiderGroup> {
+        Some(RiderGroup {
+            name: "complaint records",
+            write: write_records,
+        })
+    }
+}
+
+/// Most records in one INSERT (15 parameters each).
+const ROWS_PER_INSERT: usize = 64;
+
+/// The records of one audit transaction (see [`Rider::group`]): the ids' first owners and last sequence
+/// numbers in one query, then the rows in one multi-row INSERT, instead of two statements per record,
+/// which the transaction (and every call in it) waited for one after another. The same rules as
+/// [`ComplaintRecord::insert`]: a record whose id belongs to another subscriber or region fails the group,
+/// and the audit writer then writes each record alone, so only that one is refused.
+fn write_records<'c>(
+    riders: &'c [&'c dyn Rider],
+    conn: &'c mut sqlx::AnyConnection,
+) -> BoxFuture<'c, Result<(), sqlx::Error>> {
+    Box::pin(async move {
+        let records: Vec<&ComplaintRecord> = riders
+            .iter()
+            .filter_map(|r| (*r as &dyn std::any::Any).downcast_ref::<ComplaintRecord>())
+            .collect();
+        if records.len() != riders.len() {
+            return Err(sqlx::Error::Protocol(
+                "the complaint records' group holds another kind of rider".into(),
+            ));
+        }
+        ComplaintRecord::insert_many(&records, conn).await
+    })
+}
+
+impl ComplaintRecord {
+    async fn insert_many(records: &[&ComplaintRecord], conn: &mut sqlx::AnyConnection) -> Result<(), sqlx::Error> {
+        use std::collections::HashMap;
+        // Each id's owner (its first row) and last sequence number, as stored.
+        let mut ids: Vec<&str> = records.iter().map(|r| r.complaint_id.as_str()).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let mut known: HashMap<String, (String, String, i64)> = HashMap::new();
+        for chunk in ids.chunks(ROWS_PER_INSERT * 4) {
+            let marks = (1..=chunk.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ");
+            let sql = format!(
+                "SELECT e.complaint_id, e.msisdn, e.region, m.hi FROM complaint_events e JOIN \
+                 (SELECT complaint_id, MIN(seq) AS lo, MAX(seq) AS hi FROM complaint_events \
+                 WHERE complaint_id IN ({marks}) GROUP BY complaint_id) m \
+                 ON e.complaint_id = m.complaint_id AND e.seq = m.lo"
+            );
+            // Placeholders only: every id is bound.
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for id in chunk {
+                q = q.bind(*id);
+            }
+            for row in q.fetch_all(&mut *conn).await? {
+                known.insert(
+                    row.try_get("complaint_id")?,
+                    (row.try_get("msisdn")?, row.try_get("region")?, row.try_get("hi")?),
+                );
+            }
+        }
+        let mut seqs = Vec::with_capacity(records.len());
+        for r in records {
+            let entry = known
+                .entry(r.complaint_id.clone())
+                .or_insert_with(|| (r.msisdn.clone(), r.region.clone(), 0));
+            if !ComplaintRecord::same_owner(&entry.0, &entry.1, &r.msisdn, &r.region) {
+                return Err(sqlx::Error::Protocol(ID_TAKEN.into()));
+            }
+            entry.2 += 1;
+            seqs.push(entry.2);
+        }
+        for (chunk, seqs) in records.chunks(ROWS_PER_INSERT).zip(seqs.chunks(ROWS_PER_INSERT)) {
+            let rows = (0..chunk.len())
+                .map(|i| {
+                    let marks: Vec<String> = (1..=14).map(|k| format!("${}", i * 14 + k)).collect();
+                    format!(
+                        "({}, {}, 'diagnosed', {})",
+                        marks[0],
+                        marks[1],
+                        marks[2..].join(", ")
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(", ");
+            let sql = format!(
+                "INSERT INTO complaint_events (complaint_id, seq, kind, at_us, caller, region, msisdn, category, \
+                 confidence, category_source, scenario_id, cause_code, diag_outcome, reply_without_question, \
+                 answers) VALUES {rows}"
+            );
+            // Placeholders only: every value is bound.
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for (r, seq) in chunk.iter().zip(seqs) {
+                q = q
+                    .bind(&r.complaint_id)
+                    .bind(*seq)
+                    .bind(r.at_us)
+                    .bind(&r.caller)
+                    .bind(&r.region)
+                    .bind(&r.msisdn)
+                    .bind(&r.category)
+                    .bind(r.confidence)
+                    .bind(&r.category_source)
+                    .bind(&r.scenario_id)
+                    .bind(&r.cause_code)
+                    .bind(&r.outcome)
+                    .bind(i64::from(r.reply_without_question))
+                    .bind(i64::from(r.answers));
+            }
+            q.execute(&mut *conn).await?;
+        }
+        Ok(())
     }
 }
 
@@ -301,5 +416,72 @@ mod tests {
         other.msisdn = "13900000002".into();
         assert!(s.record(&other).await.unwrap_err().contains(ID_TAKEN));
         assert_eq!(s.get("C-1").await.unwrap().unwrap().diagnoses, 2);
+    }
+
+    #[tokio::test]
+    async fn records_of_one_transaction_are_written_as_one_group() {
+        let store = Store::connect("sqlite::memory:", 1).await.unwrap();
+        let s = SqlComplaintStore::new(store.clone());
+        let rec = |id: &str, region: &str, n: i64| ComplaintRecord {
+            complaint_id: id.into(),
+            msisdn: "13800000001".into(),
+            at_us: 1_795_000_000_000_000 + n,
+            caller: "h-1".into(),
+            region: region.into(),
+            category: "billing.unexpected_charge".into(),
+            confidence: 0.5,
+            category_source: "request".into(),
+            scenario_id: "s".into(),
+            cause_code: format!("CAUSE_{n}"),
+            outcome: "cause".into(),
+            reply_without_question: n % 2 == 0,
+            answers: n as u32,
+        };
+        s.record(&rec("K-1", "0571", 0)).await.unwrap();
+        // Three of K-1 after the stored one, two of a new id, in one group.
+        let group = [
+            rec("K-1", "0571", 1),
+            rec("K-2", "0571", 2),
+            rec("K-1", "0571", 3),
+            rec("K-2", "0571", 4),
+            rec("K-1", "0571", 5),
+        ];
+        assert!(group.iter().all(|r| r.group().is_some()));
+        let mut conn = store.pool().acquire().await.unwrap();
+        let riders: Vec<&dyn Rider> = group.iter().map(|r| r as &dyn Rider).collect();
+        crate::store::write_riders(riders.into_iter(), &mut conn).await.unwrap();
+        let rows: Vec<(String, i64, String)> = sqlx::query(
+            "SELECT complaint_id, seq, cause_code FROM complaint_events ORDER BY complaint_id, seq",
+        )
+        .fetch_all(&mut *conn)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+        let want: Vec<(String, i64, String)> = [
+            ("K-1", 1, 0),
+            ("K-1", 2, 1),
+            ("K-1", 3, 3),
+            ("K-1", 4, 5),
+            ("K-2", 1, 2),
+            ("K-2", 2, 4),
+        ]
+        .iter()
+        .map(|(id, seq, n)| (id.to_string(), *seq, format!("CAUSE_{n}")))
+        .collect();
+        assert_eq!(rows, want);
+        drop(conn);
+        let k2 = s.get("K-2").await.unwrap().unwrap();
+        assert_eq!((k2.record, k2.diagnoses), (group[3].clone(), 2));
+        // Another region's diagnosis under K-1 fails the whole group (the audit writer then writes each
+        // alone); nothing of it is written here, as the transaction is rolled back.
+        let mut tx = store.pool().begin().await.unwrap();
+        let bad = [rec("K-3", "0571", 6), rec("K-1", "0574", 7)];
+        let riders: Vec<&dyn Rider> = bad.iter().map(|r| r as &dyn Rider).collect();
+        let e = crate::store::write_riders(riders.into_iter(), &mut tx).await.unwrap_err();
+        assert!(e.to_string().contains(ID_TAKEN), "{e}");
+        tx.rollback().await.unwrap();
+        assert!(s.get("K-3").await.unwrap().is_none());
     }
 }

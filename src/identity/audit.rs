@@ -478,7 +478,8 @@ async fn insert_events(
 /// Writes one batch in one transaction: the events, then the riders. The outer error fails the whole
 /// batch (no event is committed); the inner results are per rider.
 ///
-/// Riders are first written straight into the transaction. Should one fail, that transaction is rolled
+/// Riders are first written straight into the transaction (those of one group at once, see
+/// [`Rider::group`]). Should one fail, that transaction is rolled
 /// back and the batch written again with each rider behind its own savepoint, so a failing rider costs
 /// only its own rows (PostgreSQL aborts a transaction at its first error, so a savepoint is the only way
 /// to go on), while the usual batch pays for no savepoints.
@@ -542,13 +543,9 @@ async fn write_chained(
         hash: l.hash.clone(),
     });
     insert_events(store, &mut tx, batch, &links).await?;
-    let mut failed = false;
-    for rider in batch.iter().filter_map(|p| p.rider.as_ref()) {
-        if rider.write(&mut tx).await.is_err() {
-            failed = true;
-            break;
-        }
-    }
+    let failed = crate::store::write_riders(batch.iter().filter_map(|p| p.rider.as_deref()), &mut tx)
+        .await
+        .is_err();
     if !failed {
         tx.commit().await.map_err(|e| store.error("commit", &e).to_string())?;
         return Ok((vec![Ok(()); batch.len()], last));
