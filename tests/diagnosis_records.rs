@@ -165,11 +165,12 @@ async fn exercise(store: Store) {
     for d in 0..10 {
         let got = s.get(&format!("D-{d}")).await.unwrap().unwrap();
         assert_eq!(got.diagnoses, 2, "D-{d}");
-        let seqs: Vec<i64> = sqlx::query_scalar("SELECT seq FROM complaint_events WHERE complaint_id = $1 ORDER BY seq")
-            .bind(format!("D-{d}"))
-            .fetch_all(store.pool())
-            .await
-            .unwrap();
+        let seqs: Vec<i64> =
+            sqlx::query_scalar("SELECT seq FROM complaint_events WHERE complaint_id = $1 ORDER BY seq")
+                .bind(format!("D-{d}"))
+                .fetch_all(store.pool())
+                .await
+                .unwrap();
         assert_eq!(seqs, [1, 2], "D-{d}");
     }
     assert_eq!(s.get("C-0").await.unwrap().unwrap().diagnoses, 1);

@@ -13,8 +13,8 @@
 use super::routing::Routing;
 use super::run::RunOutcome;
 use super::{DiagnoseInput, Diagnosis};
-use crate::store::{Rider, RiderGroup};
 use crate::store::Store;
+use crate::store::{Rider, RiderGroup};
 use futures::future::BoxFuture;
 use sqlx::Row;
 
@@ -182,7 +182,10 @@ impl ComplaintRecord {
         ids.dedup();
         let mut known: HashMap<String, (String, String, i64)> = HashMap::new();
         for chunk in ids.chunks(ROWS_PER_INSERT * 4) {
-            let marks = (1..=chunk.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ");
+            let marks = (1..=chunk.len())
+                .map(|i| format!("${i}"))
+                .collect::<Vec<_>>()
+                .join(", ");
             let sql = format!(
                 "SELECT e.complaint_id, e.msisdn, e.region, m.hi FROM complaint_events e JOIN \
                  (SELECT complaint_id, MIN(seq) AS lo, MAX(seq) AS hi FROM complaint_events \
@@ -216,12 +219,7 @@ impl ComplaintRecord {
             let rows = (0..chunk.len())
                 .map(|i| {
                     let marks: Vec<String> = (1..=14).map(|k| format!("${}", i * 14 + k)).collect();
-                    format!(
-                        "({}, {}, 'diagnosed', {})",
-                        marks[0],
-                        marks[1],
-                        marks[2..].join(", ")
-                    )
+                    format!("({}, {}, 'diagnosed', {})", marks[0], marks[1], marks[2..].join(", "))
                 })
                 .collect::<Vec<_>>()
                 .join(", ");
@@ -450,15 +448,14 @@ mod tests {
         let mut conn = store.pool().acquire().await.unwrap();
         let riders: Vec<&dyn Rider> = group.iter().map(|r| r as &dyn Rider).collect();
         crate::store::write_riders(riders.into_iter(), &mut conn).await.unwrap();
-        let rows: Vec<(String, i64, String)> = sqlx::query(
-            "SELECT complaint_id, seq, cause_code FROM complaint_events ORDER BY complaint_id, seq",
-        )
-        .fetch_all(&mut *conn)
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| (r.get(0), r.get(1), r.get(2)))
-        .collect();
+        let rows: Vec<(String, i64, String)> =
+            sqlx::query("SELECT complaint_id, seq, cause_code FROM complaint_events ORDER BY complaint_id, seq")
+                .fetch_all(&mut *conn)
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| (r.get(0), r.get(1), r.get(2)))
+                .collect();
         let want: Vec<(String, i64, String)> = [
             ("K-1", 1, 0),
             ("K-1", 2, 1),
@@ -479,7 +476,9 @@ mod tests {
         let mut tx = store.pool().begin().await.unwrap();
         let bad = [rec("K-3", "0571", 6), rec("K-1", "0574", 7)];
         let riders: Vec<&dyn Rider> = bad.iter().map(|r| r as &dyn Rider).collect();
-        let e = crate::store::write_riders(riders.into_iter(), &mut tx).await.unwrap_err();
+        let e = crate::store::write_riders(riders.into_iter(), &mut tx)
+            .await
+            .unwrap_err();
         assert!(e.to_string().contains(ID_TAKEN), "{e}");
         tx.rollback().await.unwrap();
         assert!(s.get("K-3").await.unwrap().is_none());

@@ -374,7 +374,11 @@ reply = "{{ 100 | money }}"
         assert_eq!(names, ["zfirst", "second"]);
         let r = run_on_empty_view(s);
         assert_eq!(r.outcome, crate::diagnosis::run::RunOutcome::Cause(0));
-        let shown: Vec<(String, String)> = r.trace[0].values.iter().map(|(k, v)| (k.clone(), v.to_string())).collect();
+        let shown: Vec<(String, String)> = r.trace[0]
+            .values
+            .iter()
+            .map(|(k, v)| (k.clone(), v.to_string()))
+            .collect();
         assert_eq!(
             shown,
             [("zfirst".to_string(), "2".to_string()), ("second".into(), "6".into())]
