@@ -61,11 +61,6 @@ pub struct SqlComplaintStore {
 /// Why a record was refused in its transaction.
 pub const ID_TAKEN: &str = "complaint id belongs to another subscriber or region";
 
-const INSERT: &str = "INSERT INTO complaint_events (complaint_id, seq, at_us, kind, caller, region, msisdn, category, \
-     confidence, category_source, scenario_id, cause_code, diag_outcome, reply_without_question, answers) \
-     SELECT $1, COALESCE(MAX(seq), 0) + 1, $2, 'diagnosed', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13 \
-     FROM complaint_events WHERE complaint_id = $1";
-
 impl ComplaintRecord {
     /// The record of diagnosis `d` of `input`, routed by `routing`, asked by `caller` (the authenticated
     /// subject) for a subscriber of `region` (a city code), at the current time.
@@ -98,35 +93,9 @@ impl ComplaintRecord {
         owner_region == region && (owner_msisdn.is_empty() || owner_msisdn == msisdn)
     }
 
+    /// Writes this record alone: the same statements as a group of one (see [`write_records`]).
     async fn insert(&self, conn: &mut sqlx::AnyConnection) -> Result<(), sqlx::Error> {
-        let owner =
-            sqlx::query("SELECT msisdn, region FROM complaint_events WHERE complaint_id = $1 ORDER BY seq LIMIT 1")
-                .bind(&self.complaint_id)
-                .fetch_optional(&mut *conn)
-                .await?;
-        if let Some(r) = owner {
-            let (m, g): (String, String) = (r.try_get("msisdn")?, r.try_get("region")?);
-            if !ComplaintRecord::same_owner(&m, &g, &self.msisdn, &self.region) {
-                return Err(sqlx::Error::Protocol(ID_TAKEN.into()));
-            }
-        }
-        sqlx::query(INSERT)
-            .bind(&self.complaint_id)
-            .bind(self.at_us)
-            .bind(&self.caller)
-            .bind(&self.region)
-            .bind(&self.msisdn)
-            .bind(&self.category)
-            .bind(self.confidence)
-            .bind(&self.category_source)
-            .bind(&self.scenario_id)
-            .bind(&self.cause_code)
-            .bind(&self.outcome)
-            .bind(i64::from(self.reply_without_question))
-            .bind(i64::from(self.answers))
-            .execute(conn)
-            .await
-            .map(|_| ())
+        ComplaintRecord::insert_many(&[self], conn).await
     }
 }
 
@@ -147,8 +116,10 @@ impl Rider for ComplaintRecord {
     }
 }
 
-/// Most records in one INSERT (15 parameters each).
+/// Most records in one INSERT (14 parameters each).
 const ROWS_PER_INSERT: usize = 64;
+/// Most ids looked up in one SELECT.
+const IDS_PER_SELECT: usize = 256;
 
 /// The records of one audit transaction (see [`Rider::group`]): the ids' first owners and last sequence
 /// numbers in one query, then the rows in one multi-row INSERT, instead of two statements per record,
@@ -181,7 +152,7 @@ impl ComplaintRecord {
         ids.sort_unstable();
         ids.dedup();
         let mut known: HashMap<String, (String, String, i64)> = HashMap::new();
-        for chunk in ids.chunks(ROWS_PER_INSERT * 4) {
+        for chunk in ids.chunks(IDS_PER_SELECT) {
             let marks = (1..=chunk.len())
                 .map(|i| format!("${i}"))
                 .collect::<Vec<_>>()

@@ -211,7 +211,7 @@ impl Engine {
         view: &SubscriberView,
         provenance: Arc<Provenance>,
     ) -> Result<Routed, Error> {
-        let view = super::value::CelView::new(view).map_err(Error::Internal)?;
+        let view = CelView::new(view).map_err(Error::Internal)?;
         let mut routed = self.route(set, cands, input, &view, provenance)?;
         // Each finding says which period of the text it answered about.
         let now = self.now_of(input);
