@@ -2,7 +2,7 @@
 //! action amounts and codes evaluated ([`super::run`]) for this subscriber, with the values the scenario's
 //! steps computed.
 use super::model::{Expression, Scenario, ScenarioSet};
-use super::run::{self, Inputs, ScenarioRun};
+use super::run::{Inputs, ScenarioRun};
 use super::{reply, value};
 use crate::proto::complaint::v1::ActionKind;
 use std::collections::BTreeMap;
@@ -61,7 +61,7 @@ pub fn conclude(
     let explanation = render(&cause.explanation, "explanation")?;
     let reply_text = render(&cause.reply, "reply")?;
     let mut scope = root.new_inner_scope();
-    run::bind_values(&mut scope, &r.values);
+    r.bind_values(&mut scope);
     let mut actions = Vec::new();
     for a in &cause.actions {
         let description = render(&a.description, "action description")?;

@@ -381,8 +381,8 @@ impl Engine {
         view: &SubscriberView,
         provenance: Arc<provenance::Provenance>,
     ) -> Result<Diagnosis, Error> {
-        let view = value::CelView::new(view).map_err(Error::Internal)?;
-        self.diagnose_category(set, input, &view, provenance)
+        let view = value::CelView::with_provenance(view, provenance).map_err(Error::Internal)?;
+        self.diagnose_category(set, input, &view)
     }
 
     /// [`Engine::diagnose_with`] over a view already read for CEL (shared by the passes of one complaint).
@@ -391,13 +391,12 @@ impl Engine {
         set: Arc<ScenarioSet>,
         input: &DiagnoseInput,
         view: &value::CelView,
-        provenance: Arc<provenance::Provenance>,
     ) -> Result<Diagnosis, Error> {
         // Only the parts of the view the category's scenarios read are converted.
         let held = set.clone();
         let fields = held.view_fields_of(&input.category);
         let scenarios: Vec<Arc<model::Scenario>> = held.of_category(&input.category).cloned().collect();
-        self.diagnose_scenarios(set, &scenarios, fields, input, view, provenance)
+        self.diagnose_scenarios(set, &scenarios, fields, input, view)
     }
 
     /// Runs `scenarios` (of `set`) over `view`, converting only the top-level `fields` (all: `None`),
@@ -409,17 +408,14 @@ impl Engine {
         fields: Option<&std::collections::BTreeSet<String>>,
         input: &DiagnoseInput,
         view: &value::CelView,
-        provenance: Arc<provenance::Provenance>,
     ) -> Result<Diagnosis, Error> {
         let now = self.now_of(input);
-
-        let mut view_value = view.value(fields);
-        if !provenance.absent.is_empty() {
-            provenance::prune(&mut view_value, &provenance);
-        }
+        let provenance = view.provenance().clone();
+        // The view as the trace and the templates read it; the expressions read `view` itself.
+        let view_value = view.value(fields);
         let named = period::parse(&input.text, now);
         let complaint = period::complaint_value(named.as_ref(), now);
-        let root = run::eval_context_with(&view_value, now, &input.answers, &complaint);
+        let root = run::eval_context_over(view, now, &input.answers, &complaint);
         let inputs = run::Inputs {
             view: &view_value,
             answers: &input.answers,

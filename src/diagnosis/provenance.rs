@@ -387,6 +387,23 @@ pub fn prune(view: &mut cel::Value, p: &Provenance) {
     }
 }
 
+/// Top-level field `name` of the view (`value`) without what `p` says is absent; `None` when the
+/// field itself is.
+pub fn prune_field(name: &str, mut value: cel::Value, p: &Provenance) -> Option<cel::Value> {
+    for a in &p.absent {
+        match a.path.split_first() {
+            Some((first, rest)) if first == name => {
+                if rest.is_empty() {
+                    return None;
+                }
+                remove(&mut value, rest);
+            }
+            _ => {}
+        }
+    }
+    Some(value)
+}
+
 fn remove(v: &mut cel::Value, path: &[String]) {
     let Some((first, rest)) = path.split_first() else {
         return;

@@ -211,8 +211,8 @@ impl Engine {
         view: &SubscriberView,
         provenance: Arc<Provenance>,
     ) -> Result<Routed, Error> {
-        let view = CelView::new(view).map_err(Error::Internal)?;
-        let mut routed = self.route(set, cands, input, &view, provenance)?;
+        let view = CelView::with_provenance(view, provenance).map_err(Error::Internal)?;
+        let mut routed = self.route(set, cands, input, &view)?;
         // Each finding says which period of the text it answered about.
         let now = self.now_of(input);
         let whole = super::period::parse(&input.text, now);
@@ -239,7 +239,6 @@ impl Engine {
         cands: &Candidates,
         input: &DiagnoseInput,
         view: &CelView,
-        provenance: Arc<Provenance>,
     ) -> Result<Routed, Error> {
         let (first, p0) = cands.first();
         let by = if cands.requested.is_some() {
@@ -259,7 +258,7 @@ impl Engine {
             let mut i = input.clone();
             i.category = category.to_string();
             i.text = cands.text_for(category, &input.text);
-            self.diagnose_category(set.clone(), &i, view, provenance.clone())
+            self.diagnose_category(set.clone(), &i, view)
         };
         let named = match by {
             RoutedBy::Request => "named in the request".to_string(),
@@ -279,7 +278,7 @@ impl Engine {
             line.iter().for_each(|s| fields.merge(&s.view_fields));
             let mut i = input.clone();
             i.category = line[0].categories[0].clone();
-            let d = self.diagnose_scenarios(set.clone(), &line, fields.filter(), &i, view, provenance.clone())?;
+            let d = self.diagnose_scenarios(set.clone(), &line, fields.filter(), &i, view)?;
             if let Some((code, _)) = cause_of(&d) {
                 let scenario = d.chosen_run().map(|r| r.scenario.clone()).expect("a cause has a run");
                 let reason = format!(
@@ -419,14 +418,7 @@ impl Engine {
                     let mut i = input.clone();
                     i.category = c.clone();
                     i.text = cands.text_for(&c, &input.text);
-                    d = self.diagnose_scenarios(
-                        set.clone(),
-                        &others,
-                        held.view_fields_of(&c),
-                        &i,
-                        view,
-                        provenance.clone(),
-                    )?;
+                    d = self.diagnose_scenarios(set.clone(), &others, held.view_fields_of(&c), &i, view)?;
                 }
                 if matches!(cause_of(&d), Some((_, false))) {
                     secondary.push(Finding {

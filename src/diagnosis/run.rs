@@ -103,6 +103,15 @@ pub struct ScenarioRun {
     pub trace: Vec<TraceEntry>,
     /// Values the steps computed, in order.
     pub values: Vec<(String, Value)>,
+    /// The same values as the expressions see them (`values`).
+    computed: Computed,
+}
+
+impl ScenarioRun {
+    /// Binds the values the steps computed as `values` in `scope` (for the cause's actions).
+    pub fn bind_values<'a>(&'a self, scope: &mut Context<'_, 'a>) {
+        scope.set_variable_resolver(&self.computed);
+    }
 }
 
 /// The root evaluation context of a complaint that names no period (see [`eval_context_with`]).
@@ -122,8 +131,30 @@ pub fn eval_context_with(
     answers: &HashMap<String, String>,
     complaint: &Value,
 ) -> Context<'static, 'static> {
-    let mut ctx = Context::with_env(cel_env().clone());
+    let mut ctx = base_context(now, answers, complaint);
     ctx.add_variable_from_value("view", view.clone());
+    ctx
+}
+
+/// [`eval_context_with`] over a view read for a diagnosis: `view` is borrowed, each of its fields
+/// converted once for all the expressions (see [`value::CelView`]).
+pub fn eval_context_over<'v>(
+    view: &'v value::CelView,
+    now: DateTime<FixedOffset>,
+    answers: &HashMap<String, String>,
+    complaint: &Value,
+) -> Context<'v, 'v> {
+    let mut ctx = base_context(now, answers, complaint);
+    view.bind(&mut ctx);
+    ctx
+}
+
+fn base_context<'v>(
+    now: DateTime<FixedOffset>,
+    answers: &HashMap<String, String>,
+    complaint: &Value,
+) -> Context<'v, 'v> {
+    let mut ctx = Context::with_env(cel_env().clone());
     ctx.add_variable_from_value("now", Value::Timestamp(now));
     ctx.add_variable_from_value("complaint", complaint.clone());
     let answers: HashMap<Key, Value> = answers
@@ -311,6 +342,7 @@ pub fn run(scenario: &Arc<Scenario>, root: &Context, inputs: &Inputs) -> Scenari
         outcome: RunOutcome::NoCause,
         trace: Vec::new(),
         values: Vec::new(),
+        computed: Computed::default(),
     };
     if let Some(p) = &scenario.precondition {
         let r = p.program.execute(root);
@@ -370,7 +402,6 @@ pub fn run(scenario: &Arc<Scenario>, root: &Context, inputs: &Inputs) -> Scenari
             }
         }
     }
-    let mut computed_so_far = Computed::default();
     let mut i = 0;
     while i < scenario.steps.len() {
         let step = &scenario.steps[i];
@@ -423,12 +454,12 @@ pub fn run(scenario: &Arc<Scenario>, root: &Context, inputs: &Inputs) -> Scenari
             add_reads(&mut entry.reads, reads_of(e, inputs, &out.values));
             let computed = {
                 let mut scope = root.new_inner_scope();
-                scope.set_variable_resolver(&computed_so_far);
+                scope.set_variable_resolver(&out.computed);
                 e.program.execute(&scope)
             };
             match computed
                 .map_err(|err| err.to_string())
-                .and_then(|v| computed_so_far.add(name, &v).map(|()| v))
+                .and_then(|v| out.computed.add(name, &v).map(|()| v))
             {
                 Ok(v) => {
                     entry.values.push((name.clone(), Shown::of(v.clone())));
@@ -444,7 +475,7 @@ pub fn run(scenario: &Arc<Scenario>, root: &Context, inputs: &Inputs) -> Scenari
         add_reads(&mut entry.reads, reads_of(&step.expr, inputs, &out.values));
         let result = {
             let mut scope = root.new_inner_scope();
-            scope.set_variable_resolver(&computed_so_far);
+            scope.set_variable_resolver(&out.computed);
             step.expr.program.execute(&scope)
         };
         let next = match result {

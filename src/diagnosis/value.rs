@@ -7,10 +7,15 @@
 //! Scalars are always present with their proto3 defaults. Inputs are bounded: a list keeps at most
 //! [`MAX_LIST`] items and a string at most [`MAX_STRING`] bytes, so no expression can be handed
 //! an unbounded input.
+use super::provenance::Provenance;
 use crate::proto::complaint::v1::SubscriberView;
 use crate::schema;
+use cel::common::traits::{Container, Indexer};
+use cel::common::types::{CelString, Type as CelTypeOf};
+use cel::common::value::{CowVal, Val};
+use cel::context::VariableResolver;
 use cel::objects::{Key, Map};
-use cel::Value;
+use cel::{Context, Value};
 use chrono::{DateTime, FixedOffset, TimeZone};
 use prost::Message;
 use prost_reflect::{DynamicMessage, Kind, MessageDescriptor, ReflectMessage, Value as PValue};
@@ -39,43 +44,87 @@ pub fn view_fields_to_cel(view: &SubscriberView, fields: Option<&BTreeSet<String
 }
 
 /// The view read once for a diagnosis that runs several passes (the line's state, the complaint's
-/// category, the next plausible ones, a second issue): decoded through the descriptor once, and each
-/// top-level field converted the first time a pass needs it, then shared (values are reference-counted).
+/// category, the next plausible ones, a second issue): decoded through the descriptor once, each
+/// top-level field converted the first time a pass needs it (with the fields the read could not give
+/// removed, see [`Provenance`]), then shared.
+///
+/// It is also what expressions see as `view` (bind it with [`CelView::bind`]): a map whose fields are
+/// converted for the evaluator on first access and then borrowed by every expression of every pass.
+/// Binding the view as a value instead converted (and copied) every field a category reads for each
+/// pass, which was a sixth of a diagnosis.
 pub struct CelView {
     msg: DynamicMessage,
-    /// Top-level field index → its value (`None`: unset).
-    memo: std::cell::RefCell<HashMap<usize, Option<Value>>>,
+    provenance: Arc<Provenance>,
+    /// Top-level field index → its value (`None`: unset, or absent by the provenance).
+    values: Vec<OnceLock<Option<Value>>>,
+    /// The same values converted for the evaluator.
+    vals: Vec<OnceLock<Option<Box<dyn Val>>>>,
+}
+
+impl std::fmt::Debug for CelView {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CelView")
+            .field("msisdn", &self.msg.get_field_by_name("msisdn"))
+            .finish()
+    }
 }
 
 impl CelView {
+    /// The view with every field provided.
     pub fn new(view: &SubscriberView) -> Result<CelView, String> {
+        CelView::with_provenance(view, Arc::new(Provenance::complete()))
+    }
+
+    /// The view without the fields the read could not give (`provenance`).
+    pub fn with_provenance(view: &SubscriberView, provenance: Arc<Provenance>) -> Result<CelView, String> {
         let bytes = view.encode_to_vec();
         let msg = DynamicMessage::decode(schema::view_descriptor(), bytes.as_slice())
             .map_err(|e| format!("re-reading the view: {e}"))?;
+        let n = msg.descriptor().fields().len();
         Ok(CelView {
             msg,
-            memo: Default::default(),
+            provenance,
+            values: (0..n).map(|_| OnceLock::new()).collect(),
+            vals: (0..n).map(|_| OnceLock::new()).collect(),
         })
+    }
+
+    /// The fields the read could not give.
+    pub fn provenance(&self) -> &Arc<Provenance> {
+        &self.provenance
+    }
+
+    /// Top-level field `i` as a CEL value (`None`: unset or absent).
+    fn field(&self, i: usize) -> Option<&Value> {
+        self.values[i]
+            .get_or_init(|| {
+                let field = self.msg.descriptor().fields().nth(i)?;
+                if field.supports_presence() && !self.msg.has_field(&field) {
+                    return None;
+                }
+                let v = field_to_cel(&self.msg.get_field(&field), &field.kind());
+                super::provenance::prune_field(field.name(), v, &self.provenance)
+            })
+            .as_ref()
+    }
+
+    /// Top-level field `i` converted for the evaluator.
+    fn val(&self, i: usize) -> Option<&(dyn Val + 'static)> {
+        self.vals[i]
+            .get_or_init(|| self.field(i).and_then(|v| Box::<dyn Val>::try_from(v.clone()).ok()))
+            .as_deref()
     }
 
     /// The view as a CEL map with only the top-level `fields` named (all when `None`).
     pub fn value(&self, fields: Option<&BTreeSet<String>>) -> Value {
         let desc = self.msg.descriptor();
         let names = field_keys(&desc);
-        let mut memo = self.memo.borrow_mut();
         let mut map: HashMap<Key, Value> = HashMap::with_capacity(fields.map_or(desc.fields().len(), |f| f.len()));
         for (i, field) in desc.fields().enumerate() {
             if fields.is_some_and(|keep| !keep.contains(field.name())) {
                 continue;
             }
-            let v = memo.entry(i).or_insert_with(|| {
-                if field.supports_presence() && !self.msg.has_field(&field) {
-                    None
-                } else {
-                    Some(field_to_cel(&self.msg.get_field(&field), &field.kind()))
-                }
-            });
-            if let Some(v) = v {
+            if let Some(v) = self.field(i) {
                 let key = match names.get(i) {
                     Some(k) => k.clone(),
                     None => Key::String(Arc::new(field.name().to_string())),
@@ -84,6 +133,97 @@ impl CelView {
             }
         }
         Value::Map(Map { map: Arc::new(map) })
+    }
+
+    /// Binds this view as `view` in `ctx` (the context borrows it).
+    pub fn bind<'v>(&'v self, ctx: &mut Context<'_, 'v>) {
+        ctx.set_variable_resolver(self);
+    }
+
+    /// The index of the top-level field named `key`.
+    fn index_of(&self, key: &dyn Val) -> Option<usize> {
+        static INDEX: OnceLock<HashMap<String, usize>> = OnceLock::new();
+        let name = key.downcast_ref::<CelString>()?;
+        INDEX
+            .get_or_init(|| {
+                schema::view_descriptor()
+                    .fields()
+                    .enumerate()
+                    .map(|(i, f)| (f.name().to_string(), i))
+                    .collect()
+            })
+            .get(name.inner())
+            .copied()
+    }
+}
+
+impl VariableResolver for CelView {
+    fn resolve<'b>(&'b self, variable: &str) -> Option<CowVal<'b, 'b>> {
+        (variable == "view").then_some(CowVal::Borrowed(self as &dyn Val))
+    }
+}
+
+impl Val for CelView {
+    fn get_type(&self) -> &CelTypeOf {
+        &cel::common::types::MAP_TYPE
+    }
+
+    fn cel_type() -> &'static CelTypeOf {
+        &cel::common::types::MAP_TYPE
+    }
+
+    fn as_container(&self) -> Option<&dyn Container> {
+        Some(self)
+    }
+
+    fn as_indexer<'b, 'w>(&'b self) -> Option<&'b (dyn Indexer + 'w)>
+    where
+        Self: 'w,
+    {
+        Some(self)
+    }
+
+    /// The whole view as a map of its own (an expression that returns or copies `view` itself).
+    fn clone_as_boxed<'w>(&self) -> Box<dyn Val + 'w>
+    where
+        Self: 'w,
+    {
+        let desc = self.msg.descriptor();
+        let map: HashMap<cel::common::types::CelMapKey, Box<dyn Val>> = desc
+            .fields()
+            .enumerate()
+            .filter_map(|(i, f)| Some((f.name().to_string().into(), self.val(i)?.clone_as_boxed())))
+            .collect();
+        Box::new(cel::common::types::CelMap::from(map))
+    }
+}
+
+impl Container for CelView {
+    fn contains(&self, key: &dyn Val) -> Result<bool, cel::ExecutionError> {
+        Ok(self.index_of(key).is_some_and(|i| self.val(i).is_some()))
+    }
+}
+
+impl Indexer for CelView {
+    fn get<'b, 'w>(&'b self, key: &dyn Val) -> Result<CowVal<'b, 'w>, cel::ExecutionError>
+    where
+        Self: 'w,
+    {
+        match self.index_of(key).and_then(|i| self.val(i)) {
+            Some(v) => Ok(CowVal::Borrowed(v)),
+            None => Err(cel::ExecutionError::NoSuchKey(Arc::new(
+                key.downcast_ref::<CelString>()
+                    .map(|s| s.inner().to_string())
+                    .unwrap_or_default(),
+            ))),
+        }
+    }
+
+    fn steal<'w>(self: Box<Self>, key: &dyn Val) -> Result<Box<dyn Val + 'w>, cel::ExecutionError>
+    where
+        Self: 'w,
+    {
+        self.get(key).map(|v| v.into_owned())
     }
 }
 
@@ -459,6 +599,56 @@ mod tests {
             get(&vas[0], "status"),
             Some(&Value::String(Arc::new("VAS_STATUS_UNSPECIFIED".into())))
         );
+    }
+
+    #[test]
+    fn bound_view_reads_fields_once_and_hides_absent_ones() {
+        use crate::diagnosis::provenance::{Absent, Why};
+        let view = SubscriberView {
+            msisdn: "13900000001".into(),
+            account: Some(Account {
+                balance_fen: -250,
+                ..Default::default()
+            }),
+            vas_subscriptions: vec![VasSubscription {
+                service_name: "视频彩铃会员".into(),
+                consent_record: "短信确认".into(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let absent = Provenance {
+            absent: vec![Absent {
+                path: vec!["vas_subscriptions".into(), "consent_record".into()],
+                why: Why::NotProvided,
+                systems: vec![],
+            }],
+        };
+        let cv = CelView::with_provenance(&view, Arc::new(absent)).unwrap();
+        let now = beijing().with_ymd_and_hms(2026, 11, 28, 10, 0, 0).unwrap();
+        let ctx = crate::diagnosis::run::eval_context_over(&cv, now, &HashMap::new(), &Value::Null);
+        let eval = |e: &str| crate::diagnosis::model::cel_env().compile(e).unwrap().execute(&ctx);
+        assert_eq!(eval("view.account.balance_fen"), Ok(Value::Int(-250)));
+        assert_eq!(eval("view.account.balance_fen + 1"), Ok(Value::Int(-249)));
+        assert_eq!(eval("has(view.account)"), Ok(Value::Bool(true)));
+        assert_eq!(eval("has(view.plan)"), Ok(Value::Bool(false)));
+        assert_eq!(eval("'account' in view && !('plan' in view)"), Ok(Value::Bool(true)));
+        assert_eq!(eval("view.msisdn"), Ok(Value::String(Arc::new("13900000001".into()))));
+        // The field the read could not give is not there for expressions, nor for the trace.
+        assert_eq!(
+            eval("view.vas_subscriptions.exists(v, has(v.consent_record))"),
+            Ok(Value::Bool(false))
+        );
+        assert_eq!(
+            eval("view.vas_subscriptions[0].service_name"),
+            Ok(Value::String(Arc::new("视频彩铃会员".into())))
+        );
+        assert!(eval("view.plan.name").is_err());
+        let shown = cv.value(None);
+        let Some(Value::List(vas)) = get(&shown, "vas_subscriptions") else {
+            panic!()
+        };
+        assert!(get(&vas[0], "consent_record").is_none());
     }
 
     #[test]
