@@ -20,6 +20,7 @@ use chrono::{DateTime, FixedOffset, TimeZone};
 use prost::Message;
 use prost_reflect::{DynamicMessage, Kind, MessageDescriptor, ReflectMessage, Value as PValue};
 use std::collections::{BTreeSet, HashMap};
+use std::ops::Range;
 use std::sync::{Arc, OnceLock};
 
 /// Most items of one repeated field that an expression sees.
@@ -53,7 +54,12 @@ pub fn view_fields_to_cel(view: &SubscriberView, fields: Option<&BTreeSet<String
 /// Binding the view as a value instead converted (and copied) every field a category reads for each
 /// pass, which was a sixth of a diagnosis.
 pub struct CelView {
-    msg: DynamicMessage,
+    desc: MessageDescriptor,
+    /// The view in its wire form; a field is decoded from its own bytes when a pass first needs it (most
+    /// categories read a few of the view's fields, and decoding all of them was a sixth of a diagnosis).
+    bytes: Vec<u8>,
+    /// Top-level field index → where its occurrences are in `bytes`.
+    spans: Vec<Vec<Range<usize>>>,
     provenance: Arc<Provenance>,
     /// Top-level field index → its value (`None`: unset, or absent by the provenance).
     values: Vec<OnceLock<Option<Value>>>,
@@ -63,9 +69,7 @@ pub struct CelView {
 
 impl std::fmt::Debug for CelView {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CelView")
-            .field("msisdn", &self.msg.get_field_by_name("msisdn"))
-            .finish()
+        f.debug_struct("CelView").field("bytes", &self.bytes.len()).finish()
     }
 }
 
@@ -77,12 +81,24 @@ impl CelView {
 
     /// The view without the fields the read could not give (`provenance`).
     pub fn with_provenance(view: &SubscriberView, provenance: Arc<Provenance>) -> Result<CelView, String> {
+        let desc = schema::view_descriptor();
         let bytes = view.encode_to_vec();
-        let msg = DynamicMessage::decode(schema::view_descriptor(), bytes.as_slice())
-            .map_err(|e| format!("re-reading the view: {e}"))?;
-        let n = msg.descriptor().fields().len();
+        let n = desc.fields().len();
+        let mut spans: Vec<Vec<Range<usize>>> = vec![Vec::new(); n];
+        let mut buf: &[u8] = bytes.as_slice();
+        while !buf.is_empty() {
+            let start = bytes.len() - buf.len();
+            let (tag, wire) = prost::encoding::decode_key(&mut buf).map_err(|e| format!("re-reading the view: {e}"))?;
+            prost::encoding::skip_field(wire, tag, &mut buf, Default::default())
+                .map_err(|e| format!("re-reading the view: {e}"))?;
+            if let Some(i) = view_field_index(tag) {
+                spans[i].push(start..bytes.len() - buf.len());
+            }
+        }
         Ok(CelView {
-            msg,
+            desc,
+            bytes,
+            spans,
             provenance,
             values: (0..n).map(|_| OnceLock::new()).collect(),
             vals: (0..n).map(|_| OnceLock::new()).collect(),
@@ -98,11 +114,24 @@ impl CelView {
     fn field(&self, i: usize) -> Option<&Value> {
         self.values[i]
             .get_or_init(|| {
-                let field = self.msg.descriptor().fields().nth(i)?;
-                if field.supports_presence() && !self.msg.has_field(&field) {
+                let field = self.desc.fields().nth(i)?;
+                // A message of this field alone (a field without bytes reads as its default).
+                let own: Vec<u8> = self.spans[i]
+                    .iter()
+                    .flat_map(|r| &self.bytes[r.clone()])
+                    .copied()
+                    .collect();
+                let msg = match DynamicMessage::decode(self.desc.clone(), own.as_slice()) {
+                    Ok(m) => m,
+                    Err(e) => {
+                        tracing::error!(field = field.name(), error = %e, "re-reading a view field failed");
+                        return None;
+                    }
+                };
+                if field.supports_presence() && !msg.has_field(&field) {
                     return None;
                 }
-                let v = field_to_cel(&self.msg.get_field(&field), &field.kind());
+                let v = field_to_cel(&msg.get_field(&field), &field.kind());
                 super::provenance::prune_field(field.name(), v, &self.provenance)
             })
             .as_ref()
@@ -117,8 +146,8 @@ impl CelView {
 
     /// The view as a CEL map with only the top-level `fields` named (all when `None`).
     pub fn value(&self, fields: Option<&BTreeSet<String>>) -> Value {
-        let desc = self.msg.descriptor();
-        let names = field_keys(&desc);
+        let desc = &self.desc;
+        let names = field_keys(desc);
         let mut map: HashMap<Key, Value> = HashMap::with_capacity(fields.map_or(desc.fields().len(), |f| f.len()));
         for (i, field) in desc.fields().enumerate() {
             if fields.is_some_and(|keep| !keep.contains(field.name())) {
@@ -188,7 +217,7 @@ impl Val for CelView {
     where
         Self: 'w,
     {
-        let desc = self.msg.descriptor();
+        let desc = &self.desc;
         let map: HashMap<cel::common::types::CelMapKey, Box<dyn Val>> = desc
             .fields()
             .enumerate()
@@ -225,6 +254,21 @@ impl Indexer for CelView {
     {
         self.get(key).map(|v| v.into_owned())
     }
+}
+
+/// The index of the view's field numbered `number` (the table is built once).
+fn view_field_index(number: u32) -> Option<usize> {
+    static INDEX: OnceLock<HashMap<u32, usize>> = OnceLock::new();
+    INDEX
+        .get_or_init(|| {
+            schema::view_descriptor()
+                .fields()
+                .enumerate()
+                .map(|(i, f)| (f.number(), i))
+                .collect()
+        })
+        .get(&number)
+        .copied()
 }
 
 /// A message as a CEL map (well-known types as their natural values).
