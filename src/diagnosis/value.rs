@@ -10,9 +10,9 @@
 use super::provenance::Provenance;
 use crate::proto::complaint::v1::SubscriberView;
 use crate::schema;
-use cel::common::traits::{Container, Indexer};
-use cel::common::types::{CelString, Type as CelTypeOf};
-use cel::common::value::{CowVal, Val};
+use cel::common::traits::{Container, Indexer, Iterable, Sizer, Zeroer};
+use cel::common::types::{CelMap, CelMapKey, CelString, Type as CelTypeOf};
+use cel::common::value::{Builtin, BuiltinRef, CowVal, Val};
 use cel::context::VariableResolver;
 use cel::objects::{Key, Map};
 use cel::{Context, Value};
@@ -139,9 +139,7 @@ impl CelView {
 
     /// Top-level field `i` converted for the evaluator.
     fn val(&self, i: usize) -> Option<&(dyn Val + 'static)> {
-        self.vals[i]
-            .get_or_init(|| self.field(i).and_then(|v| Box::<dyn Val>::try_from(v.clone()).ok()))
-            .as_deref()
+        self.vals[i].get_or_init(|| self.field(i).and_then(to_val)).as_deref()
     }
 
     /// The view as a CEL map with only the top-level `fields` named (all when `None`).
@@ -253,6 +251,99 @@ impl Indexer for CelView {
         Self: 'w,
     {
         self.get(key).map(|v| v.into_owned())
+    }
+}
+
+/// A value of the view converted for the evaluator, with its messages as [`SharedMap`]s.
+fn to_val(v: &Value) -> Option<Box<dyn Val>> {
+    match v {
+        Value::Map(m) => {
+            let mut map: HashMap<CelMapKey<'static>, Box<dyn Val>> = HashMap::with_capacity(m.map.len());
+            for (k, v) in m.map.iter() {
+                map.insert(k.clone().into(), to_val(v)?);
+            }
+            Some(Box::new(SharedMap(Arc::new(CelMap::from(map)))))
+        }
+        Value::List(items) => {
+            let items: Option<Vec<Box<dyn Val>>> = items.iter().map(to_val).collect();
+            Some(Box::new(cel::common::types::CelList::from(items?)))
+        }
+        other => Box::<dyn Val>::try_from(other.clone()).ok(),
+    }
+}
+
+/// A map (one of the view's messages) that copies by reference: a comprehension over a list
+/// (`view.recent_bills.filter(b, …)`) hands each item to its variable as a copy of its own, and a deep
+/// copy of every bill, item by item, was a tenth of a diagnosis. To the evaluator it is a map like any
+/// other (it answers as the built-in map).
+#[derive(Debug, Clone)]
+struct SharedMap(Arc<CelMap<'static>>);
+
+impl Val for SharedMap {
+    fn get_type(&self) -> &CelTypeOf {
+        &cel::common::types::MAP_TYPE
+    }
+
+    fn cel_type() -> &'static CelTypeOf {
+        &cel::common::types::MAP_TYPE
+    }
+
+    fn as_container(&self) -> Option<&dyn Container> {
+        Some(&*self.0)
+    }
+
+    fn as_indexer<'b, 'w>(&'b self) -> Option<&'b (dyn Indexer + 'w)>
+    where
+        Self: 'w,
+    {
+        Some(&*self.0)
+    }
+
+    fn into_indexer<'w>(self: Box<Self>) -> Option<Box<dyn Indexer + 'w>>
+    where
+        Self: 'w,
+    {
+        Some(Box::new(Arc::unwrap_or_clone(self.0)))
+    }
+
+    fn as_iterable<'b, 'w>(&'b self) -> Option<&'b (dyn Iterable + 'w)>
+    where
+        Self: 'w,
+    {
+        Some(&*self.0)
+    }
+
+    fn as_sizer(&self) -> Option<&dyn Sizer> {
+        Some(&*self.0)
+    }
+
+    fn as_zeroer(&self) -> Option<&dyn Zeroer> {
+        Some(&*self.0)
+    }
+
+    fn equals(&self, other: &dyn Val) -> bool {
+        self.0.equals(other)
+    }
+
+    fn clone_as_boxed<'w>(&self) -> Box<dyn Val + 'w>
+    where
+        Self: 'w,
+    {
+        Box::new(self.clone())
+    }
+
+    fn as_builtin<'b, 'w>(&'b self) -> BuiltinRef<'b, 'w>
+    where
+        Self: 'w,
+    {
+        BuiltinRef::Map(&self.0)
+    }
+
+    fn into_builtin<'w>(self: Box<Self>) -> Option<Builtin<'w>>
+    where
+        Self: 'w,
+    {
+        Some(Builtin::Map(Arc::unwrap_or_clone(self.0)))
     }
 }
 
@@ -688,6 +779,27 @@ mod tests {
             Ok(Value::String(Arc::new("视频彩铃会员".into())))
         );
         assert!(eval("view.plan.name").is_err());
+        // Messages copy by reference inside the evaluator, and still behave as maps.
+        assert_eq!(eval("view.account == view.account"), Ok(Value::Bool(true)));
+        assert_eq!(eval("size(view.vas_subscriptions[0]) > 3"), Ok(Value::Bool(true)));
+        assert_eq!(
+            eval("'service_name' in view.vas_subscriptions[0]"),
+            Ok(Value::Bool(true))
+        );
+        assert_eq!(
+            eval("view.vas_subscriptions.filter(v, v.service_name != '').map(v, v.service_name)"),
+            Ok(Value::List(Arc::new(vec![Value::String(Arc::new(
+                "视频彩铃会员".into()
+            ))])))
+        );
+        let Ok(Value::List(kept)) = eval("view.vas_subscriptions.filter(v, true)") else {
+            panic!()
+        };
+        assert_eq!(
+            get(&kept[0], "service_name"),
+            Some(&Value::String(Arc::new("视频彩铃会员".into())))
+        );
+        assert_eq!(eval("[view.account][0].balance_fen"), Ok(Value::Int(-250)));
         let shown = cv.value(None);
         let Some(Value::List(vas)) = get(&shown, "vas_subscriptions") else {
             panic!()
