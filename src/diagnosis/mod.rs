@@ -16,6 +16,7 @@
 //! The files depend one way: `model` ← `load`, `run`, `reply`, `conclude` ← this module (the engine) ←
 //! `records`, `reload`. The gRPC surface is `api::diagnosis`; it reads the view through
 //! `read::Reads::view_then`, the one path where identity, masking, cache and audit apply.
+pub mod bound;
 pub mod conclude;
 pub use crate::config::diagnosis as config;
 pub mod evidence;
@@ -381,7 +382,7 @@ impl Engine {
         view: &SubscriberView,
         provenance: Arc<provenance::Provenance>,
     ) -> Result<Diagnosis, Error> {
-        let view = value::CelView::with_provenance(view, provenance).map_err(Error::Internal)?;
+        let view = bound::CelView::with_provenance(view, provenance).map_err(Error::Internal)?;
         self.diagnose_category(set, input, &view)
     }
 
@@ -390,7 +391,7 @@ impl Engine {
         &self,
         set: Arc<ScenarioSet>,
         input: &DiagnoseInput,
-        view: &value::CelView,
+        view: &bound::CelView,
     ) -> Result<Diagnosis, Error> {
         // Only the parts of the view the category's scenarios read are converted.
         let held = set.clone();
@@ -407,7 +408,7 @@ impl Engine {
         scenarios: &[Arc<model::Scenario>],
         fields: Option<&std::collections::BTreeSet<String>>,
         input: &DiagnoseInput,
-        view: &value::CelView,
+        view: &bound::CelView,
     ) -> Result<Diagnosis, Error> {
         let now = self.now_of(input);
         let provenance = view.provenance().clone();

@@ -7,11 +7,11 @@
 //! *guidance* cause (advice or an explanation the data does not single out; `guidance = true` in the
 //! scenario file), which would read as an answer to a complaint nobody is sure about. Every finding
 //! says which category it came from and why ([`super::routing::Routing::reason`]).
+use super::bound::CelView;
 use super::model::{Scenario, ScenarioSet};
 use super::provenance::Provenance;
 use super::routing::{RoutedBy, Routing};
 use super::run::RunOutcome;
-use super::value::CelView;
 use super::{DiagnoseInput, Diagnosis, Engine};
 use crate::classify::Classification;
 use crate::error::Error;

@@ -4,7 +4,7 @@
 use super::evidence::Evidence;
 use super::model::{cel_env, Expression, Outcome, Scenario};
 use super::provenance::{Absent, Provenance};
-use super::value;
+use super::{bound, value};
 use cel::extractors::Arguments;
 use cel::objects::{Key, KeyRef, Map};
 use cel::{Context, ExecutionError, Value};
@@ -137,9 +137,9 @@ pub fn eval_context_with(
 }
 
 /// [`eval_context_with`] over a view read for a diagnosis: `view` is borrowed, each of its fields
-/// converted once for all the expressions (see [`value::CelView`]).
+/// converted once for all the expressions (see [`bound::CelView`]).
 pub fn eval_context_over<'v>(
-    view: &'v value::CelView,
+    view: &'v bound::CelView,
     now: DateTime<FixedOffset>,
     answers: &HashMap<String, String>,
     complaint: &Value,
