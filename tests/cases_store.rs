@@ -151,6 +151,20 @@ async fn exercise(url: &str) {
     let (rest, next) = cases.list(&page).await.unwrap();
     assert_eq!((rest[0].complaint.id.as_str(), next), ("C-2", None));
     assert_eq!(cases.count(&page).await.unwrap(), 2);
+
+    // Who an id belongs to: a case's number and region; else its first event's (the migrated record
+    // knew no number); else nobody.
+    let c2 = &rest[0].complaint;
+    assert!(!c2.msisdn.is_empty());
+    assert_eq!(
+        cases.owner_of("C-2").await.unwrap(),
+        Some((c2.msisdn.clone(), c2.region.clone()))
+    );
+    assert_eq!(
+        cases.owner_of("OLD-1").await.unwrap(),
+        Some((String::new(), "0571".to_string()))
+    );
+    assert_eq!(cases.owner_of("NOBODY-1").await.unwrap(), None);
     store.close().await;
 }
 

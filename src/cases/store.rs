@@ -358,15 +358,19 @@ impl CaseStore {
     /// Who a complaint id belongs to: (number, region) of its case, else of its first recorded diagnosis
     /// (whose number may be unknown: ''), else `None` (the id is free).
     pub async fn owner_of(&self, id: &str) -> Result<Option<(String, String)>, String> {
-        if let Some(c) = self.get(id).await? {
-            return Ok(Some((c.complaint.msisdn, c.complaint.region)));
-        }
-        let row =
-            sqlx::query("SELECT msisdn, region FROM complaint_events WHERE complaint_id = $1 ORDER BY seq LIMIT 1")
-                .bind(id)
-                .fetch_optional(self.store.pool())
-                .await
-                .map_err(|e| self.fail("reading a complaint", e))?;
+        // One statement (a `Diagnose` naming its complaint asks this before every read): the case's row
+        // first, else the id's first event.
+        let row = sqlx::query(
+            "SELECT msisdn, region FROM ( \
+               SELECT msisdn, region, 0 AS k, 0 AS seq FROM complaint_cases WHERE complaint_id = $1 \
+               UNION ALL \
+               SELECT msisdn, region, 1 AS k, seq FROM complaint_events WHERE complaint_id = $1 \
+             ) o ORDER BY k, seq LIMIT 1",
+        )
+        .bind(id)
+        .fetch_optional(self.store.pool())
+        .await
+        .map_err(|e| self.fail("reading a complaint", e))?;
         row.map(|r| Ok((r.try_get("msisdn")?, r.try_get("region")?)))
             .transpose()
             .map_err(|e: sqlx::Error| format!("decoding a complaint: {e}"))
