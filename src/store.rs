@@ -375,6 +375,45 @@ CREATE TRIGGER complaint_events_no_truncate BEFORE TRUNCATE ON complaint_events
     FOR EACH STATEMENT EXECUTE FUNCTION cgw_complaint_events_append_only();
 ";
 
+/// How values are marked in SQL text built for many rows. PostgreSQL numbers them (`$1, $2, …`); SQLite
+/// gets anonymous `?`, bound in order: for a numbered mark sqlx asks SQLite for the parameter's name,
+/// which scans the statement's parameter list, so binding a multi-row `INSERT` with numbered marks is
+/// quadratic in its values (a 64-event audit `INSERT` binds 1,024), inside the audit writer's commit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Marks {
+    /// `$1, $2, …` (PostgreSQL).
+    Numbered,
+    /// `?, ?, …`, bound in the order they appear (SQLite).
+    InOrder,
+}
+
+impl Marks {
+    /// The marks for the connection's engine.
+    pub fn of(conn: &sqlx::AnyConnection) -> Marks {
+        if conn.backend_name().eq_ignore_ascii_case("sqlite") {
+            Marks::InOrder
+        } else {
+            Marks::Numbered
+        }
+    }
+
+    /// The mark of the `n`th value bound (from 1); values must be bound in the order of their marks.
+    pub fn mark(self, n: usize) -> String {
+        match self {
+            Marks::Numbered => format!("${n}"),
+            Marks::InOrder => "?".to_string(),
+        }
+    }
+
+    /// `count` marks from the `first`th, comma-separated.
+    pub fn list(self, first: usize, count: usize) -> String {
+        (first..first + count)
+            .map(|n| self.mark(n))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
 /// Microseconds since the Unix epoch, now.
 pub fn now_us() -> i64 {
     chrono::Utc::now().timestamp_micros()

@@ -153,10 +153,7 @@ impl ComplaintRecord {
         ids.dedup();
         let mut known: HashMap<String, (String, String, i64)> = HashMap::new();
         for chunk in ids.chunks(IDS_PER_SELECT) {
-            let marks = (1..=chunk.len())
-                .map(|i| format!("${i}"))
-                .collect::<Vec<_>>()
-                .join(", ");
+            let marks = crate::store::Marks::of(conn).list(1, chunk.len());
             let sql = format!(
                 "SELECT e.complaint_id, e.msisdn, e.region, m.hi FROM complaint_events e JOIN \
                  (SELECT complaint_id, MIN(seq) AS lo, MAX(seq) AS hi FROM complaint_events \
@@ -186,10 +183,11 @@ impl ComplaintRecord {
             entry.2 += 1;
             seqs.push(entry.2);
         }
+        let style = crate::store::Marks::of(conn);
         for (chunk, seqs) in records.chunks(ROWS_PER_INSERT).zip(seqs.chunks(ROWS_PER_INSERT)) {
             let rows = (0..chunk.len())
                 .map(|i| {
-                    let marks: Vec<String> = (1..=14).map(|k| format!("${}", i * 14 + k)).collect();
+                    let marks: Vec<String> = (1..=14).map(|k| style.mark(i * 14 + k)).collect();
                     format!("({}, {}, 'diagnosed', {})", marks[0], marks[1], marks[2..].join(", "))
                 })
                 .collect::<Vec<_>>()

@@ -17,7 +17,7 @@
 use super::chain::{self, Head, Link};
 use super::{clip, CallInfo, Identity};
 use crate::error::Error;
-use crate::store::{now_us, Store, StoreKind};
+use crate::store::{now_us, Marks, Store, StoreKind};
 use rand::RngCore;
 use sqlx::{Acquire, Row};
 use std::sync::Mutex;
@@ -424,16 +424,11 @@ fn links(head: &Head, batch: &[Pending]) -> Vec<Link> {
 /// Most events per `INSERT` statement (16 parameters each, well under every engine's limit).
 const ROWS_PER_INSERT: usize = 64;
 /// `INSERT … VALUES (…), (…)` for `rows` events: the text depends only on the row count; values are bound.
-fn insert_sql(rows: usize) -> String {
+fn insert_sql(rows: usize, marks: Marks) -> String {
     let mut sql = String::from(INSERT_HEAD);
     for r in 0..rows {
         sql.push_str(if r == 0 { " (" } else { ", (" });
-        for c in 0..COLUMNS {
-            if c > 0 {
-                sql.push_str(", ");
-            }
-            sql.push_str(&format!("${}", r * COLUMNS + c + 1));
-        }
+        sql.push_str(&marks.list(r * COLUMNS + 1, COLUMNS));
         sql.push(')');
     }
     sql
@@ -447,7 +442,7 @@ async fn insert_events(
     links: &[Link],
 ) -> Result<(), String> {
     for (chunk, links) in batch.chunks(ROWS_PER_INSERT).zip(links.chunks(ROWS_PER_INSERT)) {
-        let sql = insert_sql(chunk.len());
+        let sql = insert_sql(chunk.len(), Marks::of(conn));
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
         for (Pending { event: e, .. }, link) in chunk.iter().zip(links) {
             q = q
@@ -739,9 +734,14 @@ mod tests {
     #[test]
     fn inserts_number_every_value() {
         assert_eq!(
-            insert_sql(2).trim_start_matches(INSERT_HEAD),
+            insert_sql(2, Marks::Numbered).trim_start_matches(INSERT_HEAD),
             " ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16), \
              ($17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32)"
+        );
+        // SQLite: anonymous marks, bound in order.
+        assert_eq!(
+            insert_sql(1, Marks::InOrder).trim_start_matches(INSERT_HEAD),
+            " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         );
     }
 
