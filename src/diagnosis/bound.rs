@@ -338,15 +338,9 @@ fn view_field_index(number: u32) -> Option<usize> {
 mod tests {
     use super::*;
     use crate::diagnosis::value::beijing;
+    use crate::diagnosis::value::tests::get;
     use crate::proto::complaint::v1::{Account, VasSubscription};
     use chrono::TimeZone;
-
-    fn get<'a>(v: &'a Value, k: &str) -> Option<&'a Value> {
-        match v {
-            Value::Map(m) => m.map.get(&Key::String(Arc::new(k.to_string()))),
-            _ => None,
-        }
-    }
 
     #[test]
     fn bound_view_reads_fields_once_and_hides_absent_ones() {

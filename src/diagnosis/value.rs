@@ -353,11 +353,12 @@ fn sample_message(desc: &MessageDescriptor, at: DateTime<FixedOffset>, depth: us
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::proto::complaint::v1::{Account, VasSubscription};
 
-    fn get<'a>(v: &'a Value, k: &str) -> Option<&'a Value> {
+    /// Field `k` of map `v`.
+    pub(in crate::diagnosis) fn get<'a>(v: &'a Value, k: &str) -> Option<&'a Value> {
         match v {
             Value::Map(m) => m.map.get(&Key::String(Arc::new(k.to_string()))),
             _ => None,
