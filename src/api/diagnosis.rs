@@ -400,11 +400,32 @@ impl DiagnosisApi {
             req.complaint_id.clone()
         };
 
-        let cands = if req.category.is_empty() {
-            classify_candidates(req.text.clone()).await?
-        } else {
-            Candidates::requested(&req.category)
+        // The complaint's category (the classifier, off the request threads) and who its id belongs to
+        // (the store) are independent: asked at the same time.
+        let classified = async {
+            if req.category.is_empty() {
+                classify_candidates(req.text.clone()).await
+            } else {
+                Ok(Candidates::requested(&req.category))
+            }
         };
+        // A complaint id belongs to the subscriber and region it was first used for: checked on the view
+        // (refused and audited there), and again when the record is written. A diagnosis of a complaint
+        // case is attached to it as an event, in the read's transaction.
+        let owned = async {
+            if req.complaint_id.is_empty() {
+                return Ok((None, Vec::new()));
+            }
+            let owner = self.cases.owner_of(&complaint_id).await?;
+            let events = match &owner {
+                Some(_) => self.cases.events_of(&complaint_id).await?,
+                None => Vec::new(),
+            };
+            Ok::<_, Error>((owner, events))
+        };
+        let (cands, owned) = futures::join!(classified, owned);
+        let cands = cands?;
+        let (owner, case_events) = owned?;
 
         let mut read = super::read_request(request, &req.msisdn, &complaint_id)?;
         if req.dry_run {
@@ -412,18 +433,6 @@ impl DiagnosisApi {
         }
         let record_complaints = self.record_complaints && !req.dry_run;
         let caller = read.caller.subject.clone();
-        // A complaint id belongs to the subscriber and region it was first used for: checked on the view
-        // (refused and audited there), and again when the record is written.
-        let owner = if req.complaint_id.is_empty() {
-            None
-        } else {
-            self.cases.owner_of(&complaint_id).await?
-        };
-        // A diagnosis of a complaint case is attached to it as an event, in the read's transaction.
-        let case_events = match &owner {
-            Some(_) => self.cases.events_of(&complaint_id).await?,
-            None => Vec::new(),
-        };
         let is_case = crate::cases::model::Complaint::replay(&case_events).is_some();
         let rules = self.cases.rules();
         // Synchronous and bounded (see `diagnosis::check`): runs on the view before the read's audit
