@@ -165,6 +165,9 @@ async fn exercise(url: &str) {
         Some((String::new(), "0571".to_string()))
     );
     assert_eq!(cases.owner_of("NOBODY-1").await.unwrap(), None);
+    // Whether the id is a case's: C-2 is, OLD-1 was only diagnosed.
+    assert_eq!(cases.owner("C-2").await.unwrap().map(|o| o.case), Some(true));
+    assert_eq!(cases.owner("OLD-1").await.unwrap().map(|o| o.case), Some(false));
     store.close().await;
 }
 

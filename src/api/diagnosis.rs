@@ -416,12 +416,13 @@ impl DiagnosisApi {
             if req.complaint_id.is_empty() {
                 return Ok((None, Vec::new()));
             }
-            let owner = self.cases.owner_of(&complaint_id).await?;
+            let owner = self.cases.owner(&complaint_id).await?;
+            // Only a case has events a diagnosis is attached to (an id diagnosed before has records only).
             let events = match &owner {
-                Some(_) => self.cases.events_of(&complaint_id).await?,
-                None => Vec::new(),
+                Some(o) if o.case => self.cases.events_of(&complaint_id).await?,
+                _ => Vec::new(),
             };
-            Ok::<_, Error>((owner, events))
+            Ok::<_, Error>((owner.map(|o| (o.msisdn, o.region)), events))
         };
         let (cands, owned) = futures::join!(classified, owned);
         let cands = cands?;

@@ -316,9 +316,9 @@ impl Cases {
         Ok(rows)
     }
 
-    /// Who complaint id `id` belongs to ((number, region), see [`CaseStore::owner_of`]).
-    pub async fn owner_of(&self, id: &str) -> Result<Option<(String, String)>, Error> {
-        self.store.owner_of(id).await.map_err(store_error)
+    /// Who complaint id `id` belongs to, and whether it is a case's (see [`CaseStore::owner`]).
+    pub async fn owner(&self, id: &str) -> Result<Option<crate::cases::store::Owner>, Error> {
+        self.store.owner(id).await.map_err(store_error)
     }
 
     /// A case's events (empty when no case has this id).

@@ -58,6 +58,15 @@ const CASE_COLUMNS: &str = "complaint_id, msisdn, region, channel, text, categor
      visit_outcome, visit_attempts, created_at_us, updated_at_us, closed_at_us, next_due_us, next_warn_us, \
      sort_due_us, breached_late, cell_id, vas_provider, payment_channel, version";
 
+/// Who a complaint id belongs to (see [`CaseStore::owner`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Owner {
+    pub msisdn: String,
+    pub region: String,
+    /// A complaint case has this id (else only diagnoses were recorded under it).
+    pub case: bool,
+}
+
 fn placeholders(n: usize) -> String {
     (1..=n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
 }
@@ -358,22 +367,33 @@ impl CaseStore {
     /// Who a complaint id belongs to: (number, region) of its case, else of its first recorded diagnosis
     /// (whose number may be unknown: ''), else `None` (the id is free).
     pub async fn owner_of(&self, id: &str) -> Result<Option<(String, String)>, String> {
+        Ok(self.owner(id).await?.map(|o| (o.msisdn, o.region)))
+    }
+
+    /// [`owner_of`](Self::owner_of), and whether the id is a complaint case's (not only diagnosed).
+    pub async fn owner(&self, id: &str) -> Result<Option<Owner>, String> {
         // One statement (a `Diagnose` naming its complaint asks this before every read): the case's row
         // first, else the id's first event.
         let row = sqlx::query(
-            "SELECT msisdn, region FROM ( \
-               SELECT msisdn, region, 0 AS k, 0 AS seq FROM complaint_cases WHERE complaint_id = $1 \
+            "SELECT msisdn, region, k FROM ( \
+               SELECT msisdn, region, CAST(0 AS BIGINT) AS k, CAST(0 AS BIGINT) AS seq FROM complaint_cases WHERE complaint_id = $1 \
                UNION ALL \
-               SELECT msisdn, region, 1 AS k, seq FROM complaint_events WHERE complaint_id = $1 \
+               SELECT msisdn, region, CAST(1 AS BIGINT) AS k, seq FROM complaint_events WHERE complaint_id = $1 \
              ) o ORDER BY k, seq LIMIT 1",
         )
         .bind(id)
         .fetch_optional(self.store.pool())
         .await
         .map_err(|e| self.fail("reading a complaint", e))?;
-        row.map(|r| Ok((r.try_get("msisdn")?, r.try_get("region")?)))
-            .transpose()
-            .map_err(|e: sqlx::Error| format!("decoding a complaint: {e}"))
+        row.map(|r| {
+            Ok(Owner {
+                msisdn: r.try_get("msisdn")?,
+                region: r.try_get("region")?,
+                case: r.try_get::<i64, _>("k")? == 0,
+            })
+        })
+        .transpose()
+        .map_err(|e: sqlx::Error| format!("decoding a complaint: {e}"))
     }
 
     /// The latest case of `msisdn` in `category` created at or after `since_us`, other than `except`.
