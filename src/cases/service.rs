@@ -37,7 +37,15 @@ pub struct Cases {
     rules: Arc<Rules>,
     /// A fixed "now" (µs) for tests and demos over dates of their own; the system clock otherwise.
     fixed_now: std::sync::Mutex<Option<i64>>,
+    /// Owners of complaint ids seen in use. An id is never reassigned and its events are never deleted,
+    /// so an owner once read stays true (every replica reads the same one), and a handler's repeated
+    /// `Diagnose` of one complaint (a question, then its answer) asks the store once. Ids not in use are
+    /// not kept: another replica may take one at any time.
+    owners: moka::future::Cache<String, crate::cases::store::Owner>,
 }
+
+/// Most complaint-id owners kept in memory.
+const OWNERS_KEPT: u64 = 100_000;
 
 /// Complaint ids: letters, digits, '-', '_' or '.', at most 64.
 pub fn check_id(field: &str, id: &str) -> Result<(), Error> {
@@ -93,6 +101,7 @@ impl Cases {
             store,
             rules,
             fixed_now: std::sync::Mutex::new(None),
+            owners: moka::future::Cache::new(OWNERS_KEPT),
         }
     }
 
@@ -318,7 +327,14 @@ impl Cases {
 
     /// Who complaint id `id` belongs to, and whether it is a case's (see [`CaseStore::owner`]).
     pub async fn owner(&self, id: &str) -> Result<Option<crate::cases::store::Owner>, Error> {
-        self.store.owner(id).await.map_err(store_error)
+        if let Some(o) = self.owners.get(id).await {
+            return Ok(Some(o));
+        }
+        let owner = self.store.owner(id).await.map_err(store_error)?;
+        if let Some(o) = &owner {
+            self.owners.insert(id.to_string(), o.clone()).await;
+        }
+        Ok(owner)
     }
 
     /// A case's events (empty when no case has this id).
