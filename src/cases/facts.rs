@@ -12,6 +12,7 @@
 //! Read by `crate::analytics`. Every value is a bound parameter; column names come from fixed lists.
 use super::model::{Complaint, EventKind, State};
 use super::store::{CaseChange, TargetOutcome};
+use crate::store::Marks;
 use sqlx::Row;
 use std::collections::HashMap;
 
@@ -285,16 +286,13 @@ impl Facts {
 
 type CountKey = (&'static str, &'static str, i64, String, String, String);
 
-fn placeholders(from: usize, n: usize) -> String {
-    (from..from + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
-}
-
 /// Adds `deltas` to the counts (rows created at their first complaint).
 async fn add_counts(conn: &mut sqlx::AnyConnection, deltas: &HashMap<CountKey, i64>) -> Result<(), sqlx::Error> {
     let rows: Vec<(&CountKey, &i64)> = deltas.iter().filter(|(_, n)| **n != 0).collect();
+    let marks = Marks::of(conn);
     for chunk in rows.chunks(400) {
         let values: Vec<String> = (0..chunk.len())
-            .map(|r| format!("({})", placeholders(r * 7 + 1, 7)))
+            .map(|r| format!("({})", marks.list(r * 7 + 1, 7)))
             .collect();
         let sql = format!(
             "INSERT INTO analytics_counts (grain, dim, bucket_us, region, category, value, n) VALUES {} \
@@ -334,7 +332,7 @@ async fn upsert(conn: &mut sqlx::AnyConnection, f: &Facts) -> Result<(), sqlx::E
         .collect();
     let sql = format!(
         "INSERT INTO analytics_facts ({FACT_COLUMNS}) VALUES ({}) ON CONFLICT (complaint_id) DO UPDATE SET {}",
-        placeholders(1, FACT_COUNT),
+        Marks::of(conn).list(1, FACT_COUNT),
         sets.join(", ")
     );
     f.bind(sqlx::query(sqlx::AssertSqlSafe(sql)))
@@ -382,9 +380,10 @@ pub async fn insert_new(conn: &mut sqlx::AnyConnection, changes: &[CaseChange]) 
             *deltas.entry(k).or_default() += 1;
         }
     }
+    let marks = Marks::of(conn);
     for chunk in facts.chunks(200) {
         let values: Vec<String> = (0..chunk.len())
-            .map(|r| format!("({})", placeholders(r * FACT_COUNT + 1, FACT_COUNT)))
+            .map(|r| format!("({})", marks.list(r * FACT_COUNT + 1, FACT_COUNT)))
             .collect();
         let sql = format!(
             "INSERT INTO analytics_facts ({FACT_COLUMNS}) VALUES {}",

@@ -3,6 +3,7 @@
 //! (as the [`Rider`] of the call's audit event, or on their own). A change is written only if the case is
 //! still at the version it was read at; otherwise nothing is written. Every value is a bound parameter.
 use super::model::{Complaint, Event, EventKind, State, VisitOutcome};
+use crate::store::Marks;
 use crate::store::{Rider, Store};
 use futures::future::BoxFuture;
 use sqlx::any::AnyRow;
@@ -65,10 +66,6 @@ pub struct Owner {
     pub region: String,
     /// A complaint case has this id (else only diagnoses were recorded under it).
     pub case: bool,
-}
-
-fn placeholders(n: usize) -> String {
-    (1..=n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
 }
 
 fn bind_event<'q>(q: AnyQuery<'q>, e: &'q Event) -> AnyQuery<'q> {
@@ -143,7 +140,7 @@ fn bind_case<'q>(q: AnyQuery<'q>, c: &'q Complaint, d: &Deadlines) -> AnyQuery<'
 pub async fn insert_event(conn: &mut sqlx::AnyConnection, e: &Event) -> Result<(), sqlx::Error> {
     let sql = format!(
         "INSERT INTO complaint_events ({EVENT_COLUMNS}) VALUES ({})",
-        placeholders(30)
+        Marks::Numbered.list(1, 30)
     );
     bind_event(sqlx::query(sqlx::AssertSqlSafe(sql)), e)
         .execute(conn)
@@ -160,7 +157,7 @@ async fn write_change(conn: &mut sqlx::AnyConnection, ch: &CaseChange) -> Result
     let sql = if ch.expected_version == 0 {
         format!(
             "INSERT INTO complaint_cases ({CASE_COLUMNS}) VALUES ({})",
-            placeholders(32)
+            Marks::Numbered.list(1, 32)
         )
     } else {
         // Same parameter order: complaint_id is $1 and the version to replace is $33.
@@ -471,8 +468,10 @@ impl CaseStore {
         }
         let mut tx = self.store.pool().begin().await.map_err(|e| self.fail("begin", e))?;
         const ROWS: usize = 500;
+        let marks = Marks::of(&tx);
+        let row = |r: usize, cols: usize| format!("({})", marks.list(r * cols + 1, cols));
         for chunk in changes.chunks(ROWS) {
-            let values: Vec<String> = (0..chunk.len()).map(|r| row_placeholders(r, 32)).collect();
+            let values: Vec<String> = (0..chunk.len()).map(|r| row(r, 32)).collect();
             let sql = format!(
                 "INSERT INTO complaint_cases ({CASE_COLUMNS}) VALUES {}",
                 values.join(", ")
@@ -487,7 +486,7 @@ impl CaseStore {
         }
         let events: Vec<&Event> = changes.iter().flat_map(|c| &c.events).collect();
         for chunk in events.chunks(ROWS) {
-            let values: Vec<String> = (0..chunk.len()).map(|r| row_placeholders(r, 30)).collect();
+            let values: Vec<String> = (0..chunk.len()).map(|r| row(r, 30)).collect();
             let sql = format!(
                 "INSERT INTO complaint_events ({EVENT_COLUMNS}) VALUES {}",
                 values.join(", ")
@@ -540,17 +539,6 @@ fn bind_all(mut q: AnyQuery<'_>, binds: Vec<Bind>) -> AnyQuery<'_> {
         };
     }
     q
-}
-
-/// `($k, …)` for row `r` of `cols` columns.
-fn row_placeholders(r: usize, cols: usize) -> String {
-    format!(
-        "({})",
-        (1..=cols)
-            .map(|c| format!("${}", r * cols + c))
-            .collect::<Vec<_>>()
-            .join(", ")
-    )
 }
 
 /// The WHERE clause of `f` (fixed column names only) and its values in order; `None` when nothing can

@@ -151,9 +151,10 @@ impl ComplaintRecord {
         let mut ids: Vec<&str> = records.iter().map(|r| r.complaint_id.as_str()).collect();
         ids.sort_unstable();
         ids.dedup();
+        let style = crate::store::Marks::of(conn);
         let mut known: HashMap<String, (String, String, i64)> = HashMap::new();
         for chunk in ids.chunks(IDS_PER_SELECT) {
-            let marks = crate::store::Marks::of(conn).list(1, chunk.len());
+            let marks = style.list(1, chunk.len());
             let sql = format!(
                 "SELECT e.complaint_id, e.msisdn, e.region, m.hi FROM complaint_events e JOIN \
                  (SELECT complaint_id, MIN(seq) AS lo, MAX(seq) AS hi FROM complaint_events \
@@ -183,12 +184,11 @@ impl ComplaintRecord {
             entry.2 += 1;
             seqs.push(entry.2);
         }
-        let style = crate::store::Marks::of(conn);
         for (chunk, seqs) in records.chunks(ROWS_PER_INSERT).zip(seqs.chunks(ROWS_PER_INSERT)) {
             let rows = (0..chunk.len())
                 .map(|i| {
-                    let marks: Vec<String> = (1..=14).map(|k| style.mark(i * 14 + k)).collect();
-                    format!("({}, {}, 'diagnosed', {})", marks[0], marks[1], marks[2..].join(", "))
+                    let first = i * 14 + 1;
+                    format!("({}, 'diagnosed', {})", style.list(first, 2), style.list(first + 2, 12))
                 })
                 .collect::<Vec<_>>()
                 .join(", ");
