@@ -198,6 +198,9 @@ pub struct Accuracy {
     /// Every live mapping of a field the truth holds: (its score, whether it is right). What the
     /// confidence threshold is calibrated on.
     pub scored: Vec<(f32, bool)>,
+    /// For wrong and missed fields: the proposal's best column and runners-up with their scores, and the
+    /// true column's score where it was a candidate (what to look at when tuning).
+    pub detail: BTreeMap<String, String>,
 }
 
 impl Accuracy {
@@ -234,11 +237,12 @@ impl Accuracy {
             confident.iter().filter(|r| **r).count(),
             confident.len()
         ));
+        let detail = |f: &str| self.detail.get(f).map(|d| format!(" [{d}]")).unwrap_or_default();
         for (f, e, g) in &self.wrong {
-            s.push_str(&format!("    wrong   {f}: proposed {g}, right is {e}\n"));
+            s.push_str(&format!("    wrong   {f}: proposed {g}, right is {e}{}\n", detail(f)));
         }
         for (f, e) in &self.missed {
-            s.push_str(&format!("    review  {f}: right is {e}\n"));
+            s.push_str(&format!("    review  {f}: right is {e}{}\n", detail(f)));
         }
         for (f, g) in &self.extra {
             s.push_str(&format!("    extra   {f}: proposed {g}\n"));
@@ -278,6 +282,15 @@ pub fn evaluate(system: &str, proposal: &Proposal, truth: &Truth) -> Accuracy {
         eq.extend(proposal.join_equalities(&target));
         let show = |(t, c): &(String, String)| format!("{t}.{c}");
         let score = scores.get(field).copied().unwrap_or(0.0);
+        let proposed = proposal
+            .entities
+            .iter()
+            .flat_map(|e| e.fields.iter())
+            .find(|f| f.field.key() == *field);
+        if let Some(p) = proposed {
+            let listed: Vec<String> = p.best.iter().chain(p.runners_up.iter()).map(|c| c.label()).collect();
+            acc.detail.insert(field.clone(), listed.join(", "));
+        }
         match active.get(field) {
             Some(got) if got == expected || equal_by_join(got, expected, &eq) => {
                 acc.right += 1;

@@ -17,6 +17,8 @@ pub struct Analysis {
     /// table → view-part scores.
     pub(super) tables: HashMap<String, names::Scores>,
     pub(super) profiles: HashMap<(String, String), Profile>,
+    /// (table, column) → the column name's words, run-together words split (`chargetype` → charge, type).
+    pub(super) words: HashMap<(String, String), Vec<String>>,
     /// table → how much it looks like the current state (1) rather than history, a log or an empty copy.
     pub live: HashMap<String, f32>,
     /// table → its subscriber-number column.
@@ -29,6 +31,7 @@ pub fn analyse(schema: &Schema, m: &names::Matcher) -> Analysis {
         names: HashMap::new(),
         tables: HashMap::new(),
         profiles: HashMap::new(),
+        words: HashMap::new(),
         live: HashMap::new(),
         numbers: BTreeMap::new(),
     };
@@ -74,6 +77,7 @@ pub fn analyse(schema: &Schema, m: &names::Matcher) -> Analysis {
                 }
             }
             a.names.insert(key.clone(), scores);
+            a.words.insert(key.clone(), m.words(&c.spelled));
             a.profiles.insert(key, p);
         }
         if let Some((_, c)) = best_number {
@@ -159,6 +163,15 @@ const MAIN_TIME: &[&str] = &[
     "network.outages.started_at",
 ];
 
+/// The money a part's rows carry: a column named only `amount` or `price` in a table holding the part.
+const MAIN_MONEY: &[&str] = &[
+    "plan.monthly_fee_fen",
+    "payments.amount_fen",
+    "recent_bills.total_fen",
+    "recent_bills.items[].amount_fen",
+    "vas_subscriptions.monthly_fee_fen",
+];
+
 /// Words that say what kind of value a column holds, not what it is.
 const CLASS_WORDS: &[&str] = &[
     "id", "no", "num", "number", "code", "cd", "type", "key", "ref", "value", "val",
@@ -176,6 +189,77 @@ const OWN_ID: &[&str] = &[
     "network.cells.cell_id",
 ];
 
+/// Representation terms (ISO/IEC 11179 class words): the word a name ends in says what kind of value the
+/// column holds. A column whose class word is of another kind than the field's (`customer_type` for a
+/// customer id, `charge_id` for a description) names another thing, however many words it shares.
+/// `code` fits identifiers and classifiers alike, and counts are left out (`sessiontime` is a duration).
+fn class_of(word: &str) -> Option<&'static str> {
+    Some(match word {
+        "id" | "no" | "num" | "number" | "nbr" | "key" | "ref" | "reference" | "uuid" | "sn" => "ident",
+        "type" | "kind" | "category" | "class" => "kind",
+        "date" | "time" | "at" | "dt" | "datetime" | "timestamp" | "stamp" => "time",
+        "amount" | "amt" | "fee" | "price" | "total" | "balance" | "cost" | "charge" | "cents" | "sum" => "money",
+        "name" | "title" | "label" | "desc" | "description" | "note" | "remark" | "subject" | "comment" => "text",
+        "status" | "state" | "flag" | "sts" | "statut" => "state",
+        _ => return None,
+    })
+}
+
+/// The kind of value a name's last class word says it holds (units such as `_fen` skipped).
+fn name_class(words: &[String]) -> Option<&'static str> {
+    words
+        .iter()
+        .rev()
+        .filter(|w| !matches!(w.as_str(), "fen" | "cents" | "cent" | "mb" | "min" | "mbps"))
+        .find_map(|w| class_of(w))
+}
+
+/// Words that put a time at another moment than the one a field records: a due date is not when a bill
+/// was paid, an anchor or a grace period not when it was issued.
+const OTHER_MOMENT: &[&str] = &[
+    "due",
+    "expire",
+    "expiry",
+    "expiration",
+    "deadline",
+    "grace",
+    "next",
+    "planned",
+    "scheduled",
+    "anchor",
+    "dispute",
+    "disputed",
+    "voided",
+    "deleted",
+    "updated",
+    "modified",
+    "trial",
+    "last",
+    "reminder",
+];
+
+/// A multiplier for a column's name score from its class word and, for times, its qualifiers.
+fn qualifiers(field: &UnifiedField, words: &[String]) -> f32 {
+    let own = super::names::tokens(&field.name);
+    let mut m = 1.0;
+    let (f, c) = (name_class(&own), name_class(words));
+    if let (Some(f), Some(c)) = (f, c) {
+        if f != c {
+            m *= 0.5;
+        }
+    }
+    if field.semantic == super::catalog::Semantic::Time {
+        let other: Vec<&String> = words.iter().filter(|w| OTHER_MOMENT.contains(&w.as_str())).collect();
+        if !other.is_empty() {
+            let labels = super::names::label_words(&field.key());
+            if other.iter().any(|w| !labels.contains(*w)) {
+                m *= 0.6;
+            }
+        }
+    }
+    m
+}
+
 /// Scores one column for one field.
 fn score(field: &UnifiedField, a: &Analysis, table: &str, column: &str, class: ColumnType) -> f32 {
     let key = (table.to_string(), column.to_string());
@@ -183,6 +267,18 @@ fn score(field: &UnifiedField, a: &Analysis, table: &str, column: &str, class: C
     let mut name = names.get(&format!("f:{}", field.key())).copied().unwrap_or(0.0);
     if MAIN_TIME.contains(&field.key().as_str())
         && matches!(column, "date" | "time" | "datetime" | "timestamp" | "dt" | "tm")
+    {
+        name = name.max(0.6);
+    }
+    // Likewise the money a part's rows carry: a column named only `amount` or `price` (units aside) in a
+    // table holding the part is that field (`plans.amount_cents` for the plan's fee).
+    if MAIN_MONEY.contains(&field.key().as_str())
+        && a.words[&key].iter().all(|w| {
+            matches!(
+                w.as_str(),
+                "amount" | "amt" | "price" | "fee" | "cents" | "cent" | "value" | "sum" | "total"
+            )
+        })
     {
         name = name.max(0.6);
     }
@@ -198,7 +294,15 @@ fn score(field: &UnifiedField, a: &Analysis, table: &str, column: &str, class: C
         let part = tables.get(&ctx_key).copied().unwrap_or(0.0);
         name *= part;
     }
-    let (fit, bonus) = sniff::fit(field, class, &a.profiles[&key]);
+    name *= qualifiers(field, &a.words[&key]);
+    let (mut fit, bonus) = sniff::fit(field, class, &a.profiles[&key]);
+    // `amount_cents` in whole numbers: cents are fen, no conversion needed.
+    if field.semantic == super::catalog::Semantic::Money
+        && class == ColumnType::Integer
+        && a.words[&key].iter().any(|w| w == "cents" || w == "cent")
+    {
+        fit = 1.0;
+    }
     if name < 0.3 && bonus < 0.1 {
         return 0.0;
     }
@@ -502,3 +606,55 @@ pub(super) fn primary_of(entities: &[EntityProposal], schema: &Schema) -> Option
 
 /// Parts that make a good `primary` entity, best first: what a backend is about.
 const PRIMARY_PREFERENCE: &[&str] = &["account", "customer", "line", "network.broadband", "plan", "marketing"];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn field(key: &str) -> UnifiedField {
+        Catalog::load()
+            .fields
+            .into_iter()
+            .find(|f| f.key() == key)
+            .expect("a field of the view")
+    }
+
+    fn words(xs: &[&str]) -> Vec<String> {
+        xs.iter().map(|x| x.to_string()).collect()
+    }
+
+    #[test]
+    fn a_class_word_of_another_kind_or_another_moment_weakens_a_name() {
+        let id = field("customer.customer_id");
+        assert_eq!(qualifiers(&id, &words(&["customer", "id"])), 1.0);
+        assert_eq!(
+            qualifiers(&id, &words(&["customer", "type"])),
+            0.5,
+            "a kind is not an identifier"
+        );
+        assert_eq!(
+            qualifiers(&id, &words(&["customer", "code"])),
+            1.0,
+            "codes identify and classify"
+        );
+        let description = field("recent_bills.items[].description");
+        assert_eq!(qualifiers(&description, &words(&["charge", "id"])), 0.5);
+        let charge_type = field("recent_bills.items[].charge_type");
+        assert_eq!(qualifiers(&charge_type, &words(&["charge", "type"])), 1.0);
+        let amount = field("payments.amount_fen");
+        assert_eq!(
+            qualifiers(&amount, &words(&["amount", "cents"])),
+            1.0,
+            "cents are a unit, as fen"
+        );
+        let paid = field("payments.paid_at");
+        assert_eq!(qualifiers(&paid, &words(&["paid", "at"])), 1.0);
+        assert_eq!(
+            qualifiers(&paid, &words(&["payment", "due", "date"])),
+            0.6,
+            "due is another moment"
+        );
+        let since = field("customer.customer_since");
+        assert_eq!(qualifiers(&since, &words(&["updated", "at"])), 0.6);
+    }
+}

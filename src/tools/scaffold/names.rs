@@ -51,6 +51,20 @@ pub fn dictionary() -> &'static Dictionary {
     D.get_or_init(|| toml::from_str(include_str!("terms.toml")).expect("terms.toml is valid (tested)"))
 }
 
+/// Every word of a field's English labels and own name (`f:` keys without the prefix: `payments.paid_at`).
+pub fn label_words(field_key: &str) -> std::collections::HashSet<String> {
+    let d = dictionary();
+    let mut out: std::collections::HashSet<String> = d
+        .fields
+        .get(field_key)
+        .into_iter()
+        .flat_map(|t| t.en.iter())
+        .flat_map(|l| tokens(l))
+        .collect();
+    out.extend(tokens(field_key.rsplit(['.', ']']).next().unwrap_or(field_key)));
+    out
+}
+
 /// Class words of data-modelling naming standards (`_amt`, `_cd`, `_no`, …): they say what kind of
 /// value a column holds more than what it is, so they weigh less.
 fn weight(token: &str) -> f32 {
@@ -304,6 +318,14 @@ impl Matcher {
 
     pub fn dictionary(&self) -> &'static Dictionary {
         self.dict
+    }
+
+    /// A name's words, lower-case, with run-together words split where they split into known words.
+    pub fn words(&self, name: &str) -> Vec<String> {
+        tokens(name)
+            .into_iter()
+            .flat_map(|w| self.split(&w).unwrap_or_else(|| vec![w]))
+            .collect()
     }
 
     /// How much a column name (and its comment, where the database keeps one) looks like each field.
