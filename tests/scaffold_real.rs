@@ -21,7 +21,7 @@ async fn real_schemas_enable_only_queries_that_return_rows_and_join_on_evidence(
     let floors = [
         ("astpp", 0.8, 5),
         ("x2crm", 0.85, 2),
-        ("osticket", 0.35, 4),
+        ("osticket", 0.45, 4),
         ("phpipam", 0.3, 0),
         ("lago", 0.6, 6),
         ("a2billing", 0.52, 7),

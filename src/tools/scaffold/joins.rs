@@ -410,6 +410,24 @@ pub fn reachable(numbers: &BTreeMap<String, String>, edges: &[Edge]) -> BTreeSet
     seen
 }
 
+/// Joins from the nearest table keyed by the subscriber's number to each reachable table (0 for those
+/// tables themselves).
+pub fn hops(numbers: &BTreeMap<String, String>, edges: &[Edge]) -> BTreeMap<String, usize> {
+    let mut dist: BTreeMap<String, usize> = numbers.keys().map(|t| (t.clone(), 0)).collect();
+    let mut frontier: std::collections::VecDeque<String> = dist.keys().cloned().collect();
+    while let Some(t) = frontier.pop_front() {
+        let d = dist[&t];
+        for e in edges.iter().filter(|e| e.a == t || e.b == t) {
+            let o = e.other(&t).to_string();
+            if !dist.contains_key(&o) {
+                dist.insert(o.clone(), d + 1);
+                frontier.push_back(o);
+            }
+        }
+    }
+    dist
+}
+
 /// Most value-overlap queries one scaffold runs.
 const MAX_OVERLAP_QUERIES: usize = 200;
 

@@ -172,6 +172,9 @@ const MAIN_MONEY: &[&str] = &[
     "vas_subscriptions.monthly_fee_fen",
 ];
 
+/// Parts that describe the subscriber themselves, one row each.
+pub(super) const SUBSCRIBER_PARTS: &[&str] = &["customer", "account"];
+
 /// Words that say what kind of value a column holds, not what it is.
 const CLASS_WORDS: &[&str] = &[
     "id", "no", "num", "number", "code", "cd", "type", "key", "ref", "value", "val",
@@ -201,12 +204,17 @@ fn class_of(word: &str) -> Option<&'static str> {
         "amount" | "amt" | "fee" | "price" | "total" | "balance" | "cost" | "charge" | "cents" | "sum" => "money",
         "name" | "title" | "label" | "desc" | "description" | "note" | "remark" | "subject" | "comment" => "text",
         "status" | "state" | "flag" | "sts" | "statut" => "state",
+        "quantity" | "qty" | "count" | "cnt" => "count",
         _ => return None,
     })
 }
 
 /// The kind of value a name's last class word says it holds (units such as `_fen` skipped).
 fn name_class(words: &[String]) -> Option<&'static str> {
+    // `number_of_x`, `num_of_x`: a count, whatever x is.
+    if words.len() > 2 && words[1] == "of" && matches!(words[0].as_str(), "number" | "num" | "no" | "nb" | "count") {
+        return Some("count");
+    }
     words
         .iter()
         .rev()
@@ -244,7 +252,8 @@ fn qualifiers(field: &UnifiedField, words: &[String]) -> f32 {
     let mut m = 1.0;
     let (f, c) = (name_class(&own), name_class(words));
     if let (Some(f), Some(c)) = (f, c) {
-        if f != c {
+        // A duration is often named a time (`sessiontime` for a call's seconds).
+        if f != c && !matches!((f, c), ("count", "time")) {
             m *= 0.5;
         }
     }
@@ -426,9 +435,21 @@ pub fn propose(schema: &Schema, a: &Analysis, edges: &[Edge], opts: &Options) ->
     own_keys(schema, a, &catalog, &mut pairs);
     // A column no join reaches cannot be served: on a near tie, the reachable one wins.
     let reach = joins::reachable(&a.numbers, edges);
-    for (_, c) in pairs.iter_mut() {
+    // The subscriber's own details (customer, account) sit in the row keyed by the number or one join
+    // from it (`ost_user__cdata` → `ost_user`), not in a department or topic table three joins away.
+    let hops = joins::hops(&a.numbers, edges);
+    for (fi, c) in pairs.iter_mut() {
         if !reach.contains(&c.table) {
             c.score *= 0.85;
+        } else if SUBSCRIBER_PARTS.contains(&catalog.fields[*fi].target.as_str()) {
+            c.score = (c.score
+                * match hops.get(&c.table).copied().unwrap_or(usize::MAX) {
+                    0 => 1.1,
+                    1 => 1.0,
+                    2 => 0.9,
+                    _ => 0.8,
+                })
+            .min(1.0);
         }
     }
     pairs.sort_by(|x, y| y.1.score.total_cmp(&x.1.score).then(x.0.cmp(&y.0)));

@@ -20,7 +20,17 @@ pub(super) fn plan_entity(
     let total = e.fields.len();
     // A few confident fields of a part are more often a coincidence than the part (`name` and
     // `status` in a table of another kind): ask for at least two, and for three tenths of a large part.
-    let enough = live.len() >= 2.max((total * 3).div_ceil(10)) || live.len() == total;
+    let mut enough = live.len() >= 2.max((total * 3).div_ceil(10)) || live.len() == total;
+    // The subscriber's own details (a ticketing system's customer: name, email, since) are no
+    // coincidence when confident and found in the row keyed by the number or one join from it.
+    if !enough && live.len() >= 3 && super::matching::SUBSCRIBER_PARTS.contains(&e.target.as_str()) {
+        let hops = joins::hops(&a.numbers, edges);
+        enough = live.iter().all(|f| {
+            f.best
+                .as_ref()
+                .is_some_and(|b| b.score >= super::CONFIDENT && hops.get(&b.table).is_some_and(|h| *h <= 1))
+        });
+    }
     if live.is_empty() {
         e.note = Some("nothing confident: fill in by hand or leave out".into());
         return;
