@@ -257,6 +257,23 @@ fn qualifiers(field: &UnifiedField, words: &[String]) -> f32 {
             m *= 0.5;
         }
     }
+    // A part's own identifier qualified by another thing (`payment_provider_id`, `payment_method_id`,
+    // `workflowid` for a payment or an order id) identifies that other thing: a reference.
+    if OWN_ID.contains(&field.key().as_str()) && c == Some("ident") {
+        let dict = super::names::dictionary();
+        let labels: std::collections::HashSet<String> = super::names::expand(
+            dict,
+            &super::names::label_words(&field.key()).into_iter().collect::<Vec<_>>(),
+        )
+        .into_iter()
+        .collect();
+        let foreign = super::names::expand(dict, words)
+            .iter()
+            .any(|w| class_of(w).is_none() && w.len() > 1 && !labels.contains(w));
+        if foreign {
+            m *= 0.6;
+        }
+    }
     if field.semantic == super::catalog::Semantic::Time {
         let other: Vec<&String> = words.iter().filter(|w| OTHER_MOMENT.contains(&w.as_str())).collect();
         if !other.is_empty() {
