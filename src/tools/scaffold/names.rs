@@ -65,6 +65,9 @@ pub fn label_words(field_key: &str) -> std::collections::HashSet<String> {
     out
 }
 
+/// Units of money a column name may carry.
+const MONEY_UNITS: &[&str] = &["cents", "cent", "fen", "yuan"];
+
 /// Class words of data-modelling naming standards (`_amt`, `_cd`, `_no`, …): they say what kind of
 /// value a column holds more than what it is, so they weigh less.
 fn weight(token: &str) -> f32 {
@@ -404,7 +407,7 @@ impl Matcher {
             }
         }
         // English: weighted overlap of expanded words; run-together words (`creationdate`) split first.
-        let col = expand(
+        let mut col = expand(
             self.dict,
             &words
                 .iter()
@@ -412,6 +415,11 @@ impl Matcher {
                 .flat_map(|w| self.split(w).unwrap_or_else(|| vec![w.clone()]))
                 .collect::<Vec<_>>(),
         );
+        // A money unit says how an amount is kept, not what it is (`amount_cents` is an amount): the
+        // fields' own names drop `_fen` alike.
+        if col.iter().any(|w| !MONEY_UNITS.contains(&w.as_str())) {
+            col.retain(|w| !MONEY_UNITS.contains(&w.as_str()));
+        }
         if !col.is_empty() {
             for (k, label) in &self.english {
                 let v = dice(&col, label);
