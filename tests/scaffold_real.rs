@@ -25,7 +25,7 @@ async fn real_schemas_enable_only_queries_that_return_rows_and_join_on_evidence(
         ("x2crm", 0.85, 1),
         ("osticket", 0.45, 4),
         ("phpipam", 0.3, 0),
-        ("lago", 0.69, 6),
+        ("lago", 0.73, 6),
         ("a2billing", 0.55, 6),
         ("dolibarr", 0.31, 8),
     ];

@@ -605,18 +605,16 @@ fn same_word(a: &str, b: &str) -> bool {
     if short.len() >= 4 && long.starts_with(short) {
         return true;
     }
-    // Inflections of one verb: `issued` and `issuing`, `renewed` and `renewing`.
-    let base = |w: &'_ str| -> Option<String> {
-        ["ing", "ed"]
-            .iter()
-            .find_map(|s| w.strip_suffix(s))
-            .filter(|r| r.len() >= 4)
-            .map(|r| r.trim_end_matches('e').to_string())
-    };
-    if let (Some(x), Some(y)) = (base(a), base(b)) {
-        if x == y {
-            return true;
+    // Inflections of one verb: `issue`, `issued` and `issuing`; `renewed` and `renewing`.
+    let base = |w: &'_ str| -> (String, bool) {
+        match ["ing", "ed"].iter().find_map(|s| w.strip_suffix(s)) {
+            Some(r) => (r.trim_end_matches('e').to_string(), true),
+            None => (w.trim_end_matches('e').to_string(), false),
         }
+    };
+    let ((x, xs), (y, ys)) = (base(a), base(b));
+    if (xs || ys) && x.len() >= 4 && x == y {
+        return true;
     }
     short.len() >= 5 && strsim::jaro_winkler(a, b) >= 0.93
 }
@@ -647,7 +645,7 @@ mod tests {
     fn splits_run_together_words_and_finds_a_schema_prefix() {
         let m = Matcher::new();
         let v = |xs: &[&str]| Some(xs.iter().map(|x| x.to_string()).collect::<Vec<_>>());
-        assert!(same_word("issued", "issuing") && same_word("renewed", "renewing"));
+        assert!(same_word("issued", "issuing") && same_word("renewed", "renewing") && same_word("issue", "issuing"));
         assert!(!same_word("issued", "invoiced") && !same_word("bed", "being"));
         assert_eq!(m.split("creationdate"), v(&["creation", "date"]));
         assert_eq!(m.split("accountid"), v(&["account", "id"]));
