@@ -436,6 +436,15 @@ pub fn propose(schema: &Schema, a: &Analysis, edges: &[Edge], opts: &Options) ->
                 if common.contains(&c.name) && !own_key && f.semantic == super::catalog::Semantic::Ident {
                     s *= 0.4;
                 }
+                // Bookkeeping times every table carries (`created_at`) date the row, which is the time of a
+                // payment or an order, but not when a plan took effect or a contract ends.
+                if common.contains(&c.name)
+                    && f.semantic == super::catalog::Semantic::Time
+                    && !MAIN_TIME.contains(&f.key().as_str())
+                    && f.key() != "customer.customer_since"
+                {
+                    s *= 0.7;
+                }
                 if s >= 0.15 {
                     pairs.push((
                         fi,
