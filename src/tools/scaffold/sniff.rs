@@ -213,7 +213,7 @@ pub fn fit(field: &UnifiedField, class: ColumnType, p: &Profile) -> (f32, f32) {
     match field.semantic {
         Semantic::Money => match class {
             C::Decimal | C::Float => (1.0, if strong(p.money) { 0.05 } else { 0.0 }),
-            C::Integer => (0.8, 0.0),
+            C::Integer => (0.9, 0.0),
             C::Text if strong(p.money) || strong(p.integer) => (0.6, 0.0),
             C::Text if !sampled => (0.5, 0.0),
             _ => (0.1, 0.0),
