@@ -445,6 +445,7 @@ pub const REAL: &[(&str, crate::adapters::sql::text::Driver, bool)] = &[
     ("lago", crate::adapters::sql::text::Driver::Postgres, false),
     ("a2billing", crate::adapters::sql::text::Driver::MySql, false),
     ("dolibarr", crate::adapters::sql::text::Driver::MySql, false),
+    ("fossbilling", crate::adapters::sql::text::Driver::MySql, false),
 ];
 
 /// A scaffold of one real schema against a person's mapping.
