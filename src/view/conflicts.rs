@@ -171,6 +171,23 @@ mod wire {
     /// part is encoded by prost from the same message type), so `false` is exact; bytes that cannot be
     /// read answer `true`, leaving the decision to the decoding path.
     pub fn may_disagree(desc: &MessageDescriptor, parts: &[(&str, &[u8])]) -> bool {
+        // Sources usually fill different parts of the view (billing the bills, the CRM the customer):
+        // parts that share no top-level field share no leaf, which a look at their top-level tags shows
+        // without collecting the leaves.
+        let mut tops: Vec<Vec<u32>> = Vec::with_capacity(parts.len());
+        for (_, bytes) in parts {
+            match top_fields(desc, bytes) {
+                Some(t) => tops.push(t),
+                None => return true,
+            }
+        }
+        let shared = tops
+            .iter()
+            .enumerate()
+            .any(|(i, a)| tops[i + 1..].iter().any(|b| a.iter().any(|n| b.contains(n))));
+        if !shared {
+            return false;
+        }
         let mut all: Vec<Leaves> = Vec::with_capacity(parts.len());
         for (_, bytes) in parts {
             let mut out = Leaves::new();
@@ -220,6 +237,34 @@ mod wire {
             }
         }
         None
+    }
+
+    /// The top-level fields an encoded view holds that could conflict (maps and the number left out, as
+    /// in [`walk`]), in order of first appearance. `None`: the bytes are not a well-formed message.
+    fn top_fields(desc: &MessageDescriptor, mut buf: &[u8]) -> Option<Vec<u32>> {
+        let mut out: Vec<u32> = Vec::new();
+        while !buf.is_empty() {
+            let key = varint(&mut buf)?;
+            let (number, wire_type) = (u32::try_from(key >> 3).ok()?, key & 7);
+            match wire_type {
+                0 => {
+                    varint(&mut buf)?;
+                }
+                1 | 5 => buf = buf.get(if wire_type == 1 { 8 } else { 4 }..)?,
+                2 => {
+                    let n = usize::try_from(varint(&mut buf)?).ok()?;
+                    buf = buf.get(n..)?;
+                }
+                _ => return None,
+            }
+            let skip = desc
+                .get_field(number)
+                .is_some_and(|fd| fd.is_map() || fd.name() == "msisdn");
+            if !skip && !out.contains(&number) {
+                out.push(number);
+            }
+        }
+        Some(out)
     }
 
     /// Collects the leaves of one encoded message, as `leaves` does: singular sub-messages (not
@@ -307,6 +352,35 @@ mod tests {
             v.merge(*b).unwrap();
         }
         v
+    }
+
+    #[test]
+    fn parts_of_different_fields_cannot_disagree_and_malformed_bytes_may() {
+        let desc = crate::schema::view_descriptor();
+        let customer = view("张伟", "330102199001011234", &[]);
+        let bills = SubscriberView {
+            recent_bills: vec![Bill {
+                cycle: "202611".into(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }
+        .encode_to_vec();
+        let same_customer = view("张伟", "330102199001011234", &[]);
+        let other_customer = view("张卫", "330102199001011234", &[]);
+        assert!(!wire::may_disagree(&desc, &[("crm", &customer), ("billing", &bills)]));
+        assert!(!wire::may_disagree(
+            &desc,
+            &[("crm", &customer), ("other", &same_customer)]
+        ));
+        assert!(wire::may_disagree(
+            &desc,
+            &[("crm", &customer), ("other", &other_customer)]
+        ));
+        assert!(wire::may_disagree(
+            &desc,
+            &[("crm", &customer), ("broken", &[0x0a, 0x05, 0x01][..])]
+        ));
     }
 
     #[test]
