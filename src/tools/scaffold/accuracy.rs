@@ -198,8 +198,8 @@ pub struct Accuracy {
     /// Every live mapping of a field the truth holds: (its score, whether it is right). What the
     /// confidence threshold is calibrated on.
     pub scored: Vec<(f32, bool)>,
-    /// For wrong and missed fields: the proposal's best column and runners-up with their scores, and the
-    /// true column's score where it was a candidate (what to look at when tuning).
+    /// Per field of the truth: the proposal's best column and runners-up with their scores, printed after
+    /// each wrong or missed field (what to look at when tuning).
     pub detail: BTreeMap<String, String>,
 }
 

@@ -218,7 +218,7 @@ fn name_class(words: &[String]) -> Option<&'static str> {
     words
         .iter()
         .rev()
-        .filter(|w| !matches!(w.as_str(), "fen" | "cents" | "cent" | "mb" | "min" | "mbps"))
+        .filter(|w| !names::MONEY_UNITS.contains(&w.as_str()) && !matches!(w.as_str(), "mb" | "min" | "mbps"))
         .find_map(|w| class_of(w))
 }
 
@@ -322,10 +322,12 @@ fn score(field: &UnifiedField, a: &Analysis, table: &str, column: &str, class: C
     }
     name *= qualifiers(field, &a.words[&key]);
     let (mut fit, bonus) = sniff::fit(field, class, &a.profiles[&key]);
-    // `amount_cents` in whole numbers: cents are fen, no conversion needed.
+    // `amount_cents` (or `_fen`) in whole numbers: cents are fen, no conversion needed.
     if field.semantic == super::catalog::Semantic::Money
         && class == ColumnType::Integer
-        && a.words[&key].iter().any(|w| w == "cents" || w == "cent")
+        && a.words[&key]
+            .iter()
+            .any(|w| matches!(w.as_str(), "cents" | "cent" | "fen"))
     {
         fit = 1.0;
     }
@@ -683,6 +685,11 @@ mod tests {
             qualifiers(&id, &words(&["customer", "code"])),
             1.0,
             "codes identify and classify"
+        );
+        assert_eq!(
+            qualifiers(&id, &words(&["number", "of", "runs"])),
+            0.5,
+            "number_of_x is a count"
         );
         let description = field("recent_bills.items[].description");
         assert_eq!(qualifiers(&description, &words(&["charge", "id"])), 0.5);

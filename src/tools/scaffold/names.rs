@@ -66,7 +66,7 @@ pub fn label_words(field_key: &str) -> std::collections::HashSet<String> {
 }
 
 /// Units of money a column name may carry.
-const MONEY_UNITS: &[&str] = &["cents", "cent", "fen", "yuan"];
+pub(super) const MONEY_UNITS: &[&str] = &["cents", "cent", "fen", "yuan"];
 
 /// Class words of data-modelling naming standards (`_amt`, `_cd`, `_no`, …): they say what kind of
 /// value a column holds more than what it is, so they weigh less.
