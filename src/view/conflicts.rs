@@ -239,24 +239,33 @@ mod wire {
         None
     }
 
+    /// Reads one field off `buf`: its number, wire type and encoded value (a varint's bytes, a fixed
+    /// value's, or a length-delimited field's contents). `None`: not a well-formed field.
+    fn next_field<'a>(buf: &mut &'a [u8]) -> Option<(u32, u64, &'a [u8])> {
+        let key = varint(buf)?;
+        let (number, wire_type) = (u32::try_from(key >> 3).ok()?, key & 7);
+        let n = match wire_type {
+            0 => {
+                let start = *buf;
+                varint(buf)?;
+                return Some((number, wire_type, &start[..start.len() - buf.len()]));
+            }
+            1 => 8,
+            5 => 4,
+            2 => usize::try_from(varint(buf)?).ok()?,
+            _ => return None,
+        };
+        let (value, rest) = (buf.get(..n)?, buf.get(n..)?);
+        *buf = rest;
+        Some((number, wire_type, value))
+    }
+
     /// The top-level fields an encoded view holds that could conflict (maps and the number left out, as
     /// in [`walk`]), in order of first appearance. `None`: the bytes are not a well-formed message.
     fn top_fields(desc: &MessageDescriptor, mut buf: &[u8]) -> Option<Vec<u32>> {
         let mut out: Vec<u32> = Vec::new();
         while !buf.is_empty() {
-            let key = varint(&mut buf)?;
-            let (number, wire_type) = (u32::try_from(key >> 3).ok()?, key & 7);
-            match wire_type {
-                0 => {
-                    varint(&mut buf)?;
-                }
-                1 | 5 => buf = buf.get(if wire_type == 1 { 8 } else { 4 }..)?,
-                2 => {
-                    let n = usize::try_from(varint(&mut buf)?).ok()?;
-                    buf = buf.get(n..)?;
-                }
-                _ => return None,
-            }
+            let (number, _, _) = next_field(&mut buf)?;
             let skip = desc
                 .get_field(number)
                 .is_some_and(|fd| fd.is_map() || fd.name() == "msisdn");
@@ -278,28 +287,7 @@ mod wire {
         out: &mut Leaves<'a>,
     ) -> Option<()> {
         while !buf.is_empty() {
-            let key = varint(&mut buf)?;
-            let (number, wire_type) = (u32::try_from(key >> 3).ok()?, key & 7);
-            let value: &'a [u8] = match wire_type {
-                0 => {
-                    let start = buf;
-                    varint(&mut buf)?;
-                    &start[..start.len() - buf.len()]
-                }
-                1 | 5 => {
-                    let n = if wire_type == 1 { 8 } else { 4 };
-                    let (v, rest) = (buf.get(..n)?, buf.get(n..)?);
-                    buf = rest;
-                    v
-                }
-                2 => {
-                    let n = usize::try_from(varint(&mut buf)?).ok()?;
-                    let (v, rest) = (buf.get(..n)?, buf.get(n..)?);
-                    buf = rest;
-                    v
-                }
-                _ => return None,
-            };
+            let (number, wire_type, value) = next_field(&mut buf)?;
             let field = desc.get_field(number);
             if let Some(fd) = &field {
                 if fd.is_map() || root && fd.name() == "msisdn" {
