@@ -322,6 +322,26 @@ impl TestDatabase {
         })
     }
 
+    /// PostgreSQL: sessions opened on this database from now on run without the JIT. A test whose query
+    /// streams a huge generated series has a planned cost far above `jit_above_cost`, and LLVM compiles it
+    /// before the first row: ~0.25 s on an idle 2-core machine, seconds under CI load, which a test
+    /// bounding the first record's time would measure instead of the stream.
+    pub async fn without_jit(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            self.url.starts_with("postgres"),
+            "without_jit is for PostgreSQL test databases"
+        );
+        let pool = sqlx::PgPool::connect(&self.url).await?;
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "ALTER DATABASE {} SET jit = off",
+            self.name
+        )))
+        .execute(&pool)
+        .await?;
+        pool.close().await;
+        Ok(())
+    }
+
     /// Drops the database.
     pub async fn drop_db(self) {
         let sql = format!("DROP DATABASE IF EXISTS {}", self.name);

@@ -924,21 +924,9 @@ async fn sql_adapter_cancellation_on_postgres() {
     testkit::seed(&[(seed::load::System::Billing, db.url.clone())], 10)
         .await
         .unwrap();
-    // The endless query's planned cost (200 million generated rows) is far above jit_above_cost, so
-    // PostgreSQL would compile it with LLVM before the first row: ~0.25 s on an idle 2-core machine
-    // and over the harness's 2.3 s first-record limit under CI load (stop 26's failure). That
-    // measures the JIT, not the stream, so this test database runs without it.
-    {
-        let admin = sqlx::PgPool::connect(&db.url).await.unwrap();
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "ALTER DATABASE {} SET jit = off",
-            db.name()
-        )))
-        .execute(&admin)
-        .await
-        .unwrap();
-        admin.close().await;
-    }
+    // The endless query would be JIT-compiled before its first row (stop 26's CI failure): see
+    // `TestDatabase::without_jit`.
+    db.without_jit().await.unwrap();
     let settings = PoolSettings {
         max_connections: 4,
         connect_timeout: Duration::from_millis(1_000),
