@@ -379,3 +379,102 @@ async fn postgres_notify_invalidates_a_subscriber() {
     drop(srv);
     db.drop_db().await;
 }
+
+async fn read_view(
+    c: &complaint_data_service_client::ComplaintDataServiceClient<tonic::transport::Channel>,
+    number: &str,
+    sources: &[&str],
+) -> GetSubscriberViewResponse {
+    let mut r = view_req(number);
+    r.sources = sources.iter().map(|s| s.to_string()).collect();
+    c.clone().get_subscriber_view(req(r)).await.unwrap().into_inner()
+}
+
+/// A repeat read of the same cached answers takes the view merged last time (`view/assembled.rs`): what a
+/// caller can check is that nothing of it goes stale — each read's ages are its own, a changed backend
+/// shows once its answer is invalidated, and another source list is another view.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repeat_reads_keep_their_own_ages_and_see_an_invalidated_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let (srv, counts) = sqlite_server(dir.path(), 10).await;
+    let c = testkit::data_client(&srv).await.unwrap();
+    let mut admin = GatewayAdminServiceClient::connect(srv.url()).await.unwrap();
+    let number = seed::msisdn(4);
+    let cold = read_view(&c, &number, &[]).await;
+    let first = read_view(&c, &number, &[]).await; // merged, and kept
+    tokio::time::sleep(Duration::from_millis(120)).await;
+    let second = read_view(&c, &number, &[]).await; // the kept view
+    assert_eq!(counts_of(&counts), all(1));
+    assert_eq!(states(&second), all_ok());
+    assert_eq!(second.view, first.view);
+    assert_eq!(first.view, cold.view);
+    for (a, b) in first.sources.iter().zip(&second.sources) {
+        assert_eq!(a.source, b.source);
+        assert_eq!(a.entities, b.entities);
+        assert!(
+            b.age_ms >= a.age_ms + 100,
+            "{}: a later read of the same answer is older: {} then {} ms",
+            a.source,
+            a.age_ms,
+            b.age_ms
+        );
+        let (fa, fb) = (a.fetched_at.unwrap(), b.fetched_at.unwrap());
+        let apart_ms = (fb.seconds - fa.seconds) * 1000 + (fb.nanos - fa.nanos) as i64 / 1_000_000;
+        assert!(
+            apart_ms.abs() <= 20,
+            "{}: one answer, one fetch time ({apart_ms} ms apart)",
+            a.source
+        );
+    }
+    let name = second.view.as_ref().unwrap().customer.as_ref().unwrap().name.clone();
+    assert!(!name.is_empty());
+
+    // Another source list: another view, not the kept one.
+    let billing_only = read_view(&c, &number, &["billing"]).await;
+    assert_eq!(billing_only.sources.len(), 1);
+    assert!(billing_only.view.as_ref().unwrap().customer.is_none());
+    assert!(billing_only.view.as_ref().unwrap().account.is_some());
+
+    // The CRM changes the customer's name; once the gateway is told, the next read says so.
+    let crm_url = testkit::sqlite_urls(dir.path())
+        .into_iter()
+        .find(|(s, _)| *s == load::System::Crm)
+        .unwrap()
+        .1;
+    let crm = sqlx::SqlitePool::connect(&crm_url).await.unwrap();
+    let changed = sqlx::query(
+        "UPDATE customers SET full_name = '改名后' WHERE customer_id = (SELECT customer_id FROM subscriptions WHERE msisdn = ?)",
+    )
+    .bind(&number)
+    .execute(&crm)
+    .await
+    .unwrap();
+    assert_eq!(changed.rows_affected(), 1);
+    crm.close().await;
+    let still = read_view(&c, &number, &[]).await;
+    assert_eq!(
+        still.view.as_ref().unwrap().customer.as_ref().unwrap().name,
+        name,
+        "cached until told"
+    );
+    admin
+        .invalidate_subscriber(req(InvalidateSubscriberRequest {
+            msisdn: number.clone(),
+            sources: vec!["crm".into()],
+        }))
+        .await
+        .unwrap();
+    let after = read_view(&c, &number, &[]).await;
+    assert_eq!(after.view.as_ref().unwrap().customer.as_ref().unwrap().name, "改名后");
+    let again = read_view(&c, &number, &[]).await;
+    assert_eq!(again.view, after.view);
+    assert_eq!(
+        counts_of(&counts),
+        vec![("billing".into(), 1), ("crm".into(), 2), ("resource".into(), 1)]
+    );
+    // The unchanged parts are the same as before; only the customer moved.
+    let (mut a, mut b) = (after.view.unwrap(), second.view.unwrap());
+    a.customer = None;
+    b.customer = None;
+    assert_eq!(a, b);
+}

@@ -52,6 +52,13 @@ pub struct Conflict {
 }
 
 impl Conflict {
+    /// Counts the disagreement (`cgw_view_conflicts_total`) and logs it: once per read that meets it.
+    pub fn report(&self) {
+        metrics::counter!("cgw_view_conflicts_total", "field" => self.field.clone(), "resolution" => if self.owned { "owner" } else { "unowned" })
+            .increment(1);
+        tracing::info!(field = %self.field, sources = ?self.sources, chosen = %self.chosen, reason = self.reason(), "sources disagree");
+    }
+
     /// A short reason for the response and the metric.
     pub fn reason(&self) -> &'static str {
         match (self.owned, self.chosen.is_empty()) {
@@ -140,9 +147,7 @@ pub fn resolve(view: &mut SubscriberView, parts: &[(&str, &[u8])], owners: &Owne
             chosen,
             owned: owner.is_some(),
         };
-        metrics::counter!("cgw_view_conflicts_total", "field" => c.field.clone(), "resolution" => if c.owned { "owner" } else { "unowned" })
-            .increment(1);
-        tracing::info!(field = %c.field, sources = ?c.sources, chosen = %c.chosen, reason = c.reason(), "sources disagree");
+        c.report();
         conflicts.push(c);
     }
     if !owned_values.is_empty() {

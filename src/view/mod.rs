@@ -4,8 +4,10 @@
 //!
 //! Each source is read through the cache (`cache.rs`) and, on a miss, through its resilience stack
 //! (`stack.rs`): the cache sits outside the stack, so a hit takes no permit.
+mod assembled;
 pub mod conflicts;
 
+use self::assembled::Assembled;
 use self::conflicts::{Conflict, Ownership};
 use crate::adapters::registry::{Registry, Source};
 use crate::adapters::{AdapterError, FetchRequest, Invalidation, SourceData};
@@ -55,6 +57,8 @@ struct SourceRuntime {
 
 struct Runtime {
     cache: ViewCache,
+    /// Merged views kept for repeat reads of the same cached answers (none when the cache is off).
+    assembled: Option<Assembled>,
     /// Which source owns which part of the view when sources disagree (`[owners]`).
     owners: Ownership,
     sources: HashMap<String, SourceRuntime>,
@@ -124,10 +128,20 @@ impl ViewReader {
                 },
             );
         }
+        // A kept view holds its parts' answers alive: it goes when the longest-lived fresh answer would.
+        let longest = sources
+            .values()
+            .map(|r: &SourceRuntime| r.ttl)
+            .max()
+            .unwrap_or(settings.default_ttl);
+        let assembled = settings
+            .enabled
+            .then(|| Assembled::new(settings.max_bytes / 4, longest));
         ViewReader {
             registry,
             runtime: Arc::new(Runtime {
                 cache,
+                assembled,
                 owners,
                 sources,
                 tasks: std::sync::Mutex::new(tasks),
@@ -387,8 +401,17 @@ fn failed_state(cause: &StackError) -> SourceState {
 
 impl ViewReader {
     /// [`assemble`] with the configured field owners.
+    /// A repeat read of the same cached answers takes the view merged last time (`assembled.rs`).
     pub fn assemble(&self, msisdn: &str, parts: &[Part]) -> Result<ViewOutcome, Error> {
-        assemble_owned(msisdn, parts, &self.runtime.owners)
+        let Some(kept) = &self.runtime.assembled else {
+            return assemble_owned(msisdn, parts, &self.runtime.owners);
+        };
+        if let Some(outcome) = kept.get(msisdn, parts) {
+            return Ok(outcome);
+        }
+        let outcome = assemble_owned(msisdn, parts, &self.runtime.owners)?;
+        kept.keep(msisdn, parts, &outcome);
+        Ok(outcome)
     }
 }
 
@@ -411,16 +434,11 @@ pub fn assemble_owned(msisdn: &str, parts: &[Part], owners: &Ownership) -> Resul
     for part in parts {
         let mut st = SourceStatus {
             source: part.name().to_string(),
-            fetched_at: Some(now_ts()),
-            latency_ms: part.elapsed.as_millis().min(u32::MAX as u128) as u32,
             ..Default::default()
         };
+        stamp(&mut st, part);
         match &part.served {
-            Served::Fresh { entry, hit } => {
-                if *hit {
-                    st.age_ms = millis(entry.age());
-                    st.fetched_at = Some(ts_ago(entry.age()));
-                }
+            Served::Fresh { entry, .. } => {
                 if entry.data.found {
                     merge_into(&mut view, &mut st, &entry.data)?;
                     merged.push((part.name(), entry.data.view.as_ref()));
@@ -435,8 +453,6 @@ pub fn assemble_owned(msisdn: &str, parts: &[Part], owners: &Ownership) -> Resul
                 merge_into(&mut view, &mut st, &entry.data)?;
                 merged.push((part.name(), entry.data.view.as_ref()));
                 st.set_state(SourceState::Stale);
-                st.age_ms = millis(entry.age());
-                st.fetched_at = Some(ts_ago(entry.age()));
                 let mapped = std::mem::take(&mut st.detail);
                 st.detail = format!(
                     "{}; serving the answer cached {} ms ago",
@@ -472,6 +488,26 @@ pub fn assemble_owned(msisdn: &str, parts: &[Part], owners: &Ownership) -> Resul
         statuses,
         conflicts,
     })
+}
+
+/// Sets what a source's status says about this one read: how long the source took, when its answer was
+/// fetched and, for an answer from the cache (fresh or stale), its age.
+fn stamp(st: &mut SourceStatus, part: &Part) {
+    st.latency_ms = part.elapsed.as_millis().min(u32::MAX as u128) as u32;
+    let cached = match &part.served {
+        Served::Fresh { entry, hit: true } | Served::Stale { entry, .. } => Some(entry.age()),
+        Served::Fresh { hit: false, .. } | Served::Failed { .. } => None,
+    };
+    match cached {
+        Some(age) => {
+            st.age_ms = millis(age);
+            st.fetched_at = Some(ts_ago(age));
+        }
+        None => {
+            st.age_ms = 0;
+            st.fetched_at = Some(now_ts());
+        }
+    }
 }
 
 /// Drops cached answers as a backend says they changed (see `Adapter::invalidations`).

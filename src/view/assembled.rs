@@ -1,0 +1,112 @@
+//! Assembled views kept for repeat reads.
+//!
+//! A warm read finds each source's answer in the cache, but those answers are stored as each source's
+//! encoded partial view: merging them into one view (decoding every part, protobuf merge, the check for
+//! disagreeing sources) is most of a warm read's own work. The merged view depends only on which cached
+//! answers went into it, so it is kept here per subscriber and source list together with those answers
+//! (`Arc<Entry>`, compared by pointer): a read whose every part is the same fresh answer as last time
+//! takes the merged view, and only what belongs to this one read is set again (each source's latency,
+//! fetched-at time and age). An answer loaded again, invalidated or expired is another `Arc`, so the view
+//! is merged anew; the kept entry holds its answers alive, so a pointer is never reused while compared.
+//!
+//! Only reads whose every source answered fresh from the cache are kept (stale and failed parts say their
+//! age and cause in the status, per read; a cold read or one past the cache is not read again as such). The kept views are bounded by a quarter of `[cache] max_size_mib`, weighed as the
+//! parts are, and live no longer than the sources' freshness.
+use super::{stamp, Part, ViewOutcome};
+use crate::cache::{Entry, Served};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// What one assembly was made of, and what it gave.
+struct Kept {
+    /// Each part's answer, in source order.
+    entries: Vec<Arc<Entry>>,
+    /// The outcome as assembled (unmasked; statuses stamped for the read that assembled it).
+    outcome: ViewOutcome,
+}
+
+/// Merged views by subscriber and source list.
+pub(crate) struct Assembled {
+    kept: moka::sync::Cache<String, Arc<Kept>>,
+}
+
+/// Bytes a kept view costs besides its parts' bytes (the key, the entry's `Vec`, moka's node).
+const KEPT_OVERHEAD: usize = 512;
+
+impl Assembled {
+    /// Keeps up to `max_bytes` of assembled views, each for at most `ttl`.
+    pub(crate) fn new(max_bytes: u64, ttl: Duration) -> Assembled {
+        Assembled {
+            kept: moka::sync::Cache::builder()
+                .name("assembled-views")
+                .max_capacity(max_bytes.max(1))
+                .weigher(|k: &String, v: &Arc<Kept>| {
+                    // The decoded view takes about twice its encoded parts.
+                    let parts: usize = v.entries.iter().map(|e| e.data.view.len()).sum();
+                    (KEPT_OVERHEAD + k.len() + 2 * parts).min(u32::MAX as usize) as u32
+                })
+                .time_to_live(ttl.max(Duration::from_millis(1)))
+                .build(),
+        }
+    }
+
+    /// The outcome of `parts` if it was assembled from the very same fresh answers, stamped for this read.
+    pub(crate) fn get(&self, msisdn: &str, parts: &[Part]) -> Option<ViewOutcome> {
+        let kept = self.kept.get(&key(msisdn, parts)?)?;
+        let same = kept.entries.len() == parts.len()
+            && parts.iter().zip(&kept.entries).all(|(p, e)| match &p.served {
+                Served::Fresh { entry, .. } => Arc::ptr_eq(entry, e),
+                _ => false,
+            });
+        if !same {
+            return None;
+        }
+        let mut outcome = kept.outcome.clone();
+        for (st, part) in outcome.statuses.iter_mut().zip(parts) {
+            stamp(st, part);
+        }
+        for c in &outcome.conflicts {
+            c.report();
+        }
+        Some(outcome)
+    }
+
+    /// Keeps `outcome`, assembled from `parts`, when every part came fresh from the cache: a view that
+    /// was read again is likely to be read once more (a cold read or a read past the cache does not
+    /// pay for keeping).
+    pub(crate) fn keep(&self, msisdn: &str, parts: &[Part], outcome: &ViewOutcome) {
+        let Some(key) = key(msisdn, parts) else {
+            return;
+        };
+        let entries: Option<Vec<Arc<Entry>>> = parts
+            .iter()
+            .map(|p| match &p.served {
+                Served::Fresh { entry, hit: true } => Some(entry.clone()),
+                _ => None,
+            })
+            .collect();
+        if let Some(entries) = entries {
+            self.kept.insert(
+                key,
+                Arc::new(Kept {
+                    entries,
+                    outcome: outcome.clone(),
+                }),
+            );
+        }
+    }
+}
+
+/// The number and the source names, in order; `None` when some part is not a fresh answer.
+fn key(msisdn: &str, parts: &[Part]) -> Option<String> {
+    if parts.is_empty() || !parts.iter().all(|p| matches!(p.served, Served::Fresh { .. })) {
+        return None;
+    }
+    let mut k = String::with_capacity(msisdn.len() + parts.len() * 12);
+    k.push_str(msisdn);
+    for p in parts {
+        k.push('\u{0}');
+        k.push_str(p.name());
+    }
+    Some(k)
+}
