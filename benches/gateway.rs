@@ -33,6 +33,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tonic::transport::Channel;
 
+/// The shipped binary's allocator (`src/main.rs`), so the in-process gateway runs as it does in production.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[path = "gateway_parts/replicas.rs"]
 mod replicas;
 

@@ -6,6 +6,10 @@ use complaint_gateway::server;
 use complaint_gateway::tools::cli;
 use std::path::PathBuf;
 
+/// mimalloc rather than the system allocator: see `BENCHMARKS.md` ("The allocator and the kept view").
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "complaint-gateway",
