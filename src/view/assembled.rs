@@ -10,8 +10,9 @@
 //! is merged anew; the kept entry holds its answers alive, so a pointer is never reused while compared.
 //!
 //! Only reads whose every source answered fresh from the cache are kept (stale and failed parts say their
-//! age and cause in the status, per read; a cold read or one past the cache is not read again as such). The kept views are bounded by a quarter of `[cache] max_size_mib`, weighed as the
-//! parts are, and live no longer than the sources' freshness.
+//! age and cause in the status, per read; a cold read or one past the cache is not read again as such).
+//! The kept views are bounded by a quarter of `[cache] max_size_mib`, weighed as the parts are, and live
+//! no longer than the sources' freshness.
 use super::{stamp, Part, ViewOutcome};
 use crate::cache::{Entry, Served};
 use std::sync::Arc;
@@ -50,9 +51,10 @@ impl Assembled {
         }
     }
 
-    /// The outcome of `parts` if it was assembled from the very same fresh answers, stamped for this read.
-    pub(crate) fn get(&self, msisdn: &str, parts: &[Part]) -> Option<ViewOutcome> {
-        let kept = self.kept.get(&key(msisdn, parts)?)?;
+    /// The outcome kept under `key` if it was assembled from the very same answers as `parts`, stamped
+    /// for this read.
+    pub(crate) fn get(&self, key: &str, parts: &[Part]) -> Option<ViewOutcome> {
+        let kept = self.kept.get(key)?;
         let same = kept.entries.len() == parts.len()
             && parts.iter().zip(&kept.entries).all(|(p, e)| match &p.served {
                 Served::Fresh { entry, .. } => Arc::ptr_eq(entry, e),
@@ -71,35 +73,34 @@ impl Assembled {
         Some(outcome)
     }
 
-    /// Keeps `outcome`, assembled from `parts`, when every part came fresh from the cache: a view that
-    /// was read again is likely to be read once more (a cold read or a read past the cache does not
-    /// pay for keeping).
-    pub(crate) fn keep(&self, msisdn: &str, parts: &[Part], outcome: &ViewOutcome) {
-        let Some(key) = key(msisdn, parts) else {
-            return;
-        };
-        let entries: Option<Vec<Arc<Entry>>> = parts
+    /// Keeps `outcome`, assembled from `parts` (whose [`key`] is `key`).
+    pub(crate) fn keep(&self, key: String, parts: &[Part], outcome: &ViewOutcome) {
+        let entries = parts
             .iter()
-            .map(|p| match &p.served {
-                Served::Fresh { entry, hit: true } => Some(entry.clone()),
+            .filter_map(|p| match &p.served {
+                Served::Fresh { entry, .. } => Some(entry.clone()),
                 _ => None,
             })
             .collect();
-        if let Some(entries) = entries {
-            self.kept.insert(
-                key,
-                Arc::new(Kept {
-                    entries,
-                    outcome: outcome.clone(),
-                }),
-            );
-        }
+        self.kept.insert(
+            key,
+            Arc::new(Kept {
+                entries,
+                outcome: outcome.clone(),
+            }),
+        );
     }
 }
 
-/// The number and the source names, in order; `None` when some part is not a fresh answer.
-fn key(msisdn: &str, parts: &[Part]) -> Option<String> {
-    if parts.is_empty() || !parts.iter().all(|p| matches!(p.served, Served::Fresh { .. })) {
+/// The number and the source names, in order, under which a read's view is kept; `None` unless every
+/// part came fresh from the cache. A view read again is likely to be read once more; a cold read (new
+/// answers, which no kept view holds) or a read past the cache neither looks nor pays for keeping.
+pub(crate) fn key(msisdn: &str, parts: &[Part]) -> Option<String> {
+    if parts.is_empty()
+        || !parts
+            .iter()
+            .all(|p| matches!(p.served, Served::Fresh { hit: true, .. }))
+    {
         return None;
     }
     let mut k = String::with_capacity(msisdn.len() + parts.len() * 12);

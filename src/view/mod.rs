@@ -400,17 +400,17 @@ fn failed_state(cause: &StackError) -> SourceState {
 }
 
 impl ViewReader {
-    /// [`assemble`] with the configured field owners.
-    /// A repeat read of the same cached answers takes the view merged last time (`assembled.rs`).
+    /// [`assemble`] with the configured field owners. A repeat read of the same cached answers takes the
+    /// view merged last time (`assembled.rs`).
     pub fn assemble(&self, msisdn: &str, parts: &[Part]) -> Result<ViewOutcome, Error> {
-        let Some(kept) = &self.runtime.assembled else {
+        let (Some(kept), Some(key)) = (&self.runtime.assembled, assembled::key(msisdn, parts)) else {
             return assemble_owned(msisdn, parts, &self.runtime.owners);
         };
-        if let Some(outcome) = kept.get(msisdn, parts) {
+        if let Some(outcome) = kept.get(&key, parts) {
             return Ok(outcome);
         }
         let outcome = assemble_owned(msisdn, parts, &self.runtime.owners)?;
-        kept.keep(msisdn, parts, &outcome);
+        kept.keep(key, parts, &outcome);
         Ok(outcome)
     }
 }
