@@ -103,6 +103,14 @@ pub fn from_pg(row: &sqlx::postgres::PgRow) -> Result<DbRow, sqlx::Error> {
                 "TIMESTAMP" => DbValue::DateTime(try_col!(row, i, NaiveDateTime, &name, &tn)),
                 "DATE" => DbValue::Date(try_col!(row, i, NaiveDate, &name, &tn)),
                 "BYTEA" => DbValue::Bytes(try_col!(row, i, Vec<u8>, &name, &tn)),
+                // A UUID arrives as its 16 bytes: the text form is what every other reader shows.
+                "UUID" => {
+                    let bytes = raw.as_bytes().map_err(|e| decode_err(&name, &tn, e))?;
+                    match uuid_text(bytes) {
+                        Some(s) => DbValue::Text(s),
+                        None => return Err(decode_err(&name, &tn, format!("{} bytes, not 16", bytes.len()))),
+                    }
+                }
                 // Text-like types (VARCHAR, TEXT, UUID, JSON) decode as strings; a type of the schema's own
                 // (an enum such as `customer_type`) is sent as its label: read the bytes, text if UTF-8.
                 _ => match row.try_get::<String, _>(i) {
@@ -120,6 +128,20 @@ pub fn from_pg(row: &sqlx::postgres::PgRow) -> Result<DbRow, sqlx::Error> {
         columns.push((name, value));
     }
     Ok(DbRow { columns })
+}
+
+/// The hyphenated text form of a UUID's 16 bytes (`8-4-4-4-12` lower-case hex digits).
+fn uuid_text(bytes: &[u8]) -> Option<String> {
+    let b: &[u8; 16] = bytes.try_into().ok()?;
+    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    Some(format!(
+        "{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..]
+    ))
 }
 
 /// Decodes a MySQL / MariaDB row.
