@@ -6,7 +6,7 @@
 //! system (default 300: the scaffold samples at most 200 rows per table and scans at most 5,000 for code
 //! sets, so a larger N changes its run time little and its result not at all).
 //!
-//! `cargo run --example scaffold_accuracy -- --real [--measured] [--verbose] [--write DIR]` measures the
+//! `cargo run --example scaffold_accuracy -- --real [--measured] [--verbose] [--write DIR] [--only NAME]` measures the
 //! real open-source schemas (`tests/fixtures/scaffold_real_*`) against a person's mapping
 //! (`expected.toml`), each on its own: fields right / wrong / missed, joins, enabled queries that return
 //! rows. It needs `CGW_TEST_MYSQL_URL` and `CGW_TEST_PG_URL`. Without `--measured` only the two tuning
@@ -24,7 +24,12 @@ async fn main() -> anyhow::Result<()> {
         .and_then(|i| args.get(i + 1))
         .cloned();
     if flag("--real") {
-        return real(verbose, flag("--measured"), write.as_deref()).await;
+        let only = args
+            .iter()
+            .position(|a| a == "--only")
+            .and_then(|i| args.get(i + 1))
+            .cloned();
+        return real(verbose, flag("--measured"), write.as_deref(), only.as_deref()).await;
     }
     let subscribers: u64 = match args
         .iter()
@@ -58,13 +63,13 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn real(verbose: bool, measured: bool, write: Option<&str>) -> anyhow::Result<()> {
+async fn real(verbose: bool, measured: bool, write: Option<&str>, only: Option<&str>) -> anyhow::Result<()> {
     let url = |v: &str| std::env::var(v).map_err(|_| anyhow::anyhow!("set {v}"));
     // Live mappings' scores and whether they were right, tuning schemas apart from measured ones.
     let mut tuned: Vec<(f32, bool)> = vec![];
     let mut measured_scores: Vec<(f32, bool)> = vec![];
     for (name, driver, tuning) in accuracy::REAL {
-        if !tuning && !measured {
+        if (!tuning && !measured) || only.is_some_and(|o| o != *name) {
             continue;
         }
         let admin = match driver {

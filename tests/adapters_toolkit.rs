@@ -331,9 +331,9 @@ async fn scaffold_accuracy_and_its_output_passes_check() {
     let sql = std::fs::read_to_string(dir.path().join("proposed/billing/usage.sql")).unwrap();
     assert!(
         sql.contains(
-            "FROM yh_zl yz\n-- value containment (sy_hz.yhbh = yh_zl.yhbh): 100% of sampled values found\n\
+            "FROM yh_zl yz\n-- same indexed column name (sy_hz.yhbh = yh_zl.yhbh); 100% of sampled values found\n\
              JOIN sy_hz sh ON sh.yhbh = yz.yhbh\n\
-             -- value containment (my_sy.yhbh = yh_zl.yhbh): 100% of sampled values found\nLEFT JOIN my_sy ms ON"
+             -- same indexed column name (my_sy.yhbh = yh_zl.yhbh); 100% of sampled values found\nLEFT JOIN my_sy ms ON"
         ),
         "{sql}"
     );

@@ -25,11 +25,20 @@ async fn real_schemas_enable_only_queries_that_return_rows_and_join_on_evidence(
         ("x2crm", 0.85, 1),
         ("osticket", 0.45, 4),
         ("phpipam", 0.3, 0),
-        ("lago", 0.73, 6),
+        // Joins 6 → 5 on 2026-12-03: with UUIDs read as text, `payments.customer_id` (a real column) is
+        // confirmed by values and payments join customers directly rather than through invoices.
+        ("lago", 0.73, 5),
         ("a2billing", 0.57, 7),
         ("dolibarr", 0.31, 8),
-        // Added 2026-12-03 before the scaffold was first run on it (blind); the floor is that first measurement.
-        ("fossbilling", 0.48, 6),
+        // Added 2026-12-03 before the scaffold was first run on it (blind); its first measurement was 0.48.
+        // 0.43 since the later round of 2026-12-03: a part the subscriber has one of no longer takes columns
+        // of a table holding many rows per subscriber, so `client_balance.id` (a ledger row, wrong) left the
+        // account, whose two right fields are then too few to enable it.
+        ("fossbilling", 0.43, 6),
+        // Added 2026-12-03 (blind, committed before the first run); first contact 0.09 and 0.26, then the
+        // round of that day (joins checked against the subscribers' rows, shared indexed names).
+        ("magnusbilling", 0.39, 4),
+        ("daloradius", 0.41, 2),
     ];
     for (name, driver, _tuning) in accuracy::REAL {
         let admin = if *driver == Driver::Postgres { &pg } else { &my };
@@ -87,8 +96,16 @@ async fn real_schemas_enable_only_queries_that_return_rows_and_join_on_evidence(
         assert!(run.joins_right.len() >= *joins, "{name}: {report}");
         // Joins a person's mapping does not use: none where none was found before (osTicket, Lago); on the
         // others they are plausible links a person did not need (listed in BENCHMARKS.adapters.md).
-        if ["osticket", "lago"].contains(name) {
+        if *name == "osticket" {
             assert!(run.joins_other.is_empty(), "{name}: {report}");
+        }
+        if *name == "lago" {
+            // The one other join is the payments' own `customer_id` column (the person went through invoices).
+            assert_eq!(
+                run.joins_other,
+                vec!["payments.customer_id = customers.id".to_string()],
+                "{report}"
+            );
         }
 
         if *name == "lago" {

@@ -446,6 +446,8 @@ pub const REAL: &[(&str, crate::adapters::sql::text::Driver, bool)] = &[
     ("a2billing", crate::adapters::sql::text::Driver::MySql, false),
     ("dolibarr", crate::adapters::sql::text::Driver::MySql, false),
     ("fossbilling", crate::adapters::sql::text::Driver::MySql, false),
+    ("magnusbilling", crate::adapters::sql::text::Driver::MySql, false),
+    ("daloradius", crate::adapters::sql::text::Driver::MySql, false),
 ];
 
 /// A scaffold of one real schema against a person's mapping.

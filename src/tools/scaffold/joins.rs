@@ -24,6 +24,9 @@ pub enum EdgeKind {
     Number,
     /// Sampled values of one column were found in the other (the fraction found).
     Values(f32),
+    /// A column of the same name, indexed, whose sampled values are found in the other table (`username`
+    /// in every RADIUS table, `planName` in a billing info and the plans): the fraction found.
+    SharedName(f32),
 }
 
 /// Two joinable tables and the column pairs to join on.
@@ -44,6 +47,7 @@ impl Edge {
             EdgeKind::SharedKey => 1.0,
             EdgeKind::Number => 1.2,
             EdgeKind::Values(_) => 1.5,
+            EdgeKind::SharedName(_) => 1.05,
             EdgeKind::Naming(None) => 1.8,
         }
     }
@@ -56,6 +60,7 @@ impl Edge {
             EdgeKind::SharedKey => 0.85,
             EdgeKind::Number => 0.8,
             EdgeKind::Values(f) => 0.6 + 0.3 * f,
+            EdgeKind::SharedName(f) => 0.7 + 0.2 * f,
             EdgeKind::Naming(None) => 0.5,
         }
     }
@@ -77,6 +82,10 @@ impl Edge {
             EdgeKind::SharedKey => format!("same key column name ({cols})"),
             EdgeKind::Number => format!("both hold the subscriber's number ({cols})"),
             EdgeKind::Values(f) => format!("value containment ({cols}): {:.0}% of sampled values found", f * 100.0),
+            EdgeKind::SharedName(f) => format!(
+                "same indexed column name ({cols}); {:.0}% of sampled values found",
+                f * 100.0
+            ),
         }
     }
 
@@ -395,6 +404,248 @@ pub async fn verify_naming(pool: &Pool, schema: &Schema, edges: &mut Vec<Edge>) 
     *edges = keep;
 }
 
+/// A join reaching fewer of the sampled subscribers than this links something else (the one agent or
+/// administrator who made every row of the other table), unless the other table's keys are all
+/// subscribers' (a table few subscribers have rows in).
+const RARE_LINK: f32 = 0.05;
+
+/// How many subscribers a join from a number-keyed table reaches: the share of the subscribers' sampled
+/// join values (rows with a number) found in the other table. A declared foreign key can point the other way
+/// from the subscriber's link (`pkg_offer.id_user` is the agent who made an offer; the subscriber's offer is
+/// `pkg_user.id_offer`): a join almost no subscriber has a row through is dropped, and where two joins link the same
+/// tables, one reaching far fewer subscribers than the other is dropped too.
+///
+/// Returns, for each table one kept join away from a number-keyed table, how that join reaches it.
+/// A table whose numbers are none of the other number tables' (the staff's own phones in `operators`) holds
+/// someone else's numbers: it stops counting as keyed by the subscriber's number.
+pub async fn prune_by_coverage(
+    pool: &Pool,
+    schema: &Schema,
+    numbers: &mut BTreeMap<String, String>,
+    edges: &mut Vec<Edge>,
+) -> BTreeMap<String, Link> {
+    let mut coverage: Vec<Option<f32>> = Vec::with_capacity(edges.len());
+    for e in edges.iter() {
+        coverage.push(subscriber_coverage(pool, schema, numbers, e).await);
+    }
+    let pair = |e: &Edge| {
+        let (x, y) = if e.a <= e.b { (&e.a, &e.b) } else { (&e.b, &e.a) };
+        (x.clone(), y.clone())
+    };
+    let mut best: BTreeMap<(String, String), f32> = BTreeMap::new();
+    for (e, c) in edges.iter().zip(&coverage) {
+        if let Some(c) = c {
+            let b = best.entry(pair(e)).or_default();
+            *b = b.max(*c);
+        }
+    }
+    // Number tables whose every number-to-number join found none of the other's numbers.
+    let mut foreign: BTreeMap<String, bool> = BTreeMap::new();
+    for (e, c) in edges.iter().zip(&coverage) {
+        if let (EdgeKind::Number, Some(c)) = (&e.kind, c) {
+            for t in [&e.a, &e.b] {
+                let f = foreign.entry(t.clone()).or_insert(true);
+                *f &= *c < RARE_LINK;
+            }
+        }
+    }
+    let rows = |t: &str| schema.table(t).map_or(0, |t| t.sample.len());
+    let most = numbers.keys().map(|t| rows(t)).max().unwrap_or(0);
+    for (t, f) in foreign {
+        if f && rows(&t) < most {
+            if std::env::var("CGW_SCAFFOLD_DEBUG").is_ok() {
+                eprintln!("numbers of {t} are no subscriber's");
+            }
+            numbers.remove(&t);
+        }
+    }
+    let mut keep = Vec::with_capacity(edges.len());
+    let mut links: BTreeMap<String, Link> = BTreeMap::new();
+    for (e, c) in std::mem::take(edges).into_iter().zip(coverage) {
+        if e.kind == EdgeKind::Number && !(numbers.contains_key(&e.a) && numbers.contains_key(&e.b)) {
+            continue;
+        }
+        let drop = c.is_some_and(|c| c < RARE_LINK || c * 2.0 < best[&pair(&e)]);
+        if std::env::var("CGW_SCAFFOLD_DEBUG").is_ok() {
+            eprintln!(
+                "coverage {} -- {}: {c:?}{}",
+                e.a,
+                e.b,
+                if drop { " dropped" } else { "" }
+            );
+        }
+        if drop {
+            continue;
+        }
+        if let Some(c) = c {
+            let to = if numbers.contains_key(&e.a) { &e.b } else { &e.a };
+            if !numbers.contains_key(to) {
+                let fan_out = fan_out(schema, to, &e.from_side(to)[0].0);
+                let l = links.entry(to.clone()).or_insert(Link { coverage: c, fan_out });
+                if c > l.coverage {
+                    *l = Link { coverage: c, fan_out };
+                }
+            }
+        }
+        keep.push(e);
+    }
+    *edges = keep;
+    links
+}
+
+/// How a table one join from the subscriber's row is reached.
+#[derive(Debug, Clone, Copy)]
+pub struct Link {
+    /// The share of sampled subscribers with a row in it.
+    pub coverage: f32,
+    /// Its rows per subscriber that has any (1 for a lookup or a one-to-one side table).
+    pub fan_out: f32,
+}
+
+/// Rows per distinct join value in a table's sample (1 where the column is unique).
+fn fan_out(schema: &Schema, table: &str, column: &str) -> f32 {
+    let Some(t) = schema.table(table) else { return 1.0 };
+    if t.is_unique(column) {
+        return 1.0;
+    }
+    let values: Vec<String> = t.values(column).into_iter().filter_map(|v| v.as_text()).collect();
+    let distinct: BTreeSet<&String> = values.iter().collect();
+    if distinct.is_empty() {
+        return 1.0;
+    }
+    values.len() as f32 / distinct.len() as f32
+}
+
+/// The share of subscribers (sampled rows of a number-keyed side that hold a number) whose join value is
+/// found on the other side; `None` where it cannot be told (no number table, no values, an empty table).
+async fn subscriber_coverage(
+    pool: &Pool,
+    schema: &Schema,
+    numbers: &BTreeMap<String, String>,
+    e: &Edge,
+) -> Option<f32> {
+    if e.on.len() != 1 || e.a == e.b {
+        return None;
+    }
+    let (from, to) = if numbers.contains_key(&e.a) {
+        (&e.a, &e.b)
+    } else if numbers.contains_key(&e.b) {
+        (&e.b, &e.a)
+    } else {
+        return None;
+    };
+    let (col, other_col) = e.from_side(from).into_iter().next()?;
+    let (t, o) = (schema.table(from)?, schema.table(to)?);
+    if o.sample.is_empty() {
+        return None;
+    }
+    let number = &numbers[from];
+    let mut values: Vec<String> = Vec::new();
+    for r in &t.sample {
+        if r.get(number).is_none_or(|v| v.is_null()) {
+            continue;
+        }
+        if let Some(v) = r.get(&col).and_then(|v| v.as_text()).map(|v| v.trim().to_string()) {
+            if !v.is_empty() && !values.contains(&v) {
+                values.push(v);
+            }
+        }
+        if values.len() >= 100 {
+            break;
+        }
+    }
+    if values.len() < 2 {
+        return None;
+    }
+    let found = overlap(pool, schema, o, &other_col, &values).await;
+    if found >= RARE_LINK {
+        return Some(found);
+    }
+    // Few subscribers have a row there. A table some subscribers use (roaming, a ticket) holds many of
+    // their keys, all of them known; one whose rows all point at one or two owners (the administrator
+    // who made every offer), or at keys the subscribers' table does not hold, links something else.
+    let theirs = super::sniff::profile(&o.values(&other_col));
+    let back: Vec<String> = theirs.examples.iter().filter(|v| v.as_str() != "0").cloned().collect();
+    if theirs.distinct <= 2 || back.len() < 2 {
+        return Some(found);
+    }
+    let known = overlap(pool, schema, t, &col, &back).await;
+    Some(if known >= 0.8 { RARE_LINK } else { found })
+}
+
+/// Joins on a column of the same name in two tables that no other join links, where the name is indexed
+/// in either and the sampled values of one are found in the other: schemas without foreign keys often
+/// link by a login (`username` in every RADIUS table) or by a name (`planName`). Codes (few distinct
+/// values), times and amounts are not links.
+pub async fn shared_name_edges(pool: &Pool, schema: &Schema, edges: &[Edge]) -> Vec<Edge> {
+    let common = ubiquitous(schema);
+    let linked = |a: &str, b: &str, out: &[Edge]| {
+        edges
+            .iter()
+            .chain(out.iter())
+            .any(|e| e.a == a && e.b == b || e.a == b && e.b == a)
+    };
+    let mut out: Vec<Edge> = Vec::new();
+    let mut queries = 0;
+    for (i, a) in schema.tables.iter().enumerate() {
+        for b in &schema.tables[i + 1..] {
+            if linked(&a.name, &b.name, &out) {
+                continue;
+            }
+            for ca in &a.columns {
+                let Some(cb) = b.column(&ca.name) else { continue };
+                // A column many tables carry (`username` in every RADIUS table) is a link only where both
+                // index it; bookkeeping columns never are.
+                let everywhere = common.contains(&ca.name);
+                if AUDIT.contains(&ca.name.as_str())
+                    || everywhere && !(a.is_keyed(&ca.name) && b.is_keyed(&cb.name))
+                    || !(a.is_keyed(&ca.name) || b.is_keyed(&cb.name))
+                    || a.primary_key == [ca.name.clone()] && b.primary_key == [cb.name.clone()]
+                    || !matches!(ca.class, ColumnType::Text | ColumnType::Integer)
+                    || !joinable(ca.class, cb.class)
+                {
+                    continue;
+                }
+                let names_third = named_parent(schema, a, &ca.spelled, &ca.name)
+                    .is_some_and(|(p, _)| p.name != a.name && p.name != b.name);
+                if names_third {
+                    continue;
+                }
+                // The side with fewer distinct values is looked up in the other.
+                let pa = super::sniff::profile(&a.values(&ca.name));
+                let pb = super::sniff::profile(&b.values(&cb.name));
+                let (from, to, col) = if pa.distinct <= pb.distinct {
+                    (&pa, b, &cb.name)
+                } else {
+                    (&pb, a, &ca.name)
+                };
+                let values: Vec<String> = from.examples.iter().filter(|v| v.as_str() != "0").cloned().collect();
+                if from.distinct < 5 || values.len() < 5 || from.time >= 0.5 || from.money >= 0.5 {
+                    continue;
+                }
+                if queries >= MAX_OVERLAP_QUERIES {
+                    return out;
+                }
+                queries += 1;
+                let found = overlap(pool, schema, to, col, &values).await;
+                if std::env::var("CGW_SCAFFOLD_DEBUG").is_ok() {
+                    eprintln!("shared name {}.{} ~ {}.{}: {found}", a.name, ca.name, b.name, cb.name);
+                }
+                if found >= 0.8 {
+                    out.push(Edge {
+                        a: a.name.clone(),
+                        b: b.name.clone(),
+                        on: vec![(ca.name.clone(), cb.name.clone())],
+                        kind: EdgeKind::SharedName(found),
+                    });
+                    break;
+                }
+            }
+        }
+    }
+    out
+}
+
 /// Tables reachable from any number-keyed table over `edges`.
 pub fn reachable(numbers: &BTreeMap<String, String>, edges: &[Edge]) -> BTreeSet<String> {
     let mut seen: BTreeSet<String> = numbers.keys().cloned().collect();
@@ -546,7 +797,12 @@ async fn overlap(pool: &Pool, schema: &Schema, parent: &Table, column: &str, val
             };
             n / values.len() as f32
         }
-        Err(_) => 0.0,
+        Err(e) => {
+            if std::env::var("CGW_SCAFFOLD_DEBUG").is_ok() {
+                eprintln!("overlap {}.{column}: {e}", parent.name);
+            }
+            0.0
+        }
     }
 }
 
@@ -633,9 +889,15 @@ pub fn plan(
         };
         let most = numbers.keys().map(|t| known(t)).max().unwrap_or(0);
         let sparse = most > 0 && known(anchor) * 2 < most;
+        // A number column that also holds landlines or nothing (a billing contact's phone) is a poorer key
+        // than one holding every subscriber's mobile.
+        let mobile = schema
+            .table(anchor)
+            .map_or(1.0, |t| super::sniff::profile(&t.values(col)).mobile);
         let rank = cost - if needed.contains(anchor) { 0.5 } else { 0.0 } - if unique { 0.1 } else { 0.0 }
             + 3.0 * stale
-            + if sparse { 1.0 } else { 0.0 };
+            + if sparse { 1.0 } else { 0.0 }
+            + 2.0 * (1.0 - mobile);
         let better = match &best {
             None => true,
             Some((r, n, _, _)) => reached > *n || reached == *n && rank < *r,

@@ -23,6 +23,9 @@ pub struct Analysis {
     pub live: HashMap<String, f32>,
     /// table → its subscriber-number column.
     pub numbers: BTreeMap<String, String>,
+    /// table one join from a number-keyed table → how many subscribers reach it, and how many rows each
+    /// (from the data; empty until the joins are checked against it).
+    pub links: BTreeMap<String, joins::Link>,
 }
 
 /// Scores every column and table name, profiles sampled values, and finds the number columns.
@@ -34,22 +37,21 @@ pub fn analyse(schema: &Schema, m: &names::Matcher) -> Analysis {
         words: HashMap::new(),
         live: HashMap::new(),
         numbers: BTreeMap::new(),
+        links: BTreeMap::new(),
     };
     let prefix = names::table_prefix(m, schema.tables.iter().map(|t| t.name.as_str()));
     for t in &schema.tables {
         a.live.insert(t.name.clone(), super::live::factor(t, schema));
-        let mut scores = m.table(&t.name);
-        // Without the application's prefix (`cc_card` → `card`): the rest says what the table holds.
-        if let Some(rest) = prefix
+        // Without the application's prefix (`cc_card` → `card`, `pkg_user` → `user`): the rest says what
+        // the table holds, and the prefix nothing (`pkg` would make every table a package).
+        let scores = match prefix
             .as_deref()
             .and_then(|p| t.name.strip_prefix(p))
             .and_then(|r| r.strip_prefix('_'))
         {
-            for (k, v) in m.table(rest) {
-                let e = scores.entry(k).or_default();
-                *e = e.max(v);
-            }
-        }
+            Some(rest) => m.table(rest),
+            None => m.table(&t.name),
+        };
         a.tables.insert(t.name.clone(), scores);
         let mut best_number: Option<(f32, String)> = None;
         for c in &t.columns {
@@ -341,10 +343,23 @@ fn score(field: &UnifiedField, a: &Analysis, table: &str, column: &str, class: C
         // A list child's table is often named after its parent too (`bill_item`).
         ctx = ctx.max(tables.get(&format!("t:{}", field.target)).copied().unwrap_or(0.0) * 0.5);
     }
-    let s = name * (0.6 + 0.4 * ctx) * fit + bonus * if name >= 0.3 { 1.0 } else { 0.5 };
+    let mut s = name * (0.6 + 0.4 * ctx) * fit + bonus * if name >= 0.3 { 1.0 } else { 0.5 };
+    // A generated UUID identifies a row to the machine; where a code is named as well, a person shows
+    // the code: the UUID loses a tie.
+    let p = &a.profiles[&key];
+    if field.semantic == super::catalog::Semantic::Ident
+        && !p.examples.is_empty()
+        && p.examples.iter().all(|v| sniff::is_uuid(v))
+    {
+        s *= 0.98;
+    }
     // History, logs and empty copies hold the same names as the live tables: prefer the live ones.
     (s * a.live.get(table).copied().unwrap_or(1.0)).min(1.0)
 }
+
+/// A column no join from the subscriber's number reaches cannot be served as proposed: it competes at this
+/// share of its score.
+const UNREACHED: f32 = 0.85;
 
 /// The table most of a part's confident fields come from.
 fn home_table(home: &HashMap<String, BTreeMap<String, f32>>, part: &str) -> Option<String> {
@@ -417,7 +432,9 @@ pub fn propose(schema: &Schema, a: &Analysis, edges: &[Edge], opts: &Options) ->
         .filter(|e| {
             !matches!(
                 e.kind,
-                super::joins::EdgeKind::SharedKey | super::joins::EdgeKind::Number
+                super::joins::EdgeKind::SharedKey
+                    | super::joins::EdgeKind::Number
+                    | super::joins::EdgeKind::SharedName(_)
             )
         })
         .flat_map(|e| e.on.iter().map(move |(x, _)| (e.a.clone(), x.clone())))
@@ -468,7 +485,7 @@ pub fn propose(schema: &Schema, a: &Analysis, edges: &[Edge], opts: &Options) ->
     let hops = joins::hops(&a.numbers, edges);
     for (fi, c) in pairs.iter_mut() {
         if !reach.contains(&c.table) {
-            c.score *= 0.85;
+            c.score *= UNREACHED;
         } else if SUBSCRIBER_PARTS.contains(&catalog.fields[*fi].target.as_str()) {
             c.score = (c.score
                 * match hops.get(&c.table).copied().unwrap_or(usize::MAX) {
@@ -478,6 +495,29 @@ pub fn propose(schema: &Schema, a: &Analysis, edges: &[Edge], opts: &Options) ->
                     _ => 0.8,
                 })
             .min(1.0);
+            // Of two rows keyed by a number (a person's and their billing contact's), the one whose numbers
+            // are all mobiles is the subscriber's: it wins a tie.
+            if let Some(n) = a.numbers.get(&c.table) {
+                let mobile = a.profiles.get(&(c.table.clone(), n.clone())).map_or(1.0, |p| p.mobile);
+                c.score *= 0.98 + 0.02 * mobile;
+            }
+        }
+    }
+    // A part the subscriber has one of (an account, a plan) comes from a row every subscriber has one of:
+    // not from a table that many subscribers have no row in (the few with a DID number), nor from one
+    // holding many rows each (their top-ups).
+    for (fi, c) in pairs.iter_mut() {
+        let target = catalog.target(&catalog.fields[*fi].target);
+        if target.is_none_or(|t| t.repeated || t.stream) {
+            continue;
+        }
+        if let Some(l) = a.links.get(&c.table) {
+            if l.fan_out >= 1.5 {
+                c.score *= 0.8;
+            }
+            if l.coverage < 0.5 {
+                c.score *= 0.6 + 0.8 * l.coverage;
+            }
         }
     }
     pairs.sort_by(|x, y| y.1.score.total_cmp(&x.1.score).then(x.0.cmp(&y.0)));

@@ -303,11 +303,19 @@ pub async fn scaffold(url: &str, opts: &Options) -> Result<Proposal, String> {
         return Err(format!("`{}` has no tables", crate::secrets::redact_url(url)));
     }
     let m = names::Matcher::new();
-    let analysed = analyse(&schema, &m);
+    let mut analysed = analyse(&schema, &m);
     let mut edges = joins::schema_edges(&schema, &analysed.numbers);
     joins::verify_naming(&pool, &schema, &mut edges).await;
+    let shared = joins::shared_name_edges(&pool, &schema, &edges).await;
+    edges.extend(shared);
     edges.extend(joins::value_edges(&pool, &schema, &analysed.numbers, &edges).await);
+    analysed.links = joins::prune_by_coverage(&pool, &schema, &mut analysed.numbers, &mut edges).await;
     if std::env::var("CGW_SCAFFOLD_DEBUG").is_ok() {
+        for (t, scores) in &analysed.tables {
+            let mut v: Vec<_> = scores.iter().filter(|(_, s)| **s >= 0.3).collect();
+            v.sort_by(|a, b| b.1.total_cmp(a.1));
+            eprintln!("table {t}: {v:?}");
+        }
         for e in &edges {
             eprintln!("edge {} -- {}: {}", e.a, e.b, e.evidence());
         }

@@ -502,7 +502,8 @@ impl Matcher {
 }
 
 /// The prefix most table names of a schema start with (`ost_`, `x2_`, `llx_`): an application's namespace
-/// rather than a word about the table, unless it is one the dictionary knows (`zd_` 账单 in `zd_mx`).
+/// rather than a word about the table, unless it is one the dictionary knows (`zd_` 账单 in `zd_mx`) and
+/// some tables go without it; a word nearly every table carries (`pkg_`) is a namespace too.
 pub fn table_prefix<'a>(m: &Matcher, names: impl Iterator<Item = &'a str>) -> Option<String> {
     let names: Vec<&str> = names.collect();
     let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
@@ -515,7 +516,9 @@ pub fn table_prefix<'a>(m: &Matcher, names: impl Iterator<Item = &'a str>) -> Op
     }
     let (p, k) = counts.into_iter().max_by_key(|(p, k)| (*k, std::cmp::Reverse(*p)))?;
     let meaningful = m.table(p).values().any(|v| *v >= 0.5);
-    (k >= 3 && k * 2 >= names.len() && !meaningful).then(|| p.to_string())
+    // A word every table carries (`pkg_` on users, calls and plans alike) says nothing of any one table.
+    let everywhere = k * 10 >= names.len() * 8;
+    (k >= 3 && k * 2 >= names.len() && (!meaningful || everywhere)).then(|| p.to_string())
 }
 
 /// Everyday words of column names the dictionary's phrases may not hold on their own.
@@ -660,7 +663,16 @@ mod tests {
             p(&["app_user", "app_ticket", "app_thread", "app_topic", "audit"]),
             Some("app".into())
         );
-        assert_eq!(p(&["zd_mx", "zd_zb", "zd_hz"]), None, "账单 is a word, not a namespace");
+        assert_eq!(
+            p(&["zd_mx", "zd_zb", "zd_hz", "yh_zl", "tc_dy"]),
+            None,
+            "账单 is a word, not a namespace"
+        );
+        assert_eq!(
+            p(&["pkg_user", "pkg_plan", "pkg_cdr", "pkg_refill", "pkg_did"]),
+            Some("pkg".into()),
+            "a word on every table says nothing of any one"
+        );
         assert_eq!(p(&["accounts", "invoices", "cdrs"]), None);
     }
 

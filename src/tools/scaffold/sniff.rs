@@ -68,6 +68,14 @@ impl Profile {
     }
 }
 
+/// Whether a text is a UUID in its usual form (`8-4-4-4-12` hex digits).
+pub fn is_uuid(t: &str) -> bool {
+    let parts: Vec<&str> = t.split('-').collect();
+    parts.len() == 5
+        && parts.iter().map(|p| p.len()).eq([8, 4, 4, 4, 12])
+        && parts.iter().all(|p| p.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
 /// Profiles a column from its sampled values.
 pub fn profile(values: &[&DbValue]) -> Profile {
     let mut p = Profile {
