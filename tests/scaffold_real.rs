@@ -7,6 +7,7 @@
 //! the floors here only catch a regression.
 use complaint_gateway::adapters::sql::text::Driver;
 use complaint_gateway::testkit;
+use complaint_gateway::tools::check::{self, Target};
 use complaint_gateway::tools::scaffold::accuracy;
 
 #[tokio::test]
@@ -46,8 +47,26 @@ async fn real_schemas_enable_only_queries_that_return_rows_and_join_on_evidence(
             .await
             .unwrap();
         let run = accuracy::measure_real(name, &db.url, *_tuning).await;
+        // The folder as written passes `adapters check` against the database it was scaffolded from:
+        // every enabled query prepares and decodes rows, every mapping converts (a bill's date read as
+        // its cycle included).
+        let checked = match &run {
+            Ok(run) => {
+                let out = tempfile::tempdir().unwrap();
+                run.proposal.write(out.path()).unwrap();
+                let r = check::run(&[Target {
+                    dir: out.path().to_path_buf(),
+                    url: Ok(db.url.clone()),
+                }])
+                .await;
+                Some((r.ok(), r.render()))
+            }
+            Err(_) => None,
+        };
         db.drop_db().await;
         let run = run.unwrap();
+        let (ok, rendered) = checked.unwrap();
+        assert!(ok, "{name}: adapters check failed:\n{rendered}");
         let p = &run.proposal;
         let report = run.render();
         for e in p.entities.iter().filter(|e| e.enabled) {

@@ -148,6 +148,9 @@ pub enum Convert {
     SecondsToMinutes,
     /// A present, non-empty value means true.
     Present,
+    /// A date or time (typed, Unix seconds or text read with `format`) to its billing cycle, `YYYYMM`, in
+    /// the adapter's `utc_offset`: for bills that keep no cycle column of their own.
+    DateToCycle,
 }
 
 /// A definition error: always names the file and, where it applies, the entity and column.
@@ -622,6 +625,7 @@ fn check_mapping(path: &CompiledPath, m: &FieldMapping) -> Result<(), String> {
         );
         let ok = match c {
             Convert::Present => leaf.kind() == Kind::Bool,
+            Convert::DateToCycle => leaf.kind() == Kind::String,
             _ => numeric,
         };
         if !ok {
@@ -634,9 +638,9 @@ fn check_mapping(path: &CompiledPath, m: &FieldMapping) -> Result<(), String> {
     }
     if let Some(f) = &m.format {
         let is_ts = matches!(leaf.kind(), Kind::Message(ref d) if d.full_name() == "google.protobuf.Timestamp");
-        if !is_ts {
+        if !is_ts && m.convert != Some(Convert::DateToCycle) {
             return Err(format!(
-                "`format` applies to timestamp fields; `{}` is not one",
+                "`format` applies to timestamp fields (and to `convert = \"date_to_cycle\"`); `{}` is not one",
                 path.text
             ));
         }

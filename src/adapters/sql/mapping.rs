@@ -218,6 +218,10 @@ pub fn convert_value(raw: &DbValue, f: &CompiledField, offset: FixedOffset) -> R
         }
         Ok(v.round() as i64)
     };
+    if f.mapping.convert == Some(Convert::DateToCycle) {
+        let t = to_utc(&raw, f.mapping.format.as_deref(), offset)?;
+        return Ok(Value::String(t.with_timezone(&offset).format("%Y%m").to_string()));
+    }
     Ok(match leaf.kind() {
         Kind::String => Value::String(raw.as_text().unwrap_or_default()),
         Kind::Int64 | Kind::Sint64 | Kind::Sfixed64 => Value::I64(int()?),
@@ -322,5 +326,55 @@ pub fn to_utc(raw: &DbValue, format: Option<&str>, offset: FixedOffset) -> Resul
             Err(format!("`{s}` is not a recognisable timestamp (set `format`)"))
         }
         other => Err(format!("a {} is not a timestamp", other.kind())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::adapters::sql::definition::compile_path;
+
+    fn field(path: &str, convert: Option<Convert>, format: Option<&str>) -> CompiledField {
+        CompiledField {
+            column: "c".into(),
+            path: compile_path(&crate::schema::message("complaint.v1.Bill"), path).unwrap(),
+            mapping: crate::adapters::sql::definition::FieldMapping {
+                field: path.into(),
+                convert,
+                format: format.map(str::to_string),
+                ..Default::default()
+            },
+        }
+    }
+
+    #[test]
+    fn a_bill_date_gives_its_cycle_in_the_adapter_offset() {
+        let cycle = field("cycle", Some(Convert::DateToCycle), None);
+        let east8 = FixedOffset::east_opt(8 * 3600).unwrap();
+        let utc = FixedOffset::east_opt(0).unwrap();
+        let at = |raw: DbValue, offset| convert_value(&raw, &cycle, offset).unwrap();
+        let s = |t: &str| Value::String(t.into());
+        // 2026-11-30 20:00 UTC is already December in Beijing.
+        let t = chrono::DateTime::parse_from_rfc3339("2026-11-30T20:00:00Z")
+            .unwrap()
+            .to_utc();
+        assert_eq!(at(DbValue::Timestamp(t), east8), s("202612"));
+        assert_eq!(at(DbValue::Timestamp(t), utc), s("202611"));
+        let naive = chrono::NaiveDate::from_ymd_opt(2026, 10, 31).unwrap();
+        assert_eq!(at(DbValue::Date(naive), east8), s("202610"));
+        assert_eq!(at(DbValue::Text("2026-09-15 10:00:00".into()), east8), s("202609"));
+        let epoch = field("cycle", Some(Convert::DateToCycle), Some("%s"));
+        assert_eq!(
+            convert_value(&DbValue::Int(1_764_316_800), &epoch, utc).unwrap(),
+            s("202511"),
+            "Unix seconds"
+        );
+        let compact = field("cycle", Some(Convert::DateToCycle), Some("%Y%m%d%H%M%S"));
+        assert_eq!(
+            convert_value(&DbValue::Text("20260801093000".into()), &compact, east8).unwrap(),
+            s("202608")
+        );
+        let err = convert_value(&DbValue::Text("next month".into()), &cycle, east8).unwrap_err();
+        assert!(err.contains("not a recognisable timestamp"), "{err}");
     }
 }

@@ -23,6 +23,19 @@ pub(super) fn conversion(f: &UnifiedField, schema: &Schema, a: &Analysis, table:
             }
         }
         Semantic::Count => c.column_type = declared(col.class),
+        // A bill's date read as its cycle (`YYYYMM`) where no cycle column exists.
+        Semantic::Cycle
+            if matches!(col.class, ColumnType::Timestamp | ColumnType::Date) || p.time >= 0.8 || p.epoch >= 0.8 =>
+        {
+            c.column_type = declared(col.class);
+            c.convert = Some("date_to_cycle");
+            if matches!(col.class, ColumnType::Text | ColumnType::Integer) && p.compact_time >= 0.8 {
+                c.format = Some("%Y%m%d%H%M%S".into());
+            } else if col.class == ColumnType::Integer && p.epoch >= 0.8 {
+                c.format = Some("%s".into());
+            }
+            c.note = Some("a date read as its billing cycle (YYYYMM) in utc_offset".into());
+        }
         Semantic::Time => {
             c.column_type = declared(col.class);
             let epoch = |v: &String| {

@@ -174,6 +174,12 @@ const MAIN_MONEY: &[&str] = &[
     "vas_subscriptions.monthly_fee_fen",
 ];
 
+/// (field, field whose column it takes where it has none of its own).
+const SHARED_COLUMNS: &[(&str, &str)] = &[
+    ("recent_bills.cycle", "recent_bills.issued_at"),
+    ("network.broadband.address", "customer.address"),
+];
+
 /// Parts that describe the subscriber themselves, one row each.
 pub(super) const SUBSCRIBER_PARTS: &[&str] = &["customer", "account"];
 
@@ -577,7 +583,30 @@ pub fn propose(schema: &Schema, a: &Analysis, edges: &[Edge], opts: &Options) ->
         })
         .collect();
     pairs2.sort_by(|x, y| y.1.score.total_cmp(&x.1.score).then(x.0.cmp(&y.0)));
-    let chosen = assign(&pairs2);
+    let mut chosen = assign(&pairs2);
+    // A column serving a second field: where a field found no column of its own, the column of the field it
+    // is usually read from too (a bill's cycle from its date; a line's address is the customer's).
+    let mut shared: BTreeSet<usize> = BTreeSet::new();
+    for (to, from) in SHARED_COLUMNS {
+        let index = |k: &str| catalog.fields.iter().position(|f| f.key() == k);
+        let (Some(ti), Some(fi)) = (index(to), index(from)) else {
+            continue;
+        };
+        let own = chosen.get(&ti).is_some_and(|c| c.score >= opts.min_score);
+        let Some(src) = chosen.get(&fi).filter(|c| c.score >= super::CONFIDENT).cloned() else {
+            continue;
+        };
+        if !own {
+            chosen.insert(
+                ti,
+                Candidate {
+                    score: src.score * 0.85,
+                    ..src
+                },
+            );
+            shared.insert(ti);
+        }
+    }
 
     let mut entities = Vec::new();
     for target in &catalog.targets {
@@ -615,9 +644,15 @@ pub fn propose(schema: &Schema, a: &Analysis, edges: &[Edge], opts: &Options) ->
                 .as_ref()
                 .map(|b| conversion(f, schema, a, &b.table, &b.column))
                 .unwrap_or_default();
+            // A shared column is selected a second time under the field's name.
+            let result_column = match &best {
+                Some(b) if shared.contains(&fi) => format!("{}_{}", f.name, b.column),
+                Some(b) => b.column.clone(),
+                None => String::new(),
+            };
             fields.push(FieldProposal {
                 field: f.clone(),
-                result_column: best.as_ref().map(|b| b.column.clone()).unwrap_or_default(),
+                result_column,
                 best,
                 runners_up: runners,
                 active,

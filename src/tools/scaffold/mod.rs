@@ -276,6 +276,45 @@ impl Proposal {
 }
 
 /// Connects to `url`, reads its schema and samples, and proposes a definition.
+/// Runs `adapters check` on the folder as it would be written: a live mapping whose sampled values do not
+/// convert (a text column of `provider` / `manual` proposed for a yes/no field) is left for review with the
+/// reason, and a part left with no live field is not enabled. The folder written then passes the check it
+/// tells its reader to run.
+async fn self_check(url: &str, p: &mut Proposal) {
+    let Ok(dir) = tempfile::tempdir() else { return };
+    if p.write(dir.path()).is_err() {
+        return;
+    }
+    let report = crate::tools::check::run(&[crate::tools::check::Target {
+        dir: dir.path().to_path_buf(),
+        url: Ok(url.to_string()),
+    }])
+    .await;
+    for problem in report.problems() {
+        let (Some(name), Some(column)) = (problem.part.strip_prefix("entities."), &problem.column) else {
+            continue;
+        };
+        if !problem.message.contains("does not fill") {
+            continue;
+        }
+        let Some(e) = p.entities.iter_mut().find(|e| e.name == name && e.enabled) else {
+            continue;
+        };
+        for f in e.fields.iter_mut().filter(|f| f.active && f.result_column == *column) {
+            f.active = false;
+            let why = problem
+                .message
+                .split_once(": ")
+                .map_or(problem.message.as_str(), |(_, w)| w);
+            f.inactive_reason = Some(format!("sampled values do not convert ({why})"));
+        }
+        if !e.fields.iter().any(|f| f.active) {
+            e.enabled = false;
+            e.note = Some("no field's sampled values convert: review before enabling".into());
+        }
+    }
+}
+
 pub async fn scaffold(url: &str, opts: &Options) -> Result<Proposal, String> {
     if opts.system.is_empty()
         || !opts
@@ -325,6 +364,7 @@ pub async fn scaffold(url: &str, opts: &Options) -> Result<Proposal, String> {
     let zone = tz::database_zone(&pool).await;
     proposal.time_zone = tz::decide(&schema, &proposal, zone.as_deref());
     proposal.derived = derive::propose(&schema, &proposal);
+    self_check(url, &mut proposal).await;
     match &pool {
         Pool::Postgres(p) => p.close().await,
         Pool::MySql(p) => p.close().await,
