@@ -31,6 +31,21 @@ pub(super) fn plan_entity(
                 .is_some_and(|b| b.score >= super::CONFIDENT && hops.get(&b.table).is_some_and(|h| *h <= 1))
         });
     }
+    // Nor is a part whose own table (one named as the part: `pkg_plan`, `billing_plans`) holds two of its
+    // fields at a high score, where the joins to it rest on good evidence (checked below, with the plan).
+    let mut by_role = false;
+    if !enough {
+        let key = format!("t:{}", e.target);
+        let mut held: BTreeMap<&str, usize> = BTreeMap::new();
+        for f in &live {
+            if let Some(b) = f.best.as_ref().filter(|b| b.score >= 0.8) {
+                *held.entry(b.table.as_str()).or_default() += 1;
+            }
+        }
+        by_role = held
+            .iter()
+            .any(|(t, n)| *n >= 2 && a.tables.get(*t).and_then(|s| s.get(&key)).is_some_and(|r| *r >= 0.7));
+    }
     if live.is_empty() {
         e.note = Some("nothing confident: fill in by hand or leave out".into());
         return;
@@ -90,6 +105,9 @@ pub(super) fn plan_entity(
                 }
             }
         }
+    }
+    if by_role {
+        enough = plan.steps.iter().all(|s| s.confidence >= 0.8);
     }
     let live_count = e.fields.iter().filter(|f| f.active).count();
     e.enabled = live_count > 0 && enough;
