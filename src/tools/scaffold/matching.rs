@@ -23,6 +23,8 @@ pub struct Analysis {
     pub live: HashMap<String, f32>,
     /// table → its subscriber-number column.
     pub numbers: BTreeMap<String, String>,
+    /// Columns that are numbered slots of one stem (`custom_1` … `custom_10`, `f1` … `f10`).
+    pub(super) slots: std::collections::HashSet<(String, String)>,
     /// table one join from a number-keyed table → how many subscribers reach it, and how many rows each
     /// (from the data; empty until the joins are checked against it).
     pub links: BTreeMap<String, joins::Link>,
@@ -38,6 +40,7 @@ pub fn analyse(schema: &Schema, m: &names::Matcher) -> Analysis {
         live: HashMap::new(),
         numbers: BTreeMap::new(),
         links: BTreeMap::new(),
+        slots: Default::default(),
     };
     let prefix = names::table_prefix(m, schema.tables.iter().map(|t| t.name.as_str()));
     for t in &schema.tables {
@@ -84,6 +87,23 @@ pub fn analyse(schema: &Schema, m: &names::Matcher) -> Analysis {
         }
         if let Some((_, c)) = best_number {
             a.numbers.insert(t.name.clone(), c);
+        }
+    }
+    for t in &schema.tables {
+        let mut stems: BTreeMap<String, Vec<&str>> = BTreeMap::new();
+        for c in &t.columns {
+            let stem = c.name.trim_end_matches(|ch: char| ch.is_ascii_digit());
+            if stem.len() < c.name.len() && !stem.is_empty() {
+                stems
+                    .entry(stem.trim_end_matches('_').to_string())
+                    .or_default()
+                    .push(&c.name);
+            }
+        }
+        for cols in stems.values().filter(|v| v.len() >= 3) {
+            for c in cols {
+                a.slots.insert((t.name.clone(), c.to_string()));
+            }
         }
     }
     roles_from_columns(schema, &mut a);
@@ -254,6 +274,21 @@ const OTHER_MOMENT: &[&str] = &[
     "reminder",
 ];
 
+/// Events a time column may be named for; a time named for one of them is not the time of another.
+const EVENTS: &[&str] = &[
+    "paid",
+    "issued",
+    "cancelled",
+    "canceled",
+    "suspended",
+    "unsuspended",
+    "terminated",
+    "closed",
+    "refunded",
+    "reminded",
+    "voided",
+];
+
 /// A multiplier for a column's name score from its class word and, for times, its qualifiers.
 fn qualifiers(field: &UnifiedField, words: &[String]) -> f32 {
     let own = super::names::tokens(&field.name);
@@ -283,6 +318,14 @@ fn qualifiers(field: &UnifiedField, words: &[String]) -> f32 {
         }
     }
     if field.semantic == super::catalog::Semantic::Time {
+        // A time named for another event (`paid_at`, `reminded_at` for when a bill was issued).
+        let labels = super::names::label_words(&field.key());
+        let event = words
+            .iter()
+            .any(|w| EVENTS.contains(&w.as_str()) && !labels.iter().any(|l| super::names::same_word(l, w)));
+        if event {
+            m *= 0.6;
+        }
         let other: Vec<&String> = words.iter().filter(|w| OTHER_MOMENT.contains(&w.as_str())).collect();
         if !other.is_empty() {
             let labels = super::names::label_words(&field.key());
@@ -299,6 +342,10 @@ fn score(field: &UnifiedField, a: &Analysis, table: &str, column: &str, class: C
     let key = (table.to_string(), column.to_string());
     let names = &a.names[&key];
     let mut name = names.get(&format!("f:{}", field.key())).copied().unwrap_or(0.0);
+    // Numbered slots (`custom_1` … `custom_10`) hold whatever an installation puts there.
+    if a.slots.contains(&key) {
+        name *= 0.3;
+    }
     if MAIN_TIME.contains(&field.key().as_str())
         && matches!(column, "date" | "time" | "datetime" | "timestamp" | "dt" | "tm")
     {
@@ -783,6 +830,11 @@ mod tests {
             0.6,
             "due is another moment"
         );
+        let issued = field("recent_bills.issued_at");
+        assert_eq!(qualifiers(&issued, &words(&["paid", "at"])), 0.6, "paid is another event");
+        assert_eq!(qualifiers(&issued, &words(&["reminded", "at"])), 0.6);
+        assert_eq!(qualifiers(&issued, &words(&["created", "at"])), 1.0);
+        assert_eq!(qualifiers(&paid, &words(&["paid", "at"])), 1.0, "its own event");
         let since = field("customer.customer_since");
         assert_eq!(qualifiers(&since, &words(&["updated", "at"])), 0.6);
     }

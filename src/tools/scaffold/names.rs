@@ -600,7 +600,7 @@ impl Default for Matcher {
     }
 }
 
-fn same_word(a: &str, b: &str) -> bool {
+pub(super) fn same_word(a: &str, b: &str) -> bool {
     if a == b {
         return true;
     }
