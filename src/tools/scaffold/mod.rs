@@ -18,11 +18,13 @@ pub type Equality = (ColumnRef, ColumnRef);
 pub mod catalog;
 mod convert;
 mod derive;
+pub mod evidence;
 pub mod introspect;
 pub mod joins;
 pub mod live;
 mod matching;
 pub mod names;
+mod qualify;
 mod query;
 mod render;
 pub mod sniff;
@@ -344,11 +346,11 @@ pub async fn scaffold(url: &str, opts: &Options) -> Result<Proposal, String> {
     let m = names::Matcher::new();
     let mut analysed = analyse(&schema, &m);
     let mut edges = joins::schema_edges(&schema, &analysed.numbers);
-    joins::verify_naming(&pool, &schema, &mut edges).await;
-    let shared = joins::shared_name_edges(&pool, &schema, &edges).await;
+    evidence::verify_naming(&pool, &schema, &mut edges).await;
+    let shared = evidence::shared_name_edges(&pool, &schema, &edges).await;
     edges.extend(shared);
-    edges.extend(joins::value_edges(&pool, &schema, &analysed.numbers, &edges).await);
-    analysed.links = joins::prune_by_coverage(&pool, &schema, &mut analysed.numbers, &mut edges).await;
+    edges.extend(evidence::value_edges(&pool, &schema, &analysed.numbers, &edges).await);
+    analysed.links = evidence::prune_by_coverage(&pool, &schema, &mut analysed.numbers, &mut edges).await;
     if std::env::var("CGW_SCAFFOLD_DEBUG").is_ok() {
         for (t, scores) in &analysed.tables {
             let mut v: Vec<_> = scores.iter().filter(|(_, s)| **s >= 0.3).collect();
