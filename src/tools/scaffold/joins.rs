@@ -314,7 +314,13 @@ pub fn schema_edges(schema: &Schema, numbers: &BTreeMap<String, String>) -> Vec<
                 continue;
             };
             let pc = p.column(&target).map(|x| x.class).unwrap_or(ColumnType::Unknown);
-            if has(&t.name, &p.name, &edges) || !joinable(c.class, pc) {
+            // A declared key between the two tables may be another link than this one (`offers.id_user`,
+            // the agent who made an offer, beside `users.id_offer`): the data decides between them later.
+            let same_column = edges.iter().any(|e| {
+                e.a == t.name && e.b == p.name && e.on.iter().any(|(x, _)| *x == c.name)
+                    || e.b == t.name && e.a == p.name && e.on.iter().any(|(_, y)| *y == c.name)
+            });
+            if same_column || !joinable(c.class, pc) {
                 continue;
             }
             edges.push(Edge {
