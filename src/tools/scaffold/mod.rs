@@ -277,7 +277,6 @@ impl Proposal {
     }
 }
 
-/// Connects to `url`, reads its schema and samples, and proposes a definition.
 /// Runs `adapters check` on the folder as it would be written: a live mapping whose sampled values do not
 /// convert (a text column of `provider` / `manual` proposed for a yes/no field) is left for review with the
 /// reason, and a part left with no live field is not enabled. The folder written then passes the check it
@@ -317,6 +316,7 @@ async fn self_check(url: &str, p: &mut Proposal) {
     }
 }
 
+/// Connects to `url`, reads its schema and samples, and proposes a definition.
 pub async fn scaffold(url: &str, opts: &Options) -> Result<Proposal, String> {
     if opts.system.is_empty()
         || !opts
