@@ -46,7 +46,8 @@ fn name_class(words: &[String]) -> Option<&'static str> {
 }
 
 /// Words that put a time at another moment than the one a field records: a due date is not when a bill
-/// was paid, an anchor or a grace period not when it was issued.
+/// was paid, an anchor or a grace period not when it was issued, and a time named for another event
+/// (`paid_at`, `reminded_at`) not the time of this one.
 const OTHER_MOMENT: &[&str] = &[
     "due",
     "expire",
@@ -60,17 +61,12 @@ const OTHER_MOMENT: &[&str] = &[
     "anchor",
     "dispute",
     "disputed",
-    "voided",
     "deleted",
     "updated",
     "modified",
     "trial",
     "last",
     "reminder",
-];
-
-/// Events a time column may be named for; a time named for one of them is not the time of another.
-const EVENTS: &[&str] = &[
     "paid",
     "issued",
     "cancelled",
@@ -113,20 +109,13 @@ pub(super) fn qualifiers(field: &UnifiedField, words: &[String]) -> f32 {
         }
     }
     if field.semantic == super::catalog::Semantic::Time {
-        // A time named for another event (`paid_at`, `reminded_at` for when a bill was issued).
+        // One qualifier of another moment is enough: the field's own words (and their inflections) are not.
         let labels = super::names::label_words(&field.key());
-        let event = words
+        let other = words
             .iter()
-            .any(|w| EVENTS.contains(&w.as_str()) && !labels.iter().any(|l| super::names::same_word(l, w)));
-        if event {
+            .any(|w| OTHER_MOMENT.contains(&w.as_str()) && !labels.iter().any(|l| super::names::same_word(l, w)));
+        if other {
             m *= 0.6;
-        }
-        let other: Vec<&String> = words.iter().filter(|w| OTHER_MOMENT.contains(&w.as_str())).collect();
-        if !other.is_empty() {
-            let labels = super::names::label_words(&field.key());
-            if other.iter().any(|w| !labels.contains(*w)) {
-                m *= 0.6;
-            }
         }
     }
     m
