@@ -392,7 +392,7 @@ fn lane_of(caller: &Identity, s: &Source) -> Lane {
 
 /// Whether a source fills the customer part of the view, which carries the region.
 fn provides_region(s: &Source) -> bool {
-    s.adapter.entities().iter().any(|e| e == "customer")
+    s.adapter.fills("customer")
 }
 
 fn region_of(outcome: &ViewOutcome) -> Option<String> {

@@ -224,6 +224,9 @@ impl crate::adapters::Adapter for Counting {
     fn entities(&self) -> Vec<String> {
         self.inner.entities()
     }
+    fn fills(&self, entity: &str) -> bool {
+        self.inner.fills(entity)
+    }
     fn provides(&self) -> Vec<String> {
         self.inner.provides()
     }

@@ -274,6 +274,10 @@ impl Adapter for HttpAdapter {
         self.entities.clone()
     }
 
+    fn fills(&self, entity: &str) -> bool {
+        self.entities.iter().any(|e| e == entity)
+    }
+
     fn has_usage_stream(&self) -> bool {
         self.usage_stream
     }

@@ -130,6 +130,11 @@ pub trait Adapter: Send + Sync + 'static {
     fn name(&self) -> &str;
     /// The view fields this adapter can fill, for docs and `SourceStatus.entities`.
     fn entities(&self) -> Vec<String>;
+    /// Whether this adapter fills `entity` (one of [`entities`](Self::entities)); asked on every read,
+    /// so adapters answer it without building the list.
+    fn fills(&self, entity: &str) -> bool {
+        self.entities().iter().any(|e| e == entity)
+    }
     /// The view fields this adapter fills, as finely as it knows them (`vas_subscriptions.service_code`,
     /// `recent_bills.items.amount_fen`; list items without `[]`): a field under none of these is not
     /// provided by this source, and diagnosis reads it as absent, not as empty. Default: the whole of

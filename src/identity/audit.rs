@@ -446,22 +446,22 @@ async fn insert_events(
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
         for (Pending { event: e, .. }, link) in chunk.iter().zip(links) {
             q = q
-                .bind(e.event_id.clone())
+                .bind(e.event_id.as_str())
                 .bind(e.at_us)
-                .bind(e.caller.clone())
-                .bind(e.auth_method.clone())
+                .bind(e.caller.as_str())
+                .bind(e.auth_method.as_str())
                 .bind(e.roles.join(","))
-                .bind(e.action.clone())
-                .bind(e.msisdn.clone())
-                .bind(e.region.clone())
+                .bind(e.action.as_str())
+                .bind(e.msisdn.as_str())
+                .bind(e.region.as_str())
                 .bind(e.sources.join(","))
-                .bind(e.purpose.clone())
+                .bind(e.purpose.as_str())
                 .bind(e.outcome.name())
-                .bind(e.detail.clone())
-                .bind(e.peer.clone())
+                .bind(e.detail.as_str())
+                .bind(e.peer.as_str())
                 .bind(link.seq)
-                .bind(link.prev_hash.clone())
-                .bind(link.hash.clone());
+                .bind(link.prev_hash.as_str())
+                .bind(link.hash.as_str());
         }
         q.execute(&mut *conn)
             .await

@@ -308,6 +308,10 @@ impl Adapter for SqlAdapter {
         self.def.entities.iter().map(|e| e.target_text.clone()).collect()
     }
 
+    fn fills(&self, entity: &str) -> bool {
+        self.def.entities.iter().any(|e| e.target_text == entity)
+    }
+
     fn provides(&self) -> Vec<String> {
         provided_fields(&self.def)
     }
