@@ -32,6 +32,8 @@ pub struct ConnLimits {
 
 /// Most bytes kept back for one send: past this a write sends at once (and waits for the socket).
 const COALESCE_MAX: usize = 64 * 1024;
+/// Capacity the gathering buffer keeps between sends.
+const KEEP_CAPACITY: usize = 16 * 1024;
 
 /// One accepted connection, counted against the limit until dropped.
 ///
@@ -123,6 +125,8 @@ impl Limited {
             self.active(0);
         }
         self.out.clear();
+        // An idle connection keeps no more than HTTP/2's own write buffer does.
+        self.out.shrink_to(KEEP_CAPACITY);
         self.sent = 0;
         self.deferred = false;
         Poll::Ready(Ok(()))
@@ -319,11 +323,13 @@ mod tests {
             server.write_all(b"end").await.unwrap();
             server.flush().await.unwrap();
             server.shutdown().await.unwrap();
+            server
         });
         let got = read_exactly(&mut client, expect.len() + 3).await;
         assert_eq!(&got[..expect.len()], &expect[..]);
         assert_eq!(&got[expect.len()..], b"end");
-        task.await.unwrap();
+        let server = task.await.unwrap();
+        assert!(server.out.capacity() <= KEEP_CAPACITY, "the buffer shrinks once sent");
         let mut rest = Vec::new();
         client.read_to_end(&mut rest).await.unwrap();
         assert!(rest.is_empty(), "nothing after the shutdown");
