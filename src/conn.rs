@@ -205,9 +205,8 @@ impl AsyncWrite for Limited {
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        if self.pending() >= COALESCE_MAX {
-            ready!(self.poll_send(cx))?;
-        } else if self.pending() > 0 && !self.deferred {
+        ready!(self.poll_room(cx))?;
+        if self.pending() > 0 && !self.deferred {
             // Put off to the task's next run (see the type's doc); waking it makes sure there is one.
             self.deferred = true;
             cx.waker().wake_by_ref();
