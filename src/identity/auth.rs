@@ -93,6 +93,9 @@ struct ReadClaims {
     regions: Vec<String>,
     #[serde(default)]
     name: Option<String>,
+    /// Checked by the validation (a required claim); read again to bound how long the token is remembered.
+    #[serde(default)]
+    exp: Option<f64>,
 }
 
 struct JwtKey {
@@ -116,6 +119,58 @@ pub struct Authenticator {
     jwt_keys: Vec<JwtKey>,
     api_keys: HashMap<[u8; 32], Mapped>,
     client_certs: HashMap<[u8; 32], Mapped>,
+    /// Bearer tokens whose signature and claims were verified, until they expire (see [`Verified`]).
+    verified: Verified,
+}
+
+/// Tokens already verified, so that a caller who sends the same token on every call pays for the
+/// signature check (HMAC; RSA or ECDSA verification costs far more) and the claims' JSON once, not per call
+/// (as Envoy's `jwt_authn` keeps a cache of verified tokens). Keyed by the whole token text, so a hit is
+/// the very token that was checked; remembered only on success and never past the token's own `exp` (plus
+/// the configured leeway), nor longer than [`VERIFIED_TTL`]. The cache belongs to this `Authenticator`: new
+/// keys mean a new authenticator and an empty cache. Whether the identity is disabled is still read from
+/// the store on every call, after this.
+struct Verified {
+    tokens: moka::sync::Cache<Box<str>, std::sync::Arc<(Principal, u64)>>,
+}
+
+/// Longest a verified token is remembered, whatever its `exp`.
+const VERIFIED_TTL: std::time::Duration = std::time::Duration::from_secs(300);
+/// Bytes of remembered tokens (each weighed as its text plus its principal's share).
+const VERIFIED_MAX_BYTES: u64 = 8 << 20;
+
+impl Verified {
+    #[allow(clippy::borrowed_box)] // moka's weigher takes the key type by reference
+    fn new() -> Verified {
+        Verified {
+            tokens: moka::sync::Cache::builder()
+                .name("verified-tokens")
+                .max_capacity(VERIFIED_MAX_BYTES)
+                .weigher(|k: &Box<str>, v: &std::sync::Arc<(Principal, u64)>| {
+                    let p = &v.0;
+                    let claims: usize = p.regions.iter().map(|r| r.len() + 32).sum::<usize>() + p.roles.len() * 16;
+                    (k.len() + p.subject.len() + p.display_name.len() + claims + 256).min(u32::MAX as usize) as u32
+                })
+                .time_to_live(VERIFIED_TTL)
+                .build(),
+        }
+    }
+
+    /// The principal of `token` if it was verified and has not expired since (`now`, `leeway` in seconds).
+    fn get(&self, token: &str, now: u64, leeway: u64) -> Option<Principal> {
+        let hit = self.tokens.get(token)?;
+        if hit.1.saturating_add(leeway) < now {
+            self.tokens.invalidate(token);
+            return None;
+        }
+        Some(hit.0.clone())
+    }
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 impl std::fmt::Debug for Authenticator {
@@ -266,6 +321,7 @@ impl Authenticator {
             jwt_keys,
             api_keys,
             client_certs,
+            verified: Verified::new(),
         })
     }
 
@@ -282,6 +338,10 @@ impl Authenticator {
         }
         if token.len() > 8 * 1024 {
             return Err(AuthError::Malformed("token longer than 8 KiB".into()));
+        }
+        let now = unix_now();
+        if let Some(p) = self.verified.get(token, now, self.leeway) {
+            return Ok(p);
         }
         let header = jsonwebtoken::decode_header(token)
             .map_err(|_| AuthError::Malformed("not a JWT with a supported algorithm (HS256, RS256, ES256)".into()))?;
@@ -309,7 +369,16 @@ impl Authenticator {
         let mut last = AuthError::BadSignature;
         for k in candidates {
             match jsonwebtoken::decode::<ReadClaims>(token, &k.key, &validation) {
-                Ok(data) => return self.principal_from_claims(data.claims, k.kid.as_deref()),
+                Ok(data) => {
+                    let exp = data.claims.exp.map_or(0, |e| e.max(0.0) as u64);
+                    let p = self.principal_from_claims(data.claims, k.kid.as_deref())?;
+                    if exp.saturating_add(self.leeway) >= now {
+                        self.verified
+                            .tokens
+                            .insert(token.into(), std::sync::Arc::new((p.clone(), exp)));
+                    }
+                    return Ok(p);
+                }
                 Err(e) => {
                     last = self.map_error(e.into_kind());
                     if last != AuthError::BadSignature {
@@ -593,6 +662,34 @@ mod tests {
         ));
         assert!(matches!(a.verify_token("not-a-jwt"), Err(AuthError::Malformed(_))));
         assert_eq!(a.verify_token(""), Err(AuthError::Missing));
+    }
+
+    #[test]
+    fn a_verified_token_is_remembered_until_it_expires_and_only_that_very_token() {
+        let a = auth();
+        let t = issuer()
+            .issue("h-0571-01", &[Role::Handler], &["0571".into()], 60)
+            .unwrap();
+        let first = a.verify_token(&t).unwrap();
+        let now = unix_now();
+        // Remembered: the second call is answered from the cache, with the same principal.
+        assert_eq!(a.verified.get(&t, now, 0), Some(first.clone()));
+        assert_eq!(a.verify_token(&t).unwrap(), first);
+        // Past its `exp` (and the leeway) it is forgotten, and the full check says it expired.
+        assert_eq!(a.verified.get(&t, now + 61 + a.leeway, a.leeway), None);
+        assert_eq!(a.verified.tokens.get(t.as_str()), None);
+        // A token that differs from a remembered one in its signature is checked, not taken from the cache.
+        let a = auth();
+        a.verify_token(&t).unwrap();
+        let at = t.len() - 10; // inside the signature, away from base64's padding bits
+        let swap = if &t[at..=at] == "A" { "B" } else { "A" };
+        let forged = format!("{}{swap}{}", &t[..at], &t[at + 1..]);
+        assert!(a.verify_token(&forged).is_err());
+        // A refused token is not remembered.
+        assert_eq!(a.verified.tokens.get(forged.as_str()), None);
+        // Another gateway configuration (other keys) starts with nothing remembered.
+        let other = Authenticator::from_config(&AuthConfig::default(), &|_| None).unwrap();
+        assert!(other.verify_token(&t).is_err());
     }
 
     #[test]
