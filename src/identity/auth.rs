@@ -675,7 +675,7 @@ mod tests {
         // Remembered: the second call is answered from the cache, with the same principal.
         assert_eq!(a.verified.get(&t, now, 0), Some(first.clone()));
         assert_eq!(a.verify_token(&t).unwrap(), first);
-        // Past its `exp` (and the leeway) it is forgotten, and the full check says it expired.
+        // Past its `exp` (and the leeway) it is forgotten: the next call goes through the full check.
         assert_eq!(a.verified.get(&t, now + 61 + a.leeway, a.leeway), None);
         assert_eq!(a.verified.tokens.get(t.as_str()), None);
         // A token that differs from a remembered one in its signature is checked, not taken from the cache.
