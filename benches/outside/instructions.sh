@@ -11,10 +11,15 @@
 # For each binary: the server's instructions over start-up and shut-down alone, then with N warm
 # GetSubscriberView calls (msisdn 15800000002, token of m-hz-01) and with N health checks; prints
 # instructions per call (the difference over N). Needs valgrind and h2load (Debian: valgrind,
-# nghttp2-client). Ctrl-C stops it. N defaults to 2000 (about 2 minutes per binary).
+# nghttp2-client). Ctrl-C stops it. N defaults to 2000 (about 2 minutes per binary); start-up itself varies by
+# ~20M instructions between runs, so with N much below 2000 the per-call figures are noise.
 set -euo pipefail
 N=${N:-2000}
-DIR=$(cd "$(dirname "$1")" && pwd)
+[ $# -ge 1 ] || { echo "usage: $0 BINARY [BINARY ...] (builds to compare, in one folder with demo-data/)" >&2; exit 2; }
+# Absolute paths first: the binaries may be given relative to where this is run from.
+BINS=()
+for b in "$@"; do BINS+=("$(cd "$(dirname "$b")" && pwd)/$(basename "$b")"); done
+DIR=$(dirname "${BINS[0]}")
 cd "$DIR"
 [ -f demo-data/gateway.toml ] || { echo "no demo-data/ in $DIR: run \`complaint-gateway demo\` there once" >&2; exit 2; }
 python3 -c 'import struct; m=b"15800000002"; pb=b"\x0a"+bytes([len(m)])+m
@@ -48,8 +53,7 @@ run() {
   rm -f "$log" cg.out.ab
 }
 
-for bin in "$@"; do
-  bin=$(cd "$(dirname "$bin")" && pwd)/$(basename "$bin")
+for bin in "${BINS[@]}"; do
   idle=$(run "$bin" 0 0); echo "$(basename "$bin"): start-up and shut-down $idle instructions" >&2
   views=$(run "$bin" "$N" 0)
   health=$(run "$bin" 0 "$N")
