@@ -28,6 +28,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     tonic_prost_build::configure()
         // Malformed requests are INVALID_ARGUMENT, not INTERNAL (src/api/codec.rs).
         .codec_path("crate::api::codec::StrictCodec")
+        // Hand-written so a warm read is answered with the view's kept bytes (src/api/view_response.rs).
+        .extern_path(
+            ".complaint.v1.GetSubscriberViewResponse",
+            "crate::api::view_response::GetSubscriberViewResponse",
+        )
         .build_client(true)
         .build_server(true)
         .compile_fds(fds)?;

@@ -39,6 +39,8 @@ pub mod proto {
     pub mod complaint {
         pub mod v1 {
             tonic::include_proto!("complaint.v1");
+            // Mapped by `build.rs` to a hand-written message (kept encodings of warm views).
+            pub use crate::api::view_response::GetSubscriberViewResponse;
         }
     }
     /// Encoded descriptor set of the public contract (reflection and schema checks).

@@ -255,7 +255,7 @@ impl Reads {
             }
         }
         if !caller.can(Permission::ReadPii) {
-            masking::mask_view(&mut outcome.view);
+            outcome.mask(masking::mask_view);
         }
         Ok(outcome)
     }

@@ -76,8 +76,15 @@ impl ComplaintDataService for DataApi {
             Err(e) => return Err(self.reads.refuse(&read, e).await.into()),
         };
         let outcome = self.reads.view(read).await?;
+        // A warm read sends the kept view's bytes; any other read, its view encoded as usual.
+        let encoded_view = outcome.encoded_view();
+        let view = match encoded_view {
+            Some(_) => None,
+            None => Some(std::sync::Arc::unwrap_or_clone(outcome.view)),
+        };
         Ok(Response::new(GetSubscriberViewResponse {
-            view: Some(outcome.view),
+            view,
+            encoded_view,
             sources: outcome.statuses,
             conflicts: outcome
                 .conflicts

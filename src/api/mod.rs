@@ -7,6 +7,7 @@ pub mod codec;
 pub mod data;
 pub mod diagnosis;
 pub mod identity;
+pub mod view_response;
 
 use crate::error::Error;
 use crate::identity::{call_info, caller};

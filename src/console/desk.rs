@@ -106,7 +106,10 @@ pub async fn desk(c: &Console, caller: &Caller, input: &DeskInput) -> Value {
             ..Default::default()
         },
     );
-    let view = match bounded(t, s.data.get_subscriber_view(view_req)).await {
+    let view = match bounded(t, s.data.get_subscriber_view(view_req)).await.and_then(|v| {
+        v.into_decoded()
+            .map_err(|e| CallError::new(tonic::Code::Internal, format!("the kept view does not decode: {e}")))
+    }) {
         Ok(v) => v,
         Err(e) => {
             ctx["error"] = json!(e);

@@ -490,6 +490,7 @@ mod tests {
                 ..Default::default()
             }],
             conflicts: vec![],
+            encoded_view: None,
         };
         let v = view(&resp, &Coverage::default());
         let account = &v["parts"][1];

@@ -655,11 +655,7 @@ reply = "线路故障，已派单。"
                 ..Default::default()
             },
         ];
-        let read = ViewOutcome {
-            view: view(AccountStatus::Suspended),
-            statuses: statuses.clone(),
-            conflicts: vec![],
-        };
+        let read = ViewOutcome::new(view(AccountStatus::Suspended), statuses.clone(), vec![]);
         let d = engine
             .diagnose_read(engine.scenarios(), &input(&[]), &read, &coverage)
             .unwrap();

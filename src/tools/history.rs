@@ -318,7 +318,7 @@ impl Views<'_> {
             .reader
             .read_with(&seed::msisdn(i), &sources, &|_| None, None, &Default::default())
             .await?;
-        let v = Arc::new(o.view);
+        let v = o.view;
         self.cache.insert(i, v.clone());
         Ok(v)
     }

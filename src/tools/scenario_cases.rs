@@ -78,7 +78,7 @@ impl DemoViews {
                 .read(n, &sources, &|_| None, None)
                 .await
                 .map_err(|e| anyhow::anyhow!("reading the demo view of {n}: {e}"))?;
-            views.insert(n.clone(), read.view);
+            views.insert(n.clone(), std::sync::Arc::unwrap_or_clone(read.view));
         }
         Ok(DemoViews { views })
     }

@@ -11,19 +11,65 @@
 //!
 //! Only reads whose every source answered fresh from the cache are kept (stale and failed parts say their
 //! age and cause in the status, per read; a cold read or one past the cache is not read again as such).
+//! A kept view is shared, not copied, by the reads that take it (`Arc`); its masked copy and the
+//! protobuf encodings of both are made by the first read that needs each and reused by the rest, so a
+//! warm read neither copies, masks nor encodes the view again (the answer is sent with the kept bytes,
+//! `api/view_response.rs`).
+//!
 //! The kept views are bounded by a quarter of `[cache] max_size_mib`, weighed as the parts are, and live
 //! no longer than the sources' freshness.
 use super::{stamp, Part, ViewOutcome};
 use crate::cache::{Entry, Served};
-use std::sync::Arc;
+use crate::proto::complaint::v1::SubscriberView;
+use bytes::Bytes;
+use prost::Message;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 /// What one assembly was made of, and what it gave.
-struct Kept {
+#[derive(Debug)]
+pub(crate) struct Kept {
     /// Each part's answer, in source order.
     entries: Vec<Arc<Entry>>,
     /// The outcome as assembled (unmasked; statuses stamped for the read that assembled it).
     outcome: ViewOutcome,
+    /// The view masked, once a caller without `read_pii` took it.
+    masked: OnceLock<Arc<SubscriberView>>,
+    /// The encodings of `outcome.view` and of `masked`, once a read was answered with each.
+    encoded: OnceLock<Bytes>,
+    masked_encoded: OnceLock<Bytes>,
+}
+
+impl Kept {
+    /// The masked copy of `view` when `view` is this assembly's own view.
+    pub(crate) fn masked_for(
+        &self,
+        view: &Arc<SubscriberView>,
+        mask: fn(&mut SubscriberView),
+    ) -> Option<Arc<SubscriberView>> {
+        if !Arc::ptr_eq(view, &self.outcome.view) {
+            return None;
+        }
+        let masked = self.masked.get_or_init(|| {
+            let mut v = SubscriberView::clone(view);
+            mask(&mut v);
+            Arc::new(v)
+        });
+        Some(masked.clone())
+    }
+
+    /// The encoding of `view` when `view` is this assembly's view or its masked copy (by pointer: a view
+    /// changed since was copied first, so it is neither).
+    pub(crate) fn encoded_for(&self, view: &Arc<SubscriberView>) -> Option<Bytes> {
+        let once = if Arc::ptr_eq(view, &self.outcome.view) {
+            &self.encoded
+        } else if self.masked.get().is_some_and(|m| Arc::ptr_eq(view, m)) {
+            &self.masked_encoded
+        } else {
+            return None;
+        };
+        Some(once.get_or_init(|| Bytes::from(view.encode_to_vec())).clone())
+    }
 }
 
 /// Merged views by subscriber and source list.
@@ -42,9 +88,10 @@ impl Assembled {
                 .name("assembled-views")
                 .max_capacity(max_bytes.max(1))
                 .weigher(|k: &String, v: &Arc<Kept>| {
-                    // The decoded view takes about twice its encoded parts.
+                    // The decoded view takes about twice its encoded parts, its masked copy as much
+                    // again, and the two encodings about as much as the parts each.
                     let parts: usize = v.entries.iter().map(|e| e.data.view.len()).sum();
-                    (KEPT_OVERHEAD + k.len() + 2 * parts).min(u32::MAX as usize) as u32
+                    (KEPT_OVERHEAD + k.len() + 6 * parts).min(u32::MAX as usize) as u32
                 })
                 .time_to_live(ttl.max(Duration::from_millis(1)))
                 .build(),
@@ -64,6 +111,7 @@ impl Assembled {
             return None;
         }
         let mut outcome = kept.outcome.clone();
+        outcome.kept = Some(kept.clone());
         for (st, part) in outcome.statuses.iter_mut().zip(parts) {
             stamp(st, part);
         }
@@ -86,7 +134,13 @@ impl Assembled {
             key,
             Arc::new(Kept {
                 entries,
-                outcome: outcome.clone(),
+                outcome: ViewOutcome {
+                    kept: None,
+                    ..outcome.clone()
+                },
+                masked: OnceLock::new(),
+                encoded: OnceLock::new(),
+                masked_encoded: OnceLock::new(),
             }),
         );
     }

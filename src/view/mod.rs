@@ -24,13 +24,47 @@ use std::time::{Duration, Instant, SystemTime};
 /// A view read and what each source said.
 #[derive(Debug, Clone)]
 pub struct ViewOutcome {
-    pub view: SubscriberView,
+    /// Shared with the kept assembly it came from, if any (`assembled.rs`); change it through
+    /// [`Arc::make_mut`] (or [`ViewOutcome::mask`]), which leaves the kept one alone.
+    pub view: Arc<SubscriberView>,
     pub statuses: Vec<SourceStatus>,
     /// Fields the sources disagreed on, and whose value the view holds.
     pub conflicts: Vec<Conflict>,
+    /// The kept assembly this outcome was taken from: its masked view and both encodings are made once
+    /// and shared by every read that takes it.
+    kept: Option<Arc<assembled::Kept>>,
 }
 
 impl ViewOutcome {
+    /// An outcome of its own (not taken from a kept assembly).
+    pub fn new(view: SubscriberView, statuses: Vec<SourceStatus>, conflicts: Vec<Conflict>) -> ViewOutcome {
+        ViewOutcome {
+            view: Arc::new(view),
+            statuses,
+            conflicts,
+            kept: None,
+        }
+    }
+
+    /// Masks the view with `mask` (the masking for callers without `read_pii`). A view taken from a kept
+    /// assembly takes the masked copy made by the first read that needed it; `mask` must therefore be the
+    /// same function on every call (the one masking of the gateway).
+    pub fn mask(&mut self, mask: fn(&mut SubscriberView)) {
+        if let Some(kept) = &self.kept {
+            if let Some(masked) = kept.masked_for(&self.view, mask) {
+                self.view = masked;
+                return;
+            }
+        }
+        mask(Arc::make_mut(&mut self.view));
+    }
+
+    /// The view's protobuf encoding when a kept assembly already holds it for this very view (unmasked or
+    /// masked, compared by pointer); `None`: encode it as usual.
+    pub fn encoded_view(&self) -> Option<bytes::Bytes> {
+        self.kept.as_ref().and_then(|k| k.encoded_for(&self.view))
+    }
+
     /// Whether any source knows the subscriber.
     pub fn found(&self) -> bool {
         self.statuses
@@ -483,11 +517,7 @@ pub fn assemble_owned(msisdn: &str, parts: &[Part], owners: &Ownership) -> Resul
     if !statuses.is_empty() && not_found == statuses.len() {
         return Err(Error::NotFound(format!("no subscriber {msisdn} in any source")));
     }
-    Ok(ViewOutcome {
-        view,
-        statuses,
-        conflicts,
-    })
+    Ok(ViewOutcome::new(view, statuses, conflicts))
 }
 
 /// Sets what a source's status says about this one read: how long the source took, when its answer was
