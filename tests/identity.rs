@@ -314,6 +314,22 @@ async fn personal_fields_are_masked_for_roles_without_pii() {
             assert_eq!(hl.terminal_model, ml.terminal_model);
         }
     }
+    // Warm reads share one kept view, its masked copy and their encodings: in any order, each caller
+    // still gets their own form of it.
+    for _ in 0..2 {
+        let again = view(&env.srv, &handler("h-hz", &["0571"]), &number)
+            .await
+            .unwrap()
+            .view
+            .unwrap();
+        assert_eq!(again, handler_view);
+        let again = view(&env.srv, &testkit::token("m-hz", &[Role::Manager], &["0571"]), &number)
+            .await
+            .unwrap()
+            .view
+            .unwrap();
+        assert_eq!(again, manager);
+    }
 }
 
 #[tokio::test]
