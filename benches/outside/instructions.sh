@@ -44,11 +44,11 @@ run() {
   else
     call+=(-d health.bin http://127.0.0.1:50051/grpc.health.v1.Health/Check)
   fi
-  callgrind_control -i on "$vp" >/dev/null
+  callgrind_control -i on "$vp" >/dev/null 2>&1
   h2load -n 200 "${call[@]}" | grep -q " 200 succeeded" || echo "warning: not every warm-up call succeeded" >&2
-  callgrind_control -z "$vp" >/dev/null
+  callgrind_control -z "$vp" >/dev/null 2>&1
   h2load -n "$N" "${call[@]}" | grep -q " $N succeeded" || echo "warning: not every $kind call succeeded" >&2
-  callgrind_control -d "$vp" >/dev/null
+  callgrind_control -d "$vp" >/dev/null 2>&1
   kill -INT $vp
   wait $vp || true
   # The dump taken right after the N calls (the first numbered one).
