@@ -141,6 +141,15 @@ mod tests {
     }
 
     #[test]
+    fn the_hand_written_message_has_every_field_of_the_proto() {
+        // A field added to the message in `complaint_data.proto` must be added here too.
+        let msg = crate::schema::message("complaint.v1.GetSubscriberViewResponse");
+        let fields: Vec<(String, u32)> = msg.fields().map(|f| (f.name().to_string(), f.number())).collect();
+        let ours = [("view", VIEW), ("sources", SOURCES), ("conflicts", CONFLICTS)];
+        assert_eq!(fields, ours.map(|(n, t)| (n.to_string(), t)).to_vec());
+    }
+
+    #[test]
     fn decoding_skips_unknown_fields_and_names_the_bad_one() {
         let mut wire = sample().encode_to_vec();
         // Field 9, varint 1: unknown, skipped.
