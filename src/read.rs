@@ -16,7 +16,7 @@ use crate::cache::ReadPolicy;
 use crate::cache::Served;
 use crate::error::Error;
 use crate::identity::audit::{AuditLog, AuditNote, Outcome};
-use crate::identity::{masking, validate_free_text, CallInfo, Identity, Permission};
+use crate::identity::{validate_free_text, CallInfo, Identity, Permission};
 use crate::msisdn;
 use crate::region::RegionMemory;
 use crate::stack::Lane;
@@ -255,7 +255,7 @@ impl Reads {
             }
         }
         if !caller.can(Permission::ReadPii) {
-            outcome.mask(masking::mask_view);
+            outcome.mask_personal();
         }
         Ok(outcome)
     }

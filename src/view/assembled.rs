@@ -42,17 +42,13 @@ pub(crate) struct Kept {
 
 impl Kept {
     /// The masked copy of `view` when `view` is this assembly's own view.
-    pub(crate) fn masked_for(
-        &self,
-        view: &Arc<SubscriberView>,
-        mask: fn(&mut SubscriberView),
-    ) -> Option<Arc<SubscriberView>> {
+    pub(crate) fn masked_for(&self, view: &Arc<SubscriberView>) -> Option<Arc<SubscriberView>> {
         if !Arc::ptr_eq(view, &self.outcome.view) {
             return None;
         }
         let masked = self.masked.get_or_init(|| {
             let mut v = SubscriberView::clone(view);
-            mask(&mut v);
+            crate::identity::masking::mask_view(&mut v);
             Arc::new(v)
         });
         Some(masked.clone())

@@ -25,7 +25,7 @@ use std::time::{Duration, Instant, SystemTime};
 #[derive(Debug, Clone)]
 pub struct ViewOutcome {
     /// Shared with the kept assembly it came from, if any (`assembled.rs`); change it through
-    /// [`Arc::make_mut`] (or [`ViewOutcome::mask`]), which leaves the kept one alone.
+    /// [`Arc::make_mut`] (or [`ViewOutcome::mask_personal`]), which leaves the kept one alone.
     pub view: Arc<SubscriberView>,
     pub statuses: Vec<SourceStatus>,
     /// Fields the sources disagreed on, and whose value the view holds.
@@ -46,17 +46,16 @@ impl ViewOutcome {
         }
     }
 
-    /// Masks the view with `mask` (the masking for callers without `read_pii`). A view taken from a kept
-    /// assembly takes the masked copy made by the first read that needed it; `mask` must therefore be the
-    /// same function on every call (the one masking of the gateway).
-    pub fn mask(&mut self, mask: fn(&mut SubscriberView)) {
-        if let Some(kept) = &self.kept {
-            if let Some(masked) = kept.masked_for(&self.view, mask) {
-                self.view = masked;
-                return;
-            }
+    /// Masks the view's personal fields for a caller without `read_pii` ([`mask_view`]). A view taken
+    /// from a kept assembly takes the masked copy made by the first read that needed it.
+    ///
+    /// [`mask_view`]: crate::identity::masking::mask_view
+    pub fn mask_personal(&mut self) {
+        if let Some(masked) = self.kept.as_ref().and_then(|k| k.masked_for(&self.view)) {
+            self.view = masked;
+            return;
         }
-        mask(Arc::make_mut(&mut self.view));
+        crate::identity::masking::mask_view(Arc::make_mut(&mut self.view));
     }
 
     /// The view's protobuf encoding when a kept assembly already holds it for this very view (unmasked or
